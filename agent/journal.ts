@@ -1,0 +1,114 @@
+// The agent's record of each migration it takes part in, one JSON file per migration in its
+// state directory, rewritten atomically at every phase change. It is what lets Commit and
+// Rollback be idempotent, and what an agent reads back after a restart.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../common/errors.ts';
+import { canTransition, isTerminal, type Phase } from '../common/phases.ts';
+
+export type Role = 'source' | 'destination';
+
+export interface MigrationRecord {
+  id: string;
+  role: Role;
+  /** Container name and ID as the source knows them. */
+  container: string;
+  containerId: string;
+  /** The other host of the migration. */
+  peer: string;
+  phase: Phase;
+  archivePath: string;
+  /** Whether this side has changed anything a rollback must undo. */
+  touched: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** Destination: the archive must arrive before this time. */
+  expiresAt?: string | undefined;
+  outcome?: string | undefined;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function validMigrationId(id: string): boolean {
+  return ID.test(id);
+}
+
+export class Journal {
+  readonly dir: string;
+  readonly #records = new Map<string, MigrationRecord>();
+
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'migrations');
+  }
+
+  /** Loads every record on disk (after an agent restart). */
+  async open(): Promise<MigrationRecord[]> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const record = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as MigrationRecord;
+        this.#records.set(record.id, record);
+      } catch {
+        // A torn write from a crash: the .tmp rename never happened, so nothing is lost.
+      }
+    }
+    return [...this.#records.values()];
+  }
+
+  get(id: string): MigrationRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  require(id: string): MigrationRecord {
+    if (!validMigrationId(id)) throw new FerryError('BAD_REQUEST', `"${id}" is not a valid migration ID`);
+    const record = this.#records.get(id);
+    if (!record) throw new FerryError('MIGRATION_UNKNOWN', `no migration "${id}" on this host`);
+    return record;
+  }
+
+  active(): MigrationRecord[] {
+    return [...this.#records.values()].filter((r) => !isTerminal(r.phase));
+  }
+
+  async create(record: Omit<MigrationRecord, 'createdAt' | 'updatedAt'>): Promise<MigrationRecord> {
+    if (this.#records.has(record.id)) {
+      throw new FerryError('BAD_REQUEST', `migration "${record.id}" already exists on this host`);
+    }
+    const now = new Date().toISOString();
+    const full = { ...record, createdAt: now, updatedAt: now };
+    this.#records.set(full.id, full);
+    await this.#write(full);
+    return full;
+  }
+
+  /** Moves a migration to its next phase; the table in common/phases.ts says which are allowed. */
+  async advance(id: string, phase: Phase, changes: Partial<MigrationRecord> = {}): Promise<MigrationRecord> {
+    const record = this.require(id);
+    // Each agent sees only part of the migration: it may wind up (commit, rollback) from any
+    // phase it is in, but otherwise follows the table.
+    const windingUp = !isTerminal(record.phase) && ['commit', 'rollback', 'done', 'failed'].includes(phase);
+    if (record.phase !== phase && !windingUp && !canTransition(record.phase, phase)) {
+      throw new FerryError('BAD_REQUEST', `migration "${id}" is in phase ${record.phase} and cannot go to ${phase}`);
+    }
+    return this.update(id, { ...changes, phase });
+  }
+
+  async update(id: string, changes: Partial<MigrationRecord>): Promise<MigrationRecord> {
+    const record = { ...this.require(id), ...changes, updatedAt: new Date().toISOString() };
+    this.#records.set(id, record);
+    await this.#write(record);
+    return record;
+  }
+
+  async forget(id: string): Promise<void> {
+    this.#records.delete(id);
+    await rm(join(this.dir, `${id}.json`), { force: true });
+  }
+
+  async #write(record: MigrationRecord): Promise<void> {
+    const path = join(this.dir, `${record.id}.json`);
+    await writeFile(`${path}.tmp`, JSON.stringify(record, null, 2), { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
+  }
+}

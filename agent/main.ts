@@ -1,0 +1,87 @@
+// ferry-agent: the per-host daemon. Parses its flags, opens its journal and serves gRPC until
+// SIGTERM/SIGINT, then drains calls in flight.
+import { parseArgs } from 'node:util';
+import { FerryError } from '../common/errors.ts';
+import { createLogger, type Level } from './log.ts';
+import { Podman } from './podman/podman.ts';
+import { startServer, stopServer } from './server.ts';
+import { AgentService } from './service.ts';
+
+const HELP = `ferry-agent: the Ferry agent, one per host.
+
+Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
+
+  --name NAME            this host's name, as the inventory calls it (required)
+  --listen ADDR:PORT     where to serve gRPC (default 0.0.0.0:7070)
+  --state-dir DIR        journal and archives (default /var/lib/ferry/agent)
+  --podman PATH          podman binary (default podman)
+  --podman-root DIR      podman --root for this host's storage
+  --podman-runroot DIR   podman --runroot
+  --podman-tmpdir DIR    podman --tmpdir
+  --runtime NAME         OCI runtime (default runc: crun refuses hybrid cgroups)
+  --insecure             serve without TLS (required until mutual TLS lands; logs a warning)
+  --log-level LEVEL      debug, info, warn, error (default info)
+  -h, --help             this text
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      name: { type: 'string' },
+      listen: { type: 'string', default: '0.0.0.0:7070' },
+      'state-dir': { type: 'string', default: '/var/lib/ferry/agent' },
+      podman: { type: 'string', default: 'podman' },
+      'podman-root': { type: 'string' },
+      'podman-runroot': { type: 'string' },
+      'podman-tmpdir': { type: 'string' },
+      runtime: { type: 'string', default: 'runc' },
+      insecure: { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (!values.name) throw new FerryError('BAD_REQUEST', '--name is required (see --help)');
+  const log = createLogger({ host: values.name }, { level: values['log-level'] as Level });
+  if (!values.insecure) {
+    throw new FerryError('BAD_REQUEST', 'TLS is not implemented yet; start the agent with --insecure on a trusted network');
+  }
+  log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
+
+  const globalArgs: string[] = [];
+  if (values['podman-root']) globalArgs.push('--root', values['podman-root']);
+  if (values['podman-runroot']) globalArgs.push('--runroot', values['podman-runroot']);
+  if (values['podman-tmpdir']) globalArgs.push('--tmpdir', values['podman-tmpdir']);
+  globalArgs.push('--runtime', values.runtime);
+
+  const service = new AgentService({
+    name: values.name,
+    listen: values.listen,
+    stateDir: values['state-dir'],
+    podman: new Podman({ binary: values.podman, globalArgs }),
+    log,
+  });
+  await service.open();
+  const { server, port } = await startServer(service, log);
+  log.info({ listen: values.listen, port }, 'agent listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void stopServer(server, 10_000).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const ferry = FerryError.from(error);
+  process.stderr.write(`ferry-agent: ${ferry.code}: ${ferry.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,408 @@
+// What an agent does, independent of gRPC: server.ts maps RPCs onto these methods. A source
+// agent checkpoints and sends; a destination agent prepares, receives and restores; both commit
+// or roll back what they did, idempotently, from their journal.
+import { mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../common/errors.ts';
+import { agentClient } from '../common/rpc.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
+import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
+import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
+import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.ts';
+import { Journal, validMigrationId } from './journal.ts';
+import type { Logger } from './log.ts';
+import { checkpoint, COMPRESSIONS, restoreInPlace, type Compression } from './podman/checkpoint.ts';
+import { hostInfo, type HostInfo } from './podman/info.ts';
+import { findContainer, hasImage, inspectContainer, listContainers } from './podman/inspect.ts';
+import type { Podman } from './podman/podman.ts';
+import { removeContainer, restoreImport } from './podman/restore.ts';
+import { portFree } from './ports.ts';
+import { receiveArchive } from './transfer/receive.ts';
+import { sendArchive } from './transfer/send.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentConfig {
+  name: string;
+  listen: string;
+  stateDir: string;
+  podman: Podman;
+  log: Logger;
+}
+
+const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
+const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+/** The source's record stays in phase transfer until commit; this outcome marks it sent. */
+const SENT = 'archive sent and verified by the destination';
+
+export class AgentService {
+  readonly config: AgentConfig;
+  readonly journal: Journal;
+  readonly #started = Date.now();
+  #hostInfo: Promise<HostInfo> | undefined;
+
+  constructor(config: AgentConfig) {
+    this.config = config;
+    this.journal = new Journal(config.stateDir);
+  }
+
+  get archiveDir(): string {
+    return join(this.config.stateDir, 'archives');
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.config.stateDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.archiveDir, { recursive: true, mode: 0o700 });
+    const records = await this.journal.open();
+    const unfinished = records.filter((r) => this.journal.active().includes(r));
+    if (unfinished.length) {
+      this.config.log.warn({ migrations: unfinished.map((r) => `${r.id}:${r.role}:${r.phase}`) }, 'unfinished migrations in the journal');
+    }
+  }
+
+  #info(): Promise<HostInfo> {
+    // Versions do not change while the agent runs; `criu check` takes a second, so ask once.
+    this.#hostInfo ??= hostInfo(this.config.podman).catch((error: unknown) => {
+      this.#hostInfo = undefined;
+      throw error;
+    });
+    return this.#hostInfo;
+  }
+
+  async info(): Promise<InfoReply> {
+    const [host, fs] = await Promise.all([this.#info(), statfs(this.config.stateDir)]);
+    return {
+      host: this.config.name,
+      agentVersion: AGENT_VERSION,
+      listen: this.config.listen,
+      uptimeMs: Date.now() - this.#started,
+      freeDiskBytes: fs.bavail * fs.bsize,
+      ...host,
+    };
+  }
+
+  list(all: boolean): Promise<ContainerSummary[]> {
+    return listContainers(this.config.podman, all);
+  }
+
+  inspect(container: string): Promise<ContainerInfo> {
+    requireText(container, 'container');
+    return inspectContainer(this.config.podman, container);
+  }
+
+  /** Destination: checks that this host can take the container, then expects its archive. */
+  async prepareReceive(request: {
+    migrationId: string;
+    sourceHost: string;
+    container: ContainerInfo | null | undefined;
+    ttlMs: number;
+  }): Promise<PreflightCheck[]> {
+    requireMigrationId(request.migrationId);
+    requireText(request.sourceHost, 'source_host');
+    const container = request.container;
+    if (!container?.id || !container.name) throw new FerryError('BAD_REQUEST', 'container with id and name is required');
+    const ttlMs = request.ttlMs > 0 ? Math.min(request.ttlMs, 60 * 60_000) : DEFAULT_RECEIVE_TTL_MS;
+
+    const checks = await this.#destinationChecks(container);
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length) {
+      const code = failed[0]?.name === 'port' ? 'DEST_PORT_BUSY' : failed[0]?.name === 'name' ? 'DEST_NAME_TAKEN'
+        : failed[0]?.name === 'image' ? 'IMAGE_MISSING' : failed[0]?.name === 'criu' ? 'CRIU_UNAVAILABLE' : 'PREFLIGHT_FAILED';
+      throw new FerryError(code, failed.map((c) => c.detail).join('; '), {
+        phase: 'preflight',
+        details: failed.map((c) => `${c.name}: ${c.detail}`),
+      });
+    }
+    await this.journal.create({
+      id: request.migrationId,
+      role: 'destination',
+      container: container.name,
+      containerId: container.id,
+      peer: request.sourceHost,
+      phase: 'preflight',
+      archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
+      touched: false,
+      expiresAt: new Date(Date.now() + ttlMs).toISOString(),
+    });
+    return checks;
+  }
+
+  async #destinationChecks(container: ContainerInfo): Promise<PreflightCheck[]> {
+    const podman = this.config.podman;
+    const checks: PreflightCheck[] = [];
+    const info = await this.#info();
+    checks.push({
+      name: 'criu',
+      ok: info.criuCheckOk,
+      detail: info.criuCheckOk ? `criu ${info.criuVersion}` : `criu check fails on ${this.config.name}: ${info.criuCheckOutput}`,
+    });
+    const busy = this.journal.active().find((r) => r.containerId === container.id);
+    checks.push({
+      name: 'busy',
+      ok: !busy,
+      detail: busy ? `migration ${busy.id} of this container is already in phase ${busy.phase} here` : 'no other migration',
+    });
+    const sameName = (await findContainer(podman, container.name)) ?? (await findContainer(podman, container.id));
+    checks.push({
+      name: 'name',
+      ok: !sameName,
+      detail: sameName
+        ? `${this.config.name} already has a container "${sameName.name}" (${sameName.id.slice(0, 12)}, ${sameName.state}); remove it first`
+        : 'no container with this name or ID',
+    });
+    const image = container.imageId ? await hasImage(podman, container.imageId) : false;
+    checks.push({
+      name: 'image',
+      ok: image,
+      detail: image ? `image ${container.imageId.slice(0, 12)} present` : `image ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${this.config.name}; load it there first`,
+    });
+    const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
+    for (const port of container.ports) {
+      const owner = published.find((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
+      const free = !owner && (await portFree(port.hostPort, port.protocol, port.hostIp));
+      checks.push({
+        name: 'port',
+        ok: free,
+        detail: free
+          ? `${port.protocol} port ${port.hostPort} free`
+          : owner
+            ? `port ${port.hostPort}/${port.protocol} is already published by container ${owner.owner} on ${this.config.name}`
+            : `port ${port.hostPort}/${port.protocol} is in use by a process on ${this.config.name}`,
+      });
+    }
+    return checks;
+  }
+
+  /** Source: checkpoint, then send the archive straight to the destination agent. */
+  async checkpointAndSend(
+    request: {
+      migrationId: string;
+      container: string;
+      destinationHost: string;
+      destinationAddress: string;
+      compress: string;
+      timeoutMs: number;
+    },
+    emit: (event: MigrationEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    requireMigrationId(request.migrationId);
+    requireText(request.container, 'container');
+    requireText(request.destinationHost, 'destination_host');
+    requireText(request.destinationAddress, 'destination_address');
+    const compress = (request.compress || 'none') as Compression;
+    if (!COMPRESSIONS.includes(compress)) {
+      throw new FerryError('BAD_REQUEST', `compress must be one of ${COMPRESSIONS.join(', ')}, not "${request.compress}"`);
+    }
+    if (request.destinationHost === this.config.name) {
+      throw new FerryError('SAME_HOST', `the destination ${request.destinationHost} is this host`);
+    }
+    const podman = this.config.podman;
+    const container = await inspectContainer(podman, request.container, { signal });
+    if (container.state !== 'running') {
+      throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state}, not running`, { phase: 'checkpoint' });
+    }
+    const busy = this.journal.active().find((r) => r.containerId === container.id);
+    if (busy) throw new FerryError('MIGRATION_BUSY', `container ${container.name} is already being migrated (${busy.id}, ${busy.phase})`);
+
+    const log = this.config.log.child({ migrationId: request.migrationId, container: container.name });
+    const record = await this.journal.create({
+      id: request.migrationId,
+      role: 'source',
+      container: container.name,
+      containerId: container.id,
+      peer: request.destinationHost,
+      phase: 'checkpoint',
+      archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
+      touched: true,
+    });
+    const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
+    let phase: 'checkpoint' | 'transfer' = 'checkpoint';
+    try {
+      log.info({ phase }, 'checkpointing');
+      const started = performance.now();
+      const stats = await checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { signal, timeoutMs });
+      const checkpointMs = Math.round(performance.now() - started);
+      const { size } = await stat(record.archivePath);
+      emit({ checkpointed: { checkpointMs, archiveBytes: size } });
+      log.info({ phase, checkpointMs, frozenMs: stats.frozenMs, bytes: size }, 'checkpointed');
+
+      phase = 'transfer';
+      await this.journal.advance(record.id, 'transfer');
+      const client = agentClient(request.destinationAddress);
+      let reported = 0;
+      try {
+        const sent = await sendArchive({
+          path: record.archivePath,
+          migrationId: record.id,
+          sourceHost: this.config.name,
+          destinationHost: request.destinationHost,
+          client,
+          signal,
+          onProgress: (bytes, total) => {
+            if (bytes - reported >= PROGRESS_EVERY_BYTES || bytes === total) {
+              reported = bytes;
+              emit({ progress: { bytes, totalBytes: total } });
+            }
+          },
+        });
+        await this.journal.update(record.id, { outcome: SENT });
+        emit({ transferred: { bytes: sent.bytes, transferMs: sent.ms, sha256: sent.sha256 } });
+        log.info({ phase, bytes: sent.bytes, ms: sent.ms }, 'archive sent');
+      } finally {
+        client.close();
+      }
+    } catch (error) {
+      // Until the destination restores, the source copy is the container: bring it back now
+      // rather than wait for a coordinator that may be gone.
+      const failure = FerryError.from(error, { phase, host: this.config.name });
+      log.error({ phase, code: failure.code, err: failure.message }, 'checkpoint/send failed; rolling back');
+      await this.rollback(record.id, failure.message).catch((rollbackError: unknown) => {
+        log.error({ err: String(rollbackError) }, 'rollback after failed send failed');
+      });
+      throw failure;
+    }
+  }
+
+  /** Destination: the archive of a prepared migration. */
+  async receive(messages: AsyncIterable<TransferChunk__Output>): Promise<{ bytes: number; sha256: string }> {
+    let id: string | undefined;
+    try {
+      const result = await receiveArchive(messages, async (header) => {
+        requireMigrationId(header.migrationId);
+        const record = this.journal.require(header.migrationId);
+        if (record.role !== 'destination' || record.phase !== 'preflight') {
+          throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for an archive here (phase ${record.phase})`);
+        }
+        if (record.peer !== header.sourceHost) {
+          throw new FerryError('BAD_REQUEST', `migration ${record.id} expects its archive from ${record.peer}, not ${header.sourceHost}`);
+        }
+        if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
+          throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
+        }
+        const fs = await statfs(this.archiveDir);
+        if (header.totalBytes > fs.bavail * fs.bsize) {
+          throw new FerryError('DISK_FULL', `the archive needs ${header.totalBytes} bytes and ${this.config.name} has ${fs.bavail * fs.bsize} free`);
+        }
+        id = record.id;
+        await this.journal.advance(record.id, 'transfer', { touched: true });
+        return record.archivePath;
+      });
+      this.config.log.info({ migrationId: result.migrationId, bytes: result.bytes }, 'archive received and verified');
+      await this.journal.update(result.migrationId, { outcome: `received ${result.bytes} bytes sha256 ${result.sha256}` });
+      return { bytes: result.bytes, sha256: result.sha256 };
+    } catch (error) {
+      throw FerryError.from(error, { phase: 'transfer', host: this.config.name });
+    } finally {
+      if (id) this.config.log.debug({ migrationId: id }, 'receive finished');
+    }
+  }
+
+  /** Destination: restore the received archive. */
+  async restore(migrationId: string, timeoutMs: number, signal: AbortSignal): Promise<{ container: ContainerInfo; restoreMs: number }> {
+    requireMigrationId(migrationId);
+    const record = this.journal.require(migrationId);
+    if (record.role !== 'destination' || record.phase !== 'transfer' || !record.outcome?.startsWith('received')) {
+      throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no verified archive to restore here (phase ${record.phase})`, {
+        phase: 'restore',
+      });
+    }
+    await this.journal.advance(migrationId, 'restore');
+    const started = performance.now();
+    try {
+      const container = await restoreImport(
+        this.config.podman,
+        { archivePath: record.archivePath, name: record.container },
+        { signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined },
+      );
+      await this.journal.advance(migrationId, 'verify');
+      return { container, restoreMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      throw FerryError.from(error, { phase: 'restore', host: this.config.name });
+    }
+  }
+
+  async commit(migrationId: string): Promise<string> {
+    requireMigrationId(migrationId);
+    const record = this.journal.require(migrationId);
+    if (record.phase === 'done') return record.outcome ?? 'already committed';
+    if (record.phase === 'failed') {
+      throw new FerryError('BAD_REQUEST', `migration ${migrationId} was rolled back here; it cannot be committed`, { phase: 'commit' });
+    }
+    let outcome: string;
+    if (record.role === 'source') {
+      if (record.phase !== 'transfer' || record.outcome !== SENT) {
+        throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
+      }
+      const current = await findContainer(this.config.podman, record.containerId);
+      if (current?.state === 'running') {
+        // The source copy runs again (someone restored it): deleting it would lose the live one.
+        throw new FerryError('COMMIT_INCOMPLETE', `container ${record.container} is running on ${this.config.name}; not removing it`, {
+          phase: 'commit',
+        });
+      }
+      await this.journal.advance(migrationId, 'commit');
+      if (current) await removeContainer(this.config.podman, record.containerId);
+      outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
+    } else {
+      if (record.phase !== 'verify') {
+        throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
+      }
+      await this.journal.advance(migrationId, 'commit');
+      outcome = 'kept the restored container';
+    }
+    await rm(record.archivePath, { force: true });
+    await this.journal.advance(migrationId, 'done', { outcome });
+    return outcome;
+  }
+
+  /** Undoes what this host did for the migration; safe to call again. */
+  async rollback(migrationId: string, reason: string): Promise<string> {
+    requireMigrationId(migrationId);
+    const record = this.journal.require(migrationId);
+    if (record.phase === 'failed') return record.outcome ?? 'already rolled back';
+    if (record.phase === 'done') {
+      throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
+    }
+    const log = this.config.log.child({ migrationId, phase: 'rollback' });
+    await this.journal.advance(migrationId, 'rollback', { outcome: reason });
+    const podman = this.config.podman;
+    let outcome: string;
+    try {
+      if (record.role === 'source') {
+        const current = await findContainer(podman, record.containerId);
+        if (!current) {
+          throw new FerryError('ROLLBACK_FAILED', `container ${record.container} no longer exists on ${this.config.name}`, { phase: 'rollback' });
+        }
+        if (current.state === 'running') {
+          outcome = 'container still running on the source';
+        } else {
+          await restoreInPlace(podman, record.containerId);
+          outcome = 'restored the container on the source from its local checkpoint';
+        }
+      } else {
+        const current = await findContainer(podman, record.containerId);
+        if (current) await removeContainer(podman, record.containerId);
+        outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
+      }
+    } catch (error) {
+      throw FerryError.from(error, { phase: 'rollback', host: this.config.name }).at('rollback', this.config.name);
+    }
+    await rm(record.archivePath, { force: true });
+    await this.journal.advance(migrationId, 'failed', { outcome });
+    log.info({ outcome }, 'rolled back');
+    return outcome;
+  }
+}
+
+function requireText(value: string | undefined, field: string): void {
+  if (!value || typeof value !== 'string') throw new FerryError('BAD_REQUEST', `${field} is required`);
+  if (value.length > 256) throw new FerryError('BAD_REQUEST', `${field} is longer than 256 characters`);
+}
+
+function requireMigrationId(id: string | undefined): void {
+  requireText(id, 'migration_id');
+  if (!validMigrationId(id as string)) throw new FerryError('BAD_REQUEST', `"${id}" is not a valid migration ID`);
+}

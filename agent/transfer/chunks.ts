@@ -1,0 +1,86 @@
+// The wire format of an archive transfer: header, data chunks that carry their offset, and a
+// trailer with the total size and SHA-256. Both ends check offsets and the hash.
+import { createHash, type Hash } from 'node:crypto';
+import { FerryError } from '../../common/errors.ts';
+import type { TransferChunk } from '../../proto/gen/ferry/v1/TransferChunk.ts';
+
+/** Bytes per data message; gRPC's message limit is set well above it. */
+export const CHUNK_BYTES = 1024 * 1024;
+
+export interface ArchiveHeader {
+  migrationId: string;
+  sourceHost: string;
+  totalBytes: number;
+}
+
+/** Wraps a byte stream into transfer messages, hashing as it goes. */
+export async function* toChunks(
+  header: ArchiveHeader,
+  source: AsyncIterable<Buffer>,
+  onBytes: (sent: number) => void = () => {},
+): AsyncGenerator<TransferChunk> {
+  const hash = createHash('sha256');
+  let offset = 0;
+  yield { header };
+  for await (const buf of source) {
+    for (let start = 0; start < buf.length; start += CHUNK_BYTES) {
+      const data = buf.subarray(start, start + CHUNK_BYTES);
+      hash.update(data);
+      yield { data: { offset, data } };
+      offset += data.length;
+      onBytes(offset);
+    }
+  }
+  yield { trailer: { totalBytes: offset, sha256: hash.digest('hex') } };
+}
+
+/** Checks messages as they arrive: order, offsets, size and finally the hash. */
+export class ChunkVerifier {
+  readonly #hash: Hash = createHash('sha256');
+  #received = 0;
+  #expected: number | undefined;
+  #done = false;
+
+  get received(): number {
+    return this.#received;
+  }
+
+  header(totalBytes: number): void {
+    if (this.#expected !== undefined) throw integrity('a second header arrived');
+    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) throw new FerryError('BAD_REQUEST', `invalid archive size ${totalBytes}`);
+    this.#expected = totalBytes;
+  }
+
+  /** Returns the bytes to write once they are known to belong at this offset. */
+  data(offset: number, data: Buffer): Buffer {
+    if (this.#expected === undefined) throw new FerryError('BAD_REQUEST', 'data arrived before the header');
+    if (this.#done) throw integrity('data arrived after the trailer');
+    if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
+    if (this.#received + data.length > this.#expected) {
+      throw integrity(`more data than the ${this.#expected} bytes announced`);
+    }
+    this.#hash.update(data);
+    this.#received += data.length;
+    return data;
+  }
+
+  /** Checks the trailer against what arrived; returns the hex SHA-256. */
+  trailer(totalBytes: number, sha256: string): string {
+    if (this.#expected === undefined) throw new FerryError('BAD_REQUEST', 'trailer arrived before the header');
+    this.#done = true;
+    if (totalBytes !== this.#received || totalBytes !== this.#expected) {
+      throw integrity(`size mismatch: announced ${this.#expected}, trailer ${totalBytes}, received ${this.#received}`);
+    }
+    const actual = this.#hash.digest('hex');
+    if (actual !== sha256) throw integrity(`SHA-256 mismatch: sender ${sha256}, received ${actual}`);
+    return actual;
+  }
+
+  get complete(): boolean {
+    return this.#done;
+  }
+}
+
+function integrity(message: string): FerryError {
+  return new FerryError('INTEGRITY_MISMATCH', message, { phase: 'transfer' });
+}

@@ -1,0 +1,70 @@
+// Source side of a transfer: the archive file, read in chunks, hashed and written to the
+// destination agent's Receive stream. pipeline() carries gRPC's backpressure back to the disk
+// read, so memory stays flat whatever the archive size.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as grpc from '@grpc/grpc-js';
+import { FerryError } from '../../common/errors.ts';
+import { fromServiceError, type AgentClient } from '../../common/rpc.ts';
+import type { ReceiveReply__Output } from '../../proto/gen/ferry/v1/ReceiveReply.ts';
+import { CHUNK_BYTES, toChunks } from './chunks.ts';
+
+export interface SendRequest {
+  path: string;
+  migrationId: string;
+  sourceHost: string;
+  destinationHost: string;
+  client: AgentClient;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((bytes: number, total: number) => void) | undefined;
+}
+
+export interface SendResult {
+  bytes: number;
+  ms: number;
+  sha256: string;
+}
+
+export async function sendArchive(request: SendRequest): Promise<SendResult> {
+  const started = performance.now();
+  const { size } = await stat(request.path);
+  let failure: unknown;
+  let reply: ReceiveReply__Output | undefined;
+  const answered = new Promise<void>((resolve) => {
+    const call = request.client.receive(new grpc.Metadata(), (error, value) => {
+      if (error) failure ??= error;
+      reply = value;
+      resolve();
+    });
+    const abort = () => call.cancel();
+    request.signal?.addEventListener('abort', abort, { once: true });
+    const file = createReadStream(request.path, { highWaterMark: CHUNK_BYTES });
+    const chunks = Readable.from(
+      toChunks({ migrationId: request.migrationId, sourceHost: request.sourceHost, totalBytes: size }, file, (sent) =>
+        request.onProgress?.(sent, size),
+      ),
+    );
+    // A pipeline error (the destination hung up, a read failed) is reported through the
+    // unary callback too, which is the one answer we wait for.
+    pipeline(chunks, call as unknown as NodeJS.WritableStream)
+      .catch((error: unknown) => {
+        failure ??= error;
+        call.cancel();
+      })
+      .finally(() => request.signal?.removeEventListener('abort', abort));
+  });
+  await answered;
+  if (request.signal?.aborted) throw new FerryError('CANCELLED', 'the transfer was cancelled', { phase: 'transfer' });
+  if (failure !== undefined || !reply) {
+    const error = fromServiceError(failure ?? new Error('no reply'), request.destinationHost);
+    throw error.code === 'AGENT_UNREACHABLE' || error.code === 'INTERNAL' || error.code === 'CANCELLED'
+      ? new FerryError('TRANSFER_FAILED', `sending the archive to ${request.destinationHost} failed: ${error.message}`, {
+          phase: 'transfer',
+          cause: error,
+        })
+      : error.at('transfer', undefined);
+  }
+  return { bytes: reply.bytes, ms: Math.round(performance.now() - started), sha256: reply.sha256 };
+}

@@ -1,0 +1,218 @@
+// One error type for all of Ferry. Every failure has a stable code (match on it, never on the
+// message), the phase it happened in, the host it happened on, and a hint that says what to do.
+// docs/errors.md is generated from ERROR_CODES and a test keeps the two in sync.
+import type { Phase } from './phases.ts';
+
+interface CodeSpec {
+  /** What went wrong, in general terms. */
+  meaning: string;
+  /** What the user should do about it. */
+  hint: string;
+  /** Whether trying the same call again may succeed. */
+  retryable: boolean;
+}
+
+export const ERROR_CODES = {
+  BAD_REQUEST: {
+    meaning: 'The request is malformed: a required field is missing or a value is out of range.',
+    hint: 'Fix the command line or the request; nothing was changed.',
+    retryable: false,
+  },
+  UNKNOWN_HOST: {
+    meaning: 'The host is neither in the inventory nor an address:port.',
+    hint: 'Check the name against `ferry hosts`, or pass the agent as ADDRESS:PORT.',
+    retryable: false,
+  },
+  SAME_HOST: {
+    meaning: 'The source and the destination are the same host.',
+    hint: 'Pick a different --to host.',
+    retryable: false,
+  },
+  INVENTORY_INVALID: {
+    meaning: 'The inventory file cannot be read or does not have the expected shape.',
+    hint: 'Fix the file named in the message (see README, "Inventory").',
+    retryable: false,
+  },
+  AGENT_UNREACHABLE: {
+    meaning: 'The Ferry agent on a host did not answer.',
+    hint: 'Check that the agent runs on that host (`ferry hosts`) and that its port is reachable.',
+    retryable: true,
+  },
+  CONTAINER_NOT_FOUND: {
+    meaning: 'No container with that name or ID exists on the host.',
+    hint: 'List the containers with `ferry ps HOST`.',
+    retryable: false,
+  },
+  CONTAINER_NOT_RUNNING: {
+    meaning: 'The container exists but is not running, so there is nothing live to migrate.',
+    hint: 'Start it first, or move it cold with podman export/import.',
+    retryable: false,
+  },
+  MIGRATION_BUSY: {
+    meaning: 'Another migration of this container, or into this host, is already under way.',
+    hint: 'Wait for it to finish; `ferry ps HOST` shows the container state.',
+    retryable: true,
+  },
+  PREFLIGHT_FAILED: {
+    meaning: 'A check before the freeze failed; the container was not touched.',
+    hint: 'Read the failed checks listed with the error; each names its fix.',
+    retryable: false,
+  },
+  DEST_PORT_BUSY: {
+    meaning: 'A host port the container publishes is already in use on the destination.',
+    hint: 'Free the port on the destination (stop what holds it) or migrate to another host.',
+    retryable: false,
+  },
+  DEST_NAME_TAKEN: {
+    meaning: 'The destination already has a container with the same name or ID.',
+    hint: 'Remove or rename that container on the destination first.',
+    retryable: false,
+  },
+  IMAGE_MISSING: {
+    meaning: "The destination does not have the container's image.",
+    hint: 'Load the image on the destination (podman load or pull) and migrate again.',
+    retryable: false,
+  },
+  CRIU_UNAVAILABLE: {
+    meaning: 'CRIU is missing or `criu check` fails on the host.',
+    hint: 'Run scripts/setup-host on that host (CRIU >= 4.2 is needed on kernels >= 6.16).',
+    retryable: false,
+  },
+  CHECKPOINT_FAILED: {
+    meaning: 'podman/CRIU could not checkpoint the container.',
+    hint: 'Read the CRIU lines in the error; the container keeps running on the source.',
+    retryable: false,
+  },
+  TRANSFER_FAILED: {
+    meaning: 'The archive could not be sent from the source agent to the destination agent.',
+    hint: 'Check the network between the two hosts and the destination disk; the container was rolled back to the source.',
+    retryable: true,
+  },
+  INTEGRITY_MISMATCH: {
+    meaning: 'The bytes the destination received do not match what the source sent (size, offset or SHA-256).',
+    hint: 'Nothing was restored; check the network path and the destination disk, then migrate again.',
+    retryable: true,
+  },
+  DISK_FULL: {
+    meaning: 'The destination ran out of disk space while receiving.',
+    hint: 'Free space in the agent state directory on the destination.',
+    retryable: false,
+  },
+  RESTORE_FAILED: {
+    meaning: 'podman/CRIU could not restore the container on the destination.',
+    hint: 'Read the CRIU lines in the error; the destination was cleaned and the container rolled back to the source.',
+    retryable: false,
+  },
+  VERIFY_FAILED: {
+    meaning: "The restored container's published ports differ from the source's or do not answer.",
+    hint: 'The container was rolled back to the source; check the port mappings and the firewall of the destination.',
+    retryable: false,
+  },
+  ROLLBACK_FAILED: {
+    meaning: 'A rollback step failed; the container may not be running anywhere.',
+    hint: 'Run `ferry ps` on both hosts; restore by hand with `podman container restore --keep` on the source if needed.',
+    retryable: false,
+  },
+  COMMIT_INCOMPLETE: {
+    meaning: 'The container runs verified on the destination, but the source copy could not be removed.',
+    hint: 'Remove the stopped container on the source with `podman rm` (it is not running).',
+    retryable: false,
+  },
+  MIGRATION_UNKNOWN: {
+    meaning: 'The agent has no migration with that ID.',
+    hint: 'The migration ended or expired; start a new one.',
+    retryable: false,
+  },
+  PODMAN_FAILED: {
+    meaning: 'A podman command failed.',
+    hint: 'Read the podman error in the message.',
+    retryable: false,
+  },
+  CANCELLED: {
+    meaning: 'The operation was cancelled (Ctrl-C or a deadline).',
+    hint: 'The container was rolled back to the source; run the migration again when ready.',
+    retryable: false,
+  },
+  INTERNAL: {
+    meaning: 'An unexpected error inside Ferry.',
+    hint: 'Report it with the agent logs.',
+    retryable: false,
+  },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export interface ErrorContext {
+  phase?: Phase | undefined;
+  host?: string | undefined;
+  /** Lines that explain the failure, e.g. the `Error (criu/...)` lines of CRIU's log. */
+  details?: readonly string[] | undefined;
+  /** Overrides the code's generic hint. */
+  hint?: string | undefined;
+  cause?: unknown;
+}
+
+export class FerryError extends Error {
+  override readonly name = 'FerryError';
+  readonly code: ErrorCode;
+  readonly phase: Phase | undefined;
+  readonly host: string | undefined;
+  readonly details: readonly string[];
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.code = code;
+    this.phase = context.phase;
+    this.host = context.host;
+    this.details = context.details ?? [];
+    this.hint = context.hint ?? ERROR_CODES[code].hint;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+
+  /** A copy that knows where it happened, keeping whatever it already knew. */
+  at(phase: Phase | undefined, host: string | undefined): FerryError {
+    if ((this.phase ?? phase) === this.phase && (this.host ?? host) === this.host) return this;
+    return new FerryError(this.code, this.message, {
+      phase: this.phase ?? phase,
+      host: this.host ?? host,
+      details: this.details,
+      hint: this.hint,
+      cause: this.cause,
+    });
+  }
+
+  /** `[restore@hostB] port 6380 is already published by container web2` */
+  describe(): string {
+    const where = [this.phase, this.host].filter(Boolean).join('@');
+    return where ? `[${where}] ${this.message}` : this.message;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      phase: this.phase,
+      host: this.host,
+      hint: this.hint,
+      details: this.details,
+    };
+  }
+
+  /** Any thrown value as a FerryError; what is not one already becomes INTERNAL. */
+  static from(error: unknown, context: ErrorContext = {}): FerryError {
+    if (error instanceof FerryError) return error.at(context.phase, context.host);
+    if (error instanceof Error && error.name === 'AbortError') {
+      return new FerryError('CANCELLED', 'the operation was cancelled', { ...context, cause: error });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new FerryError('INTERNAL', message, { ...context, cause: error });
+  }
+}

@@ -1,0 +1,316 @@
+// ferry: the coordinator CLI. Parses arguments, runs one command and renders its events; the
+// work itself lives in migrate.ts and friends. Exit codes: 0 ok, 1 failed (the container runs
+// on the source), 2 bad usage, 3 failed and the rollback did not complete.
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FerryError } from '../common/errors.ts';
+import { AgentConnection } from './client.ts';
+import type { MigrationEvent } from './events.ts';
+import { loadInventory, locateInventory, resolveHost, type HostEntry, type Inventory } from './inventory.ts';
+import { migrate } from './migrate.ts';
+import { eventJson, formatBytes, formatError, formatEvent } from './render.ts';
+
+const HELP = `ferry: live-migrate running podman containers between hosts.
+
+Usage:
+  ferry migrate --from HOST --to HOST CONTAINER   move a running container, memory and TCP connections included
+  ferry evacuate --from HOST --to HOST[,HOST...]  move every running container off a host
+  ferry hosts                                     the inventory's hosts: agent, podman, runc, CRIU, criu check
+  ferry ps HOST                                   containers on a host
+  ferry help                                      this text
+(also installed as \`migrate\`: \`migrate --from hostA --to hostB CONTAINER\`)
+
+A HOST is a name from the inventory or an agent address ADDRESS:PORT.
+
+Options:
+  --inventory FILE   hosts file (default: $FERRY_INVENTORY, /etc/ferry/inventory.json,
+                     then the local lab's /var/lib/ferry-lab/ferry/inventory.json)
+  --json             one JSON object per event on stdout, for scripts
+  --compress ALG     checkpoint archive compression: none (default), zstd, gzip
+  --verify-timeout MS  how long each published port may take to answer (default 10000)
+  -h, --help         this text
+
+How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
+name and image) -> checkpoint (podman container checkpoint --tcp-established on the source)
+-> transfer (the source agent streams the archive straight to the destination agent, SHA-256
+checked) -> restore (podman container restore --import --tcp-established) -> verify (same
+published ports, each answers on the destination) -> commit (the source copy is removed).
+Any failure after the freeze rolls back: the destination removes what it made, the source
+resumes from its local checkpoint. Ctrl-C rolls back too.
+
+Exit codes: 0 done; 1 failed and rolled back (the container runs on the source);
+2 bad usage; 3 failed and the rollback did not complete (read the message).
+`;
+
+interface Output {
+  json: boolean;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+function usage(message: string): never {
+  throw new FerryError('BAD_REQUEST', message, { hint: 'See `ferry --help`.' });
+}
+
+export async function main(argv: string[], io: Output = defaultOutput(false)): Promise<number> {
+  // bin/migrate sets FERRY_AS; `migrate --from A --to B C` means `ferry migrate --from A --to B C`.
+  const invokedAs = process.env.FERRY_AS ?? basename(process.argv[1] ?? 'ferry');
+  const args = invokedAs === 'migrate' && argv[0] !== 'migrate' ? ['migrate', ...argv] : argv;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        inventory: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        compress: { type: 'string', default: 'none' },
+        'verify-timeout': { type: 'string', default: '10000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return report(new FerryError('BAD_REQUEST', (error as Error).message, { hint: 'See `ferry --help`.' }), { ...io, json: args.includes('--json') });
+  }
+  const { values, positionals } = parsed;
+  const output = { ...io, json: values.json };
+  const [command, ...rest] = positionals;
+  if (values.help || !command || command === 'help') {
+    io.out(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  try {
+    const inventory = loadInventory(locateInventory(values.inventory));
+    switch (command) {
+      case 'migrate':
+        return await runMigrate(inventory, values, rest, output);
+      case 'evacuate':
+        return await runEvacuate(inventory, values, rest, output);
+      case 'hosts':
+        return await runHosts(inventory, output);
+      case 'ps':
+        return await runPs(inventory, rest, output);
+      default:
+        return usage(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    return report(FerryError.from(error), output);
+  }
+}
+
+function report(error: FerryError, io: Output): number {
+  if (io.json) io.out(JSON.stringify({ event: 'error', error }));
+  else io.err(formatError(error));
+  return exitCode(error);
+}
+
+const USAGE_CODES = new Set(['BAD_REQUEST', 'UNKNOWN_HOST', 'INVENTORY_INVALID', 'SAME_HOST']);
+
+function exitCode(error: FerryError): number {
+  if (error.code === 'ROLLBACK_FAILED') return 3;
+  return USAGE_CODES.has(error.code) ? 2 : 1;
+}
+
+interface Values {
+  from?: string | undefined;
+  to?: string | undefined;
+  compress: string;
+  'verify-timeout': string;
+}
+
+function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
+  if (!values.from) usage('--from HOST is required');
+  if (!values.to) usage('--to HOST is required');
+  const from = resolveHost(inventory, values.from);
+  const to = values.to.split(',').filter(Boolean).map((name) => resolveHost(inventory, name));
+  for (const host of to) {
+    if (host.name === from.name || host.agent === from.agent) {
+      throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
+    }
+  }
+  return { from, to };
+}
+
+function migrationSettings(values: Values) {
+  const compress = values.compress;
+  if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
+  const verifyTimeoutMs = Number(values['verify-timeout']);
+  if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
+  return { compress: compress as 'none' | 'zstd' | 'gzip', verifyTimeoutMs };
+}
+
+/** Ctrl-C aborts the migration, which then rolls back; a second Ctrl-C only says so. */
+function interruptible(io: Output): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      io.err('still rolling back; wait for it to finish so the container is left running on one host');
+      return;
+    }
+    io.err('interrupted: rolling back...');
+    controller.abort(new FerryError('CANCELLED', 'interrupted by the user'));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    },
+  };
+}
+
+interface Renderer {
+  (event: MigrationEvent): void;
+  /** Whether a 'failed' event has been shown, so the error need not be printed again. */
+  sawFailure: () => boolean;
+}
+
+function renderer(io: Output): Renderer {
+  let lastProgress = 0;
+  let failed = false;
+  const render = (event: MigrationEvent) => {
+    if (event.kind === 'failed') failed = true;
+    if (io.json) {
+      io.out(eventJson(event));
+      return;
+    }
+    if (event.kind === 'progress') {
+      // Progress lines at most once a second; the final size is in the 'transferred' line.
+      if (Date.now() - lastProgress < 1000 || event.bytes === event.totalBytes) return;
+      lastProgress = Date.now();
+    }
+    const text = formatEvent(event);
+    if (text !== undefined) (event.kind === 'failed' || event.kind === 'warning' ? io.err : io.out)(text);
+  };
+  return Object.assign(render, { sawFailure: () => failed });
+}
+
+async function runMigrate(inventory: Inventory, values: Values, rest: string[], io: Output): Promise<number> {
+  if (rest.length !== 1) usage(rest.length ? `one container at a time, got ${rest.length}: ${rest.join(' ')}` : 'which container? ferry migrate --from A --to B CONTAINER');
+  const { from, to } = endpoints(inventory, values);
+  if (to.length !== 1) usage('migrate takes one --to host');
+  const settings = migrationSettings(values);
+  const interrupt = interruptible(io);
+  const render = renderer(io);
+  try {
+    await migrate({ from, to: to[0] as HostEntry, container: rest[0] as string, ...settings, signal: interrupt.signal }, render);
+    return 0;
+  } catch (error) {
+    const failure = FerryError.from(error);
+    // The 'failed' event already showed the error; only a rollback failure needs saying again.
+    if (failure.code === 'ROLLBACK_FAILED' || !render.sawFailure()) return report(failure, io);
+    return exitCode(failure);
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function runEvacuate(inventory: Inventory, values: Values, rest: string[], io: Output): Promise<number> {
+  if (rest.length) usage(`evacuate takes no container names (got ${rest.join(' ')}); it moves every running container`);
+  const { from, to } = endpoints(inventory, values);
+  const settings = migrationSettings(values);
+  const source = new AgentConnection(from);
+  let containers;
+  try {
+    containers = (await source.list(false)).filter((c) => c.state === 'running');
+  } finally {
+    source.close();
+  }
+  const interrupt = interruptible(io);
+  let failed = 0;
+  try {
+    for (const [index, container] of containers.entries()) {
+      if (interrupt.signal.aborted) break;
+      const target = to[index % to.length] as HostEntry;
+      try {
+        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal }, renderer(io));
+      } catch (error) {
+        failed += 1;
+        const failure = FerryError.from(error);
+        if (failure.code === 'ROLLBACK_FAILED') return report(failure, io);
+      }
+    }
+  } finally {
+    interrupt.dispose();
+  }
+  const moved = containers.length - failed;
+  if (io.json) io.out(JSON.stringify({ event: 'evacuated', host: from.name, moved, failed, total: containers.length }));
+  else io.out(`evacuate   ${from.name}: ${moved} of ${containers.length} running containers moved${failed ? `, ${failed} failed and stayed` : ''}`);
+  return failed ? 1 : 0;
+}
+
+async function runHosts(inventory: Inventory, io: Output): Promise<number> {
+  if (!inventory.hosts.size) usage('the inventory has no hosts (pass --inventory FILE)');
+  const rows = await Promise.all(
+    [...inventory.hosts.values()].map(async (host) => {
+      const agent = new AgentConnection(host);
+      try {
+        const info = await agent.info({ timeoutMs: 10_000 });
+        return { host: host.name, agent: host.agent, ok: true, info };
+      } catch (error) {
+        return { host: host.name, agent: host.agent, ok: false, error: FerryError.from(error) };
+      } finally {
+        agent.close();
+      }
+    }),
+  );
+  if (io.json) {
+    io.out(JSON.stringify({ event: 'hosts', hosts: rows }));
+  } else {
+    for (const row of rows) {
+      if (row.ok && 'info' in row && row.info) {
+        const i = row.info;
+        io.out(
+          `${row.host.padEnd(8)} ${row.agent.padEnd(22)} up  podman ${i.podmanVersion} ${i.ociRuntime} ${i.runcVersion} criu ${i.criuVersion}` +
+            ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}`,
+        );
+      } else {
+        io.out(`${row.host.padEnd(8)} ${row.agent.padEnd(22)} DOWN ${'error' in row && row.error ? row.error.message : ''}`);
+      }
+    }
+  }
+  return rows.every((r) => r.ok) ? 0 : 1;
+}
+
+async function runPs(inventory: Inventory, rest: string[], io: Output): Promise<number> {
+  if (rest.length !== 1) usage('ferry ps HOST');
+  const host = resolveHost(inventory, rest[0] as string);
+  const agent = new AgentConnection(host);
+  try {
+    const containers = await agent.list(true);
+    if (io.json) {
+      io.out(JSON.stringify({ event: 'containers', host: host.name, containers }));
+    } else {
+      for (const c of containers) {
+        const ports = c.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(',');
+        io.out(`${c.id.slice(0, 12)}  ${c.name.padEnd(20)} ${c.state.padEnd(8)} ${c.image} ${ports}`);
+      }
+    }
+    return 0;
+  } finally {
+    agent.close();
+  }
+}
+
+function defaultOutput(json: boolean): Output {
+  return {
+    json,
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  };
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`ferry: internal error: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

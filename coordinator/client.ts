@@ -1,0 +1,107 @@
+// The coordinator's view of one agent: promise-returning calls with a deadline and a cancel
+// signal, whose failures come back as FerryError with the host filled in.
+import * as grpc from '@grpc/grpc-js';
+import { FerryError } from '../common/errors.ts';
+import { agentClient, fromServiceError, type AgentClient } from '../common/rpc.ts';
+import type { CheckpointAndSendRequest } from '../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
+import type { ContainerInfo, ContainerInfo__Output } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { CommitReply__Output } from '../proto/gen/ferry/v1/CommitReply.ts';
+import type { ContainerSummary__Output } from '../proto/gen/ferry/v1/ContainerSummary.ts';
+import type { ListContainersReply__Output } from '../proto/gen/ferry/v1/ListContainersReply.ts';
+import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
+import type { RollbackReply__Output } from '../proto/gen/ferry/v1/RollbackReply.ts';
+import type { InfoReply__Output } from '../proto/gen/ferry/v1/InfoReply.ts';
+import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { PreflightCheck__Output } from '../proto/gen/ferry/v1/PreflightCheck.ts';
+import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
+import type { HostEntry } from './inventory.ts';
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<Res>,
+) => grpc.ClientUnaryCall;
+
+export class AgentConnection {
+  readonly host: HostEntry;
+  readonly #client: AgentClient;
+
+  constructor(host: HostEntry) {
+    this.host = host;
+    this.#client = agentClient(host.agent);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  #unary<Req, Res>(method: unknown, request: Req, options: CallOptions = {}): Promise<Res> {
+    const name = this.host.name;
+    if (options.signal?.aborted) return Promise.reject(new FerryError('CANCELLED', 'cancelled', { host: name }));
+    return new Promise<Res>((resolve, reject) => {
+      const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+      const call = (method as Unary<Req, Res>).call(this.#client, request, new grpc.Metadata(), { deadline }, (error, reply) => {
+        options.signal?.removeEventListener('abort', cancel);
+        if (error || reply === undefined) reject(fromServiceError(error ?? new Error('empty reply'), name));
+        else resolve(reply);
+      });
+      const cancel = () => call.cancel();
+      options.signal?.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  info(options?: CallOptions): Promise<InfoReply__Output> {
+    return this.#unary<object, InfoReply__Output>(this.#client.info, {}, options);
+  }
+
+  async list(all: boolean, options?: CallOptions): Promise<ContainerSummary__Output[]> {
+    return (await this.#unary<object, ListContainersReply__Output>(this.#client.listContainers, { all }, options)).containers;
+  }
+
+  inspect(container: string, options?: CallOptions): Promise<ContainerInfo__Output> {
+    return this.#unary<object, ContainerInfo__Output>(this.#client.inspectContainer, { container }, options);
+  }
+
+  async prepareReceive(
+    request: { migrationId: string; sourceHost: string; container: ContainerInfo; ttlMs: number },
+    options?: CallOptions,
+  ): Promise<PreflightCheck__Output[]> {
+    return (await this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options)).checks;
+  }
+
+  restore(migrationId: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {
+    return this.#unary<object, RestoreReply__Output>(this.#client.restore, { migrationId, timeoutMs }, { ...options, timeoutMs: timeoutMs + 10_000 });
+  }
+
+  async commit(migrationId: string, options?: CallOptions): Promise<string> {
+    return (await this.#unary<object, CommitReply__Output>(this.#client.commit, { migrationId }, { timeoutMs: 120_000, ...options })).outcome;
+  }
+
+  async rollback(migrationId: string, reason: string, options?: CallOptions): Promise<string> {
+    return (await this.#unary<object, RollbackReply__Output>(this.#client.rollback, { migrationId, reason }, { timeoutMs: 300_000, ...options })).outcome;
+  }
+
+  /** The source's checkpoint and send: yields its events, throws its error. */
+  async *checkpointAndSend(request: CheckpointAndSendRequest, options: CallOptions = {}): AsyncGenerator<MigrationEvent__Output> {
+    const call = this.#client.checkpointAndSend(request, new grpc.Metadata(), {
+      deadline: new Date(Date.now() + (options.timeoutMs ?? 60 * 60_000)),
+    });
+    const cancel = () => call.cancel();
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      for await (const event of call as AsyncIterable<MigrationEvent__Output>) yield event;
+    } catch (error) {
+      throw fromServiceError(error, this.host.name);
+    } finally {
+      options.signal?.removeEventListener('abort', cancel);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// What a migration tells the person (or script) watching it. The CLI renders these, one
+// formatter per kind, as text or as JSON lines; nothing else in the coordinator prints.
+import type { FerryError } from '../common/errors.ts';
+import type { Phase } from '../common/phases.ts';
+
+export interface PortView {
+  hostPort: number;
+  containerPort: number;
+  protocol: string;
+}
+
+export interface MigrationSummary {
+  migrationId: string;
+  container: string;
+  from: string;
+  to: string;
+  checkpointMs: number;
+  archiveBytes: number;
+  transferMs: number;
+  restoreMs: number;
+  verifyMs: number;
+  totalMs: number;
+  /** From the freeze to the verified restore: how long the service was gone. */
+  downtimeMs: number;
+}
+
+export type MigrationEvent =
+  | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
+  | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number }
+  | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }
+  | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
+  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number }
+  | { kind: 'verified'; migrationId: string; host: string; address: string; ports: PortView[] }
+  | { kind: 'rollback'; migrationId: string; host: string; outcome: string; ok: boolean }
+  | { kind: 'warning'; migrationId: string; error: FerryError }
+  | { kind: 'done'; summary: MigrationSummary }
+  | { kind: 'failed'; migrationId: string; error: FerryError; rolledBack: boolean };
+
+export type Emit = (event: MigrationEvent) => void;

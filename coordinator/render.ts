@@ -1,0 +1,77 @@
+// Turns migration events into what a person reads, or into JSON lines for scripts.
+import type { FerryError } from '../common/errors.ts';
+import type { MigrationEvent } from './events.ts';
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function formatRate(bytes: number, ms: number): string {
+  return ms > 0 ? `${formatBytes((bytes * 1000) / ms)}/s` : 'n/a';
+}
+
+export function formatError(error: FerryError): string {
+  const lines = [`error ${error.code}: ${error.describe()}`];
+  for (const detail of error.details) lines.push(`  | ${detail}`);
+  lines.push(`  hint: ${error.hint}`);
+  return lines.join('\n');
+}
+
+const pad = (phase: string) => phase.padEnd(10);
+
+/** Text for one event, or undefined for events that only update the progress line. */
+export function formatEvent(event: MigrationEvent): string | undefined {
+  switch (event.kind) {
+    case 'phase':
+      return `${pad(event.phase)} ${event.message}`;
+    case 'checkpointed':
+      return `${pad('checkpoint')} done in ${formatMs(event.checkpointMs)}, archive ${formatBytes(event.archiveBytes)}`;
+    case 'progress':
+      return `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / Math.max(1, event.totalBytes))}%)`;
+    case 'transferred':
+      return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
+    case 'restored':
+      return `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host}`;
+    case 'verified': {
+      const ports = event.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ') || 'no published ports';
+      return `${pad('verify')} ${ports} answer on ${event.address}`;
+    }
+    case 'rollback':
+      return `${pad('rollback')} ${event.host}: ${event.ok ? '' : 'FAILED: '}${event.outcome}`;
+    case 'warning':
+      return `warning    ${formatError(event.error)}`;
+    case 'done': {
+      const s = event.summary;
+      return [
+        `${pad('done')} ${s.container} moved from ${s.from} to ${s.to}`,
+        `  checkpoint ${formatMs(s.checkpointMs)} | transfer ${formatBytes(s.archiveBytes)} in ${formatMs(s.transferMs)} (${formatRate(s.archiveBytes, s.transferMs)})` +
+          ` | restore ${formatMs(s.restoreMs)} | verify ${formatMs(s.verifyMs)} | total ${formatMs(s.totalMs)} | service gone ~${formatMs(s.downtimeMs)}`,
+      ].join('\n');
+    }
+    case 'failed':
+      return `${pad('failed')} ${outcome(event.error, event.rolledBack)}\n${formatError(event.error)}`;
+  }
+}
+
+/** JSON line for one event: plain data, errors as {code, message, phase, host, hint, details}. */
+export function eventJson(event: MigrationEvent): string {
+  const { kind, ...rest } = event;
+  return JSON.stringify({ event: kind, time: new Date().toISOString(), ...rest });
+}
+
+function outcome(error: FerryError, rolledBack: boolean): string {
+  if (!rolledBack) return 'ROLLBACK INCOMPLETE: read the error and the rollback lines above';
+  return error.phase === 'preflight' ? 'nothing was changed' : 'rolled back: the container runs on the source';
+}

@@ -1,0 +1,69 @@
+// After a restore: the destination must publish exactly the source's ports, and each TCP port
+// must accept a connection on the destination host's address.
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError } from '../common/errors.ts';
+import type { PortView } from './events.ts';
+
+const key = (p: PortView) => `${p.hostPort}:${p.containerPort}/${p.protocol}`;
+
+/** Mappings present on one side only, as readable strings; empty when they match. */
+export function comparePorts(source: PortView[], destination: PortView[]): string[] {
+  const want = new Set(source.map(key));
+  const have = new Set(destination.map(key));
+  return [
+    ...[...want].filter((k) => !have.has(k)).map((k) => `missing on destination: ${k}`),
+    ...[...have].filter((k) => !want.has(k)).map((k) => `not on source: ${k}`),
+  ];
+}
+
+/** One TCP connect; resolves true when something accepts it. */
+export function tcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Tries a port until it answers or the time is up: a restored process may take a moment. */
+export async function waitForPort(address: string, port: number, totalMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + totalMs;
+  for (;;) {
+    if (await tcpAnswers(address, port, Math.min(2_000, Math.max(100, deadline - Date.now())))) return true;
+    if (Date.now() >= deadline || signal?.aborted) return false;
+    await sleep(200, undefined, { signal }).catch(() => undefined);
+  }
+}
+
+export async function verifyPorts(
+  address: string,
+  source: PortView[],
+  destination: PortView[],
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; host: string },
+): Promise<void> {
+  const mismatch = comparePorts(source, destination);
+  if (mismatch.length) {
+    throw new FerryError('VERIFY_FAILED', `published ports differ after the restore: ${mismatch.join(', ')}`, {
+      phase: 'verify',
+      host: options.host,
+      details: mismatch,
+    });
+  }
+  const dead: string[] = [];
+  for (const port of destination.filter((p) => p.protocol === 'tcp')) {
+    if (!(await waitForPort(address, port.hostPort, options.timeoutMs, options.signal))) dead.push(`${address}:${port.hostPort}`);
+  }
+  if (dead.length) {
+    throw new FerryError('VERIFY_FAILED', `restored container does not answer on ${dead.join(', ')}`, {
+      phase: 'verify',
+      host: options.host,
+      details: dead,
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AgentClient as _ferry_v1_AgentClient, AgentDefinition as _ferry_v1_AgentDefinition } from './ferry/v1/Agent';
+import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, CheckpointAndSendRequest__Output as _ferry_v1_CheckpointAndSendRequest__Output } from './ferry/v1/CheckpointAndSendRequest';
+import type { Checkpointed as _ferry_v1_Checkpointed, Checkpointed__Output as _ferry_v1_Checkpointed__Output } from './ferry/v1/Checkpointed';
+import type { CommitReply as _ferry_v1_CommitReply, CommitReply__Output as _ferry_v1_CommitReply__Output } from './ferry/v1/CommitReply';
+import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as _ferry_v1_CommitRequest__Output } from './ferry/v1/CommitRequest';
+import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from './ferry/v1/ContainerInfo';
+import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
+import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from './ferry/v1/InfoReply';
+import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferry_v1_InfoRequest__Output } from './ferry/v1/InfoRequest';
+import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from './ferry/v1/InspectContainerRequest';
+import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from './ferry/v1/ListContainersReply';
+import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from './ferry/v1/ListContainersRequest';
+import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from './ferry/v1/MigrationEvent';
+import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from './ferry/v1/Mount';
+import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from './ferry/v1/PortMapping';
+import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
+import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
+import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from './ferry/v1/PrepareReceiveRequest';
+import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from './ferry/v1/ReceiveReply';
+import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
+import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
+import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
+import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
+import type { TransferChunk as _ferry_v1_TransferChunk, TransferChunk__Output as _ferry_v1_TransferChunk__Output } from './ferry/v1/TransferChunk';
+import type { TransferData as _ferry_v1_TransferData, TransferData__Output as _ferry_v1_TransferData__Output } from './ferry/v1/TransferData';
+import type { TransferHeader as _ferry_v1_TransferHeader, TransferHeader__Output as _ferry_v1_TransferHeader__Output } from './ferry/v1/TransferHeader';
+import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from './ferry/v1/TransferProgress';
+import type { TransferTrailer as _ferry_v1_TransferTrailer, TransferTrailer__Output as _ferry_v1_TransferTrailer__Output } from './ferry/v1/TransferTrailer';
+import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from './ferry/v1/Transferred';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  ferry: {
+    v1: {
+      Agent: SubtypeConstructor<typeof grpc.Client, _ferry_v1_AgentClient> & { service: _ferry_v1_AgentDefinition }
+      CheckpointAndSendRequest: MessageTypeDefinition<_ferry_v1_CheckpointAndSendRequest, _ferry_v1_CheckpointAndSendRequest__Output>
+      Checkpointed: MessageTypeDefinition<_ferry_v1_Checkpointed, _ferry_v1_Checkpointed__Output>
+      CommitReply: MessageTypeDefinition<_ferry_v1_CommitReply, _ferry_v1_CommitReply__Output>
+      CommitRequest: MessageTypeDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitRequest__Output>
+      ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
+      ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
+      InfoReply: MessageTypeDefinition<_ferry_v1_InfoReply, _ferry_v1_InfoReply__Output>
+      InfoRequest: MessageTypeDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoRequest__Output>
+      InspectContainerRequest: MessageTypeDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_InspectContainerRequest__Output>
+      ListContainersReply: MessageTypeDefinition<_ferry_v1_ListContainersReply, _ferry_v1_ListContainersReply__Output>
+      ListContainersRequest: MessageTypeDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersRequest__Output>
+      MigrationEvent: MessageTypeDefinition<_ferry_v1_MigrationEvent, _ferry_v1_MigrationEvent__Output>
+      Mount: MessageTypeDefinition<_ferry_v1_Mount, _ferry_v1_Mount__Output>
+      PortMapping: MessageTypeDefinition<_ferry_v1_PortMapping, _ferry_v1_PortMapping__Output>
+      PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
+      PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>
+      PrepareReceiveRequest: MessageTypeDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveRequest__Output>
+      ReceiveReply: MessageTypeDefinition<_ferry_v1_ReceiveReply, _ferry_v1_ReceiveReply__Output>
+      RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
+      RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
+      RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
+      RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
+      TransferChunk: MessageTypeDefinition<_ferry_v1_TransferChunk, _ferry_v1_TransferChunk__Output>
+      TransferData: MessageTypeDefinition<_ferry_v1_TransferData, _ferry_v1_TransferData__Output>
+      TransferHeader: MessageTypeDefinition<_ferry_v1_TransferHeader, _ferry_v1_TransferHeader__Output>
+      TransferProgress: MessageTypeDefinition<_ferry_v1_TransferProgress, _ferry_v1_TransferProgress__Output>
+      TransferTrailer: MessageTypeDefinition<_ferry_v1_TransferTrailer, _ferry_v1_TransferTrailer__Output>
+      Transferred: MessageTypeDefinition<_ferry_v1_Transferred, _ferry_v1_Transferred__Output>
+    }
+  }
+}
+

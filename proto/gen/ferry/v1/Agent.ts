@@ -1,0 +1,135 @@
+// Original file: proto/ferry.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, CheckpointAndSendRequest__Output as _ferry_v1_CheckpointAndSendRequest__Output } from '../../ferry/v1/CheckpointAndSendRequest';
+import type { CommitReply as _ferry_v1_CommitReply, CommitReply__Output as _ferry_v1_CommitReply__Output } from '../../ferry/v1/CommitReply';
+import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as _ferry_v1_CommitRequest__Output } from '../../ferry/v1/CommitRequest';
+import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from '../../ferry/v1/ContainerInfo';
+import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from '../../ferry/v1/InfoReply';
+import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferry_v1_InfoRequest__Output } from '../../ferry/v1/InfoRequest';
+import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from '../../ferry/v1/InspectContainerRequest';
+import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from '../../ferry/v1/ListContainersReply';
+import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from '../../ferry/v1/ListContainersRequest';
+import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from '../../ferry/v1/MigrationEvent';
+import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from '../../ferry/v1/PrepareReceiveReply';
+import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from '../../ferry/v1/PrepareReceiveRequest';
+import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from '../../ferry/v1/ReceiveReply';
+import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from '../../ferry/v1/RestoreReply';
+import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from '../../ferry/v1/RestoreRequest';
+import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from '../../ferry/v1/RollbackReply';
+import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from '../../ferry/v1/RollbackRequest';
+import type { TransferChunk as _ferry_v1_TransferChunk, TransferChunk__Output as _ferry_v1_TransferChunk__Output } from '../../ferry/v1/TransferChunk';
+
+export interface AgentClient extends grpc.Client {
+  CheckpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
+  CheckpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
+  checkpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
+  checkpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
+  
+  Commit(argument: _ferry_v1_CommitRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _ferry_v1_CommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _ferry_v1_CommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _ferry_v1_CommitRequest, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  commit(argument: _ferry_v1_CommitRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  commit(argument: _ferry_v1_CommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  commit(argument: _ferry_v1_CommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  commit(argument: _ferry_v1_CommitRequest, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  
+  Info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  Info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  Info(argument: _ferry_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  Info(argument: _ferry_v1_InfoRequest, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  info(argument: _ferry_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  info(argument: _ferry_v1_InfoRequest, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
+  
+  InspectContainer(argument: _ferry_v1_InspectContainerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  InspectContainer(argument: _ferry_v1_InspectContainerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  InspectContainer(argument: _ferry_v1_InspectContainerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  InspectContainer(argument: _ferry_v1_InspectContainerRequest, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  inspectContainer(argument: _ferry_v1_InspectContainerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  inspectContainer(argument: _ferry_v1_InspectContainerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  inspectContainer(argument: _ferry_v1_InspectContainerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  inspectContainer(argument: _ferry_v1_InspectContainerRequest, callback: grpc.requestCallback<_ferry_v1_ContainerInfo__Output>): grpc.ClientUnaryCall;
+  
+  ListContainers(argument: _ferry_v1_ListContainersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  ListContainers(argument: _ferry_v1_ListContainersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  ListContainers(argument: _ferry_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  ListContainers(argument: _ferry_v1_ListContainersRequest, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  listContainers(argument: _ferry_v1_ListContainersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  listContainers(argument: _ferry_v1_ListContainersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  listContainers(argument: _ferry_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  listContainers(argument: _ferry_v1_ListContainersRequest, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
+  
+  PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
+  
+  Receive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  Receive(metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  Receive(options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  Receive(callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  receive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  receive(metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  receive(options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  receive(callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
+  
+  Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _ferry_v1_RestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _ferry_v1_RestoreRequest, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  restore(argument: _ferry_v1_RestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  restore(argument: _ferry_v1_RestoreRequest, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
+  
+  Rollback(argument: _ferry_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _ferry_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _ferry_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _ferry_v1_RollbackRequest, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _ferry_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _ferry_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _ferry_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _ferry_v1_RollbackRequest, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface AgentHandlers extends grpc.UntypedServiceImplementation {
+  CheckpointAndSend: grpc.handleServerStreamingCall<_ferry_v1_CheckpointAndSendRequest__Output, _ferry_v1_MigrationEvent>;
+  
+  Commit: grpc.handleUnaryCall<_ferry_v1_CommitRequest__Output, _ferry_v1_CommitReply>;
+  
+  Info: grpc.handleUnaryCall<_ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply>;
+  
+  InspectContainer: grpc.handleUnaryCall<_ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo>;
+  
+  ListContainers: grpc.handleUnaryCall<_ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply>;
+  
+  PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
+  
+  Receive: grpc.handleClientStreamingCall<_ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply>;
+  
+  Restore: grpc.handleUnaryCall<_ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply>;
+  
+  Rollback: grpc.handleUnaryCall<_ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply>;
+  
+}
+
+export interface AgentDefinition extends grpc.ServiceDefinition {
+  CheckpointAndSend: MethodDefinition<_ferry_v1_CheckpointAndSendRequest, _ferry_v1_MigrationEvent, _ferry_v1_CheckpointAndSendRequest__Output, _ferry_v1_MigrationEvent__Output>
+  Commit: MethodDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitReply, _ferry_v1_CommitRequest__Output, _ferry_v1_CommitReply__Output>
+  Info: MethodDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoReply, _ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply__Output>
+  InspectContainer: MethodDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_ContainerInfo, _ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo__Output>
+  ListContainers: MethodDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersReply, _ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply__Output>
+  PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
+  Receive: MethodDefinition<_ferry_v1_TransferChunk, _ferry_v1_ReceiveReply, _ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply__Output>
+  Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>
+  Rollback: MethodDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackReply, _ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply__Output>
+}

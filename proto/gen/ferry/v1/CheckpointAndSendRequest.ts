@@ -1,0 +1,21 @@
+// Original file: proto/ferry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface CheckpointAndSendRequest {
+  'migrationId'?: (string);
+  'container'?: (string);
+  'destinationHost'?: (string);
+  'destinationAddress'?: (string);
+  'compress'?: (string);
+  'timeoutMs'?: (number | string | Long);
+}
+
+export interface CheckpointAndSendRequest__Output {
+  'migrationId': (string);
+  'container': (string);
+  'destinationHost': (string);
+  'destinationAddress': (string);
+  'compress': (string);
+  'timeoutMs': (number);
+}

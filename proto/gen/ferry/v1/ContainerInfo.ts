@@ -1,0 +1,28 @@
+// Original file: proto/ferry.proto
+
+import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from '../../ferry/v1/PortMapping';
+import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from '../../ferry/v1/Mount';
+
+export interface ContainerInfo {
+  'id'?: (string);
+  'name'?: (string);
+  'imageId'?: (string);
+  'imageName'?: (string);
+  'state'?: (string);
+  'ports'?: (_ferry_v1_PortMapping)[];
+  'ipAddresses'?: (string)[];
+  'mounts'?: (_ferry_v1_Mount)[];
+  'ociRuntime'?: (string);
+}
+
+export interface ContainerInfo__Output {
+  'id': (string);
+  'name': (string);
+  'imageId': (string);
+  'imageName': (string);
+  'state': (string);
+  'ports': (_ferry_v1_PortMapping__Output)[];
+  'ipAddresses': (string)[];
+  'mounts': (_ferry_v1_Mount__Output)[];
+  'ociRuntime': (string);
+}

@@ -1,0 +1,19 @@
+// Original file: proto/ferry.proto
+
+import type { Checkpointed as _ferry_v1_Checkpointed, Checkpointed__Output as _ferry_v1_Checkpointed__Output } from '../../ferry/v1/Checkpointed';
+import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from '../../ferry/v1/TransferProgress';
+import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from '../../ferry/v1/Transferred';
+
+export interface MigrationEvent {
+  'checkpointed'?: (_ferry_v1_Checkpointed | null);
+  'progress'?: (_ferry_v1_TransferProgress | null);
+  'transferred'?: (_ferry_v1_Transferred | null);
+  'event'?: "checkpointed"|"progress"|"transferred";
+}
+
+export interface MigrationEvent__Output {
+  'checkpointed'?: (_ferry_v1_Checkpointed__Output | null);
+  'progress'?: (_ferry_v1_TransferProgress__Output | null);
+  'transferred'?: (_ferry_v1_Transferred__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred";
+}

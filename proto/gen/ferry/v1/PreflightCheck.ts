@@ -1,0 +1,14 @@
+// Original file: proto/ferry.proto
+
+
+export interface PreflightCheck {
+  'name'?: (string);
+  'ok'?: (boolean);
+  'detail'?: (string);
+}
+
+export interface PreflightCheck__Output {
+  'name': (string);
+  'ok': (boolean);
+  'detail': (string);
+}

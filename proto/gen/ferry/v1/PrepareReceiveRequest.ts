@@ -1,0 +1,18 @@
+// Original file: proto/ferry.proto
+
+import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from '../../ferry/v1/ContainerInfo';
+import type { Long } from '@grpc/proto-loader';
+
+export interface PrepareReceiveRequest {
+  'migrationId'?: (string);
+  'sourceHost'?: (string);
+  'container'?: (_ferry_v1_ContainerInfo | null);
+  'ttlMs'?: (number | string | Long);
+}
+
+export interface PrepareReceiveRequest__Output {
+  'migrationId': (string);
+  'sourceHost': (string);
+  'container': (_ferry_v1_ContainerInfo__Output | null);
+  'ttlMs': (number);
+}

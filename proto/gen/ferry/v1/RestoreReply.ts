@@ -1,0 +1,14 @@
+// Original file: proto/ferry.proto
+
+import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from '../../ferry/v1/ContainerInfo';
+import type { Long } from '@grpc/proto-loader';
+
+export interface RestoreReply {
+  'container'?: (_ferry_v1_ContainerInfo | null);
+  'restoreMs'?: (number | string | Long);
+}
+
+export interface RestoreReply__Output {
+  'container': (_ferry_v1_ContainerInfo__Output | null);
+  'restoreMs': (number);
+}

@@ -1,0 +1,13 @@
+// Original file: proto/ferry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface RestoreRequest {
+  'migrationId'?: (string);
+  'timeoutMs'?: (number | string | Long);
+}
+
+export interface RestoreRequest__Output {
+  'migrationId': (string);
+  'timeoutMs': (number);
+}

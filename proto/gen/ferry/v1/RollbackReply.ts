@@ -1,0 +1,10 @@
+// Original file: proto/ferry.proto
+
+
+export interface RollbackReply {
+  'outcome'?: (string);
+}
+
+export interface RollbackReply__Output {
+  'outcome': (string);
+}

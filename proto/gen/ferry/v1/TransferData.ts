@@ -1,0 +1,13 @@
+// Original file: proto/ferry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface TransferData {
+  'offset'?: (number | string | Long);
+  'data'?: (Buffer | Uint8Array | string);
+}
+
+export interface TransferData__Output {
+  'offset': (number);
+  'data': (Buffer);
+}

@@ -1,0 +1,15 @@
+// Original file: proto/ferry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Transferred {
+  'bytes'?: (number | string | Long);
+  'transferMs'?: (number | string | Long);
+  'sha256'?: (string);
+}
+
+export interface Transferred__Output {
+  'bytes': (number);
+  'transferMs': (number);
+  'sha256': (string);
+}
