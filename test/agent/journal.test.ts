@@ -1,0 +1,54 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../common/errors.ts';
+import { Journal, validMigrationId } from '../../agent/journal.ts';
+
+const base = {
+  role: 'source' as const,
+  container: 'redis1',
+  containerId: 'abc',
+  peer: 'hostB',
+  archivePath: '/x.tar',
+  touched: true,
+};
+
+describe('the agent journal', () => {
+  it('persists every phase change and reads it back after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
+    const journal = new Journal(dir);
+    await journal.open();
+    await journal.create({ ...base, id: 'm-1', phase: 'checkpoint' });
+    await journal.advance('m-1', 'transfer');
+    const onDisk = JSON.parse(readFileSync(join(dir, 'migrations', 'm-1.json'), 'utf8'));
+    expect(onDisk.phase).toBe('transfer');
+
+    const reopened = new Journal(dir);
+    const records = await reopened.open();
+    expect(records.map((r) => [r.id, r.phase])).toEqual([['m-1', 'transfer']]);
+    expect(reopened.active().map((r) => r.id)).toEqual(['m-1']);
+  });
+
+  it('refuses phase changes the table does not allow, but always lets a side wind up', async () => {
+    const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-journal-')));
+    await journal.open();
+    await journal.create({ ...base, id: 'm-2', phase: 'checkpoint' });
+    const error = await journal.advance('m-2', 'verify').catch((e: unknown) => e);
+    expect((error as FerryError).code).toBe('BAD_REQUEST');
+    await journal.advance('m-2', 'rollback');
+    await journal.advance('m-2', 'failed');
+    const late = await journal.advance('m-2', 'commit').catch((e: unknown) => e);
+    expect((late as FerryError).code).toBe('BAD_REQUEST');
+    expect(journal.active()).toEqual([]);
+  });
+
+  it('knows unknown and malformed migration IDs apart', async () => {
+    const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-journal-')));
+    await journal.open();
+    expect(() => journal.require('m-nope')).toThrow(expect.objectContaining({ code: 'MIGRATION_UNKNOWN' }));
+    expect(() => journal.require('../../etc/passwd')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+    expect(validMigrationId('m-20261122T031600-a1b2c3')).toBe(true);
+    expect(validMigrationId('x'.repeat(65))).toBe(false);
+  });
+});
