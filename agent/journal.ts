@@ -4,7 +4,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
-import { canTransition, isTerminal, type Phase } from '../common/phases.ts';
+import { isTerminal, PHASES, type Phase } from '../common/phases.ts';
 
 export type Role = 'source' | 'destination';
 
@@ -31,6 +31,21 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function validMigrationId(id: string): boolean {
   return ID.test(id);
+}
+
+const order = (phase: Phase) => PHASES.indexOf(phase);
+
+/**
+ * One agent sees only part of a migration (the destination has no checkpoint phase, the source
+ * no restore), so its journal may skip ahead along preflight..commit, but never goes back; what
+ * has not begun committing can be rolled back; done follows commit, failed follows rollback.
+ */
+export function journalMayMove(from: Phase, to: Phase): boolean {
+  if (isTerminal(from)) return false;
+  if (to === 'rollback') return order(from) < order('commit');
+  if (to === 'failed') return from === 'rollback';
+  if (to === 'done') return from === 'commit';
+  return from !== 'rollback' && order(to) > order(from) && order(to) <= order('commit');
 }
 
 export class Journal {
@@ -85,10 +100,7 @@ export class Journal {
   /** Moves a migration to its next phase; the table in common/phases.ts says which are allowed. */
   async advance(id: string, phase: Phase, changes: Partial<MigrationRecord> = {}): Promise<MigrationRecord> {
     const record = this.require(id);
-    // Each agent sees only part of the migration: it may wind up (commit, rollback) from any
-    // phase it is in, but otherwise follows the table.
-    const windingUp = !isTerminal(record.phase) && ['commit', 'rollback', 'done', 'failed'].includes(phase);
-    if (record.phase !== phase && !windingUp && !canTransition(record.phase, phase)) {
+    if (record.phase !== phase && !journalMayMove(record.phase, phase)) {
       throw new FerryError('BAD_REQUEST', `migration "${id}" is in phase ${record.phase} and cannot go to ${phase}`);
     }
     return this.update(id, { ...changes, phase });

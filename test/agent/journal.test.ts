@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
-import { Journal, validMigrationId } from '../../agent/journal.ts';
+import { Journal, journalMayMove, validMigrationId } from '../../agent/journal.ts';
 
 const base = {
   role: 'source' as const,
@@ -30,11 +30,19 @@ describe('the agent journal', () => {
     expect(reopened.active().map((r) => r.id)).toEqual(['m-1']);
   });
 
-  it('refuses phase changes the table does not allow, but always lets a side wind up', async () => {
+  it('moves forward or winds up, never back', async () => {
+    expect(journalMayMove('preflight', 'transfer')).toBe(true); // a destination skips checkpoint
+    expect(journalMayMove('transfer', 'commit')).toBe(true); // a source skips restore and verify
+    expect(journalMayMove('transfer', 'checkpoint')).toBe(false);
+    expect(journalMayMove('commit', 'rollback')).toBe(false); // removal may have begun
+    expect(journalMayMove('verify', 'done')).toBe(false);
+    expect(journalMayMove('rollback', 'restore')).toBe(false);
+    expect(journalMayMove('done', 'rollback')).toBe(false);
+
     const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-journal-')));
     await journal.open();
-    await journal.create({ ...base, id: 'm-2', phase: 'checkpoint' });
-    const error = await journal.advance('m-2', 'verify').catch((e: unknown) => e);
+    await journal.create({ ...base, id: 'm-2', phase: 'transfer' });
+    const error = await journal.advance('m-2', 'checkpoint').catch((e: unknown) => e);
     expect((error as FerryError).code).toBe('BAD_REQUEST');
     await journal.advance('m-2', 'rollback');
     await journal.advance('m-2', 'failed');

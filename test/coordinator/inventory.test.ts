@@ -15,13 +15,12 @@ describe('inventory', () => {
   });
 
   it('names the known hosts when a host is unknown', () => {
-    const error = (() => {
-      try {
-        resolveHost(inventory, 'hostZ');
-      } catch (e) {
-        return e as FerryError;
-      }
-    })();
+    let error: FerryError | undefined;
+    try {
+      resolveHost(inventory, 'hostZ');
+    } catch (e) {
+      error = e as FerryError;
+    }
     expect(error?.code).toBe('UNKNOWN_HOST');
     expect(error?.message).toBe('unknown host "hostZ"');
     expect(error?.hint).toContain('Known hosts: hostA, hostB (from /lab/inventory.json)');

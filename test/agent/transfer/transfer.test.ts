@@ -9,6 +9,7 @@ import { agentClient, ferryProto, fromServiceError, serverOptions, toServiceErro
 import { CHUNK_BYTES } from '../../../agent/transfer/chunks.ts';
 import { receiveArchive } from '../../../agent/transfer/receive.ts';
 import { sendArchive } from '../../../agent/transfer/send.ts';
+import type { AgentHandlers } from '../../../proto/gen/ferry/v1/Agent.ts';
 import type { TransferChunk } from '../../../proto/gen/ferry/v1/TransferChunk.ts';
 
 // A real gRPC server on 127.0.0.1:0 that implements only Receive, writing into `inbox`.
@@ -20,8 +21,8 @@ let client: AgentClient;
 
 beforeAll(async () => {
   server = new grpc.Server(serverOptions());
-  server.addService(ferryProto().ferry.v1.Agent.service, {
-    Receive: (call: grpc.ServerReadableStream<never, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  const handlers: Partial<AgentHandlers> = {
+    Receive: (call, callback) => {
       receiveArchive(call, async (header) => {
         if (!known.has(header.migrationId)) throw new FerryError('MIGRATION_UNKNOWN', `no migration "${header.migrationId}"`);
         return join(inbox, `${header.migrationId}.tar`);
@@ -30,7 +31,8 @@ beforeAll(async () => {
         (e: unknown) => callback(toServiceError(e, 'dest')),
       );
     },
-  });
+  };
+  server.addService(ferryProto().ferry.v1.Agent.service, handlers as grpc.UntypedServiceImplementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );

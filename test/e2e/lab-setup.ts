@@ -1,0 +1,16 @@
+// vitest globalSetup for the e2e project: one real lab for the whole run, torn down at the end
+// even when tests fail. A lab left over by a crashed earlier run is removed first.
+import { execa } from 'execa';
+import { labEnv, ROOT } from './lab.ts';
+
+const lab = (args: string[]) =>
+  execa(`${ROOT}scripts/lab`, args, { env: labEnv, stdout: 'inherit', stderr: 'inherit', timeout: 600_000 });
+
+export async function setup(): Promise<void> {
+  await lab(['down']);
+  await lab(['up', '--hosts', '2']);
+}
+
+export async function teardown(): Promise<void> {
+  await lab(['down']);
+}
