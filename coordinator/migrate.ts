@@ -8,7 +8,7 @@ import type { Phase } from '../common/phases.ts';
 import { AgentConnection } from './client.ts';
 import type { Emit, MigrationSummary } from './events.ts';
 import type { HostEntry } from './inventory.ts';
-import { verifyPorts } from './verify.ts';
+import { deadPorts, verifyPorts } from './verify.ts';
 
 export interface MigrateOptions {
   from: HostEntry;
@@ -99,6 +99,16 @@ class Migration {
         throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state} on ${from.name}, not running`, {
           phase: 'preflight',
           host: from.name,
+        });
+      }
+      // A port that is dead before the move would fail verification after it, with the container
+      // frozen for nothing: find out now.
+      const dead = await deadPorts(from.address, container.ports);
+      if (dead.length) {
+        throw new FerryError('PREFLIGHT_FAILED', `published port ${dead.join(', ')} of ${container.name} does not answer on ${from.name} (${from.address})`, {
+          phase: 'preflight',
+          host: from.name,
+          hint: 'Ferry verifies every published TCP port after the move; start the service inside the container, or check the inventory address of the host.',
         });
       }
       await this.destination

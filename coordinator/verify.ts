@@ -67,3 +67,10 @@ export async function verifyPorts(
     });
   }
 }
+
+/** The published TCP ports that do not accept a connection at this address right now. */
+export async function deadPorts(address: string, ports: PortView[], timeoutMs = 2_000): Promise<number[]> {
+  const tcp = ports.filter((p) => p.protocol === 'tcp');
+  const answers = await Promise.all(tcp.map((p) => tcpAnswers(address, p.hostPort, timeoutMs)));
+  return tcp.filter((_, i) => !answers[i]).map((p) => p.hostPort);
+}

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
-import { comparePorts, tcpAnswers, verifyPorts } from '../../coordinator/verify.ts';
+import { comparePorts, deadPorts, tcpAnswers, verifyPorts } from '../../coordinator/verify.ts';
 
 const servers: Server[] = [];
 afterAll(() => servers.forEach((s) => s.close()));
@@ -40,6 +40,17 @@ describe('port verification', () => {
   it('knows a live port from a dead one', async () => {
     expect(await tcpAnswers('127.0.0.1', await listen(), 1000)).toBe(true);
     expect(await tcpAnswers('127.0.0.1', await deadPort(), 1000)).toBe(false);
+  });
+
+  it('lists the TCP ports that do not answer, ignoring UDP', async () => {
+    const live = await listen();
+    const dead = await deadPort();
+    const ports = [
+      { hostPort: live, containerPort: 1, protocol: 'tcp' },
+      { hostPort: dead, containerPort: 2, protocol: 'tcp' },
+      { hostPort: dead, containerPort: 3, protocol: 'udp' },
+    ];
+    expect(await deadPorts('127.0.0.1', ports, 500)).toEqual([dead]);
   });
 
   it('fails a dead or mismatched port as VERIFY_FAILED', async () => {

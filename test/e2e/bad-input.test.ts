@@ -82,6 +82,16 @@ describe('bad input changes nothing', () => {
     await expectUntouched();
   });
 
+  it('a published port that does not answer even on the source', async () => {
+    await podman('hostA', ['run', '-d', '--name', 'e2e-deaf', '-p', '6382:80', BUSYBOX_IMAGE, 'sleep', '600']);
+    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-deaf', '--json']);
+    expect(r.code).toBe(1);
+    expect(lastError(r.events)).toMatchObject({ code: 'PREFLIGHT_FAILED', phase: 'preflight', host: 'hostA' });
+    expect(lastError(r.events)?.message).toContain('published port 6382 of e2e-deaf does not answer on hostA');
+    expect(await runningOn('e2e-deaf')).toEqual(['hostA']);
+    await podman('hostA', ['rm', '-f', '-t', '0', 'e2e-deaf']);
+  });
+
   it('a container of the same name on the destination', async () => {
     await podman('hostB', ['create', '--name', NAME, BUSYBOX_IMAGE, 'true']);
     const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', NAME, '--json']);
