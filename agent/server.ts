@@ -66,7 +66,9 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
         (error: unknown) => callback(fail('Receive', error)),
       );
     },
-    Restore: unary('Restore', async (request, signal) => service.restore(request.migrationId, Number(request.timeoutMs), signal)),
+    Restore: unary('Restore', async (request, signal) =>
+      service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
+    ),
     Commit: unary('Commit', async (request) => ({ outcome: await service.commit(request.migrationId) })),
     Rollback: unary('Rollback', async (request) => ({ outcome: await service.rollback(request.migrationId, request.reason) })),
   };

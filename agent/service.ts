@@ -3,7 +3,7 @@
 // or roll back what they did, idempotently, from their journal.
 import { mkdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError } from '../common/errors.ts';
+import { FerryError, type ErrorCode } from '../common/errors.ts';
 import { agentClient } from '../common/rpc.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
@@ -14,10 +14,12 @@ import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.
 import { Journal, validMigrationId } from './journal.ts';
 import type { Logger } from './log.ts';
 import { checkpoint, COMPRESSIONS, restoreInPlace, type Compression } from './podman/checkpoint.ts';
+import { runHook } from './podman/hooks.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, hasImage, inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
+import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
 import { portFree } from './ports.ts';
 import { receiveArchive } from './transfer/receive.ts';
 import { sendArchive } from './transfer/send.ts';
@@ -31,6 +33,15 @@ export interface AgentConfig {
   podman: Podman;
   log: Logger;
 }
+
+/** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
+const CODE_BY_CHECK: Record<string, ErrorCode> = {
+  port: 'DEST_PORT_BUSY',
+  name: 'DEST_NAME_TAKEN',
+  image: 'IMAGE_MISSING',
+  criu: 'CRIU_UNAVAILABLE',
+  busy: 'MIGRATION_BUSY',
+};
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
@@ -108,8 +119,7 @@ export class AgentService {
     const checks = await this.#destinationChecks(container);
     const failed = checks.filter((c) => !c.ok);
     if (failed.length) {
-      const code = failed[0]?.name === 'port' ? 'DEST_PORT_BUSY' : failed[0]?.name === 'name' ? 'DEST_NAME_TAKEN'
-        : failed[0]?.name === 'image' ? 'IMAGE_MISSING' : failed[0]?.name === 'criu' ? 'CRIU_UNAVAILABLE' : 'PREFLIGHT_FAILED';
+      const code = CODE_BY_CHECK[failed[0]?.name ?? ''] ?? 'PREFLIGHT_FAILED';
       throw new FerryError(code, failed.map((c) => c.detail).join('; '), {
         phase: 'preflight',
         details: failed.map((c) => `${c.name}: ${c.detail}`),
@@ -158,6 +168,31 @@ export class AgentService {
       ok: image,
       detail: image ? `image ${container.imageId.slice(0, 12)} present` : `image ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${this.config.name}; load it there first`,
     });
+    // --tcp-established keeps the container's IP: the destination needs its network, a subnet
+    // that holds the IP, and no container of its own on it.
+    const [subnets, used] = await Promise.all([networkSubnets(podman), ipsInUse(podman)]);
+    for (const network of container.networks) {
+      const have = subnets.get(network);
+      checks.push({
+        name: 'network',
+        ok: have !== undefined,
+        detail: have ? `network ${network} present (${have.join(', ')})` : `network ${network} does not exist on ${this.config.name}; create it with the same subnet`,
+      });
+    }
+    const allSubnets = [...subnets.values()].flat();
+    for (const ip of container.ipAddresses) {
+      const holder = used.get(ip);
+      const fits = allSubnets.some((cidr) => inSubnet(ip, cidr));
+      checks.push({
+        name: 'ip',
+        ok: fits && !holder,
+        detail: holder
+          ? `IP ${ip} is used by container ${holder} on ${this.config.name}; the restored container must keep it for its TCP connections`
+          : fits
+            ? `IP ${ip} free`
+            : `IP ${ip} is outside every network subnet on ${this.config.name} (${allSubnets.join(', ') || 'none'})`,
+      });
+    }
     const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
     for (const port of container.ports) {
       const owner = published.find((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
@@ -221,12 +256,15 @@ export class AgentService {
     const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
     let phase: 'checkpoint' | 'transfer' = 'checkpoint';
     try {
+      // Hooks run while the container is still live: a failure here has frozen nothing.
+      await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
+      const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
       log.info({ phase }, 'checkpointing');
       const started = performance.now();
       const stats = await checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { signal, timeoutMs });
       const checkpointMs = Math.round(performance.now() - started);
       const { size } = await stat(record.archivePath);
-      emit({ checkpointed: { checkpointMs, archiveBytes: size } });
+      emit({ checkpointed: { checkpointMs, archiveBytes: size, validation, frozenMs: stats.frozenMs ?? 0 } });
       log.info({ phase, checkpointMs, frozenMs: stats.frozenMs, bytes: size }, 'checkpointed');
 
       phase = 'transfer';
@@ -301,7 +339,12 @@ export class AgentService {
   }
 
   /** Destination: restore the received archive. */
-  async restore(migrationId: string, timeoutMs: number, signal: AbortSignal): Promise<{ container: ContainerInfo; restoreMs: number }> {
+  async restore(
+    migrationId: string,
+    expectedValidation: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ container: ContainerInfo; restoreMs: number; validation: string }> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.role !== 'destination' || record.phase !== 'transfer' || !record.outcome?.startsWith('received')) {
@@ -317,8 +360,16 @@ export class AgentService {
         { archivePath: record.archivePath, name: record.container },
         { signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined },
       );
+      const restoreMs = Math.round(performance.now() - started);
+      await runHook(this.config.podman, container.id, container.labels, 'postRestore', { signal });
+      const validation = (await runHook(this.config.podman, container.id, container.labels, 'validate', { signal })) ?? '';
+      if (validation !== expectedValidation) {
+        throw new FerryError('VALIDATION_MISMATCH', `${container.name} validates differently after the restore`, {
+          details: [`before the checkpoint: ${expectedValidation}`, `after the restore:    ${validation}`],
+        });
+      }
       await this.journal.advance(migrationId, 'verify');
-      return { container, restoreMs: Math.round(performance.now() - started) };
+      return { container, restoreMs, validation };
     } catch (error) {
       throw FerryError.from(error, { phase: 'restore', host: this.config.name });
     }

@@ -78,6 +78,16 @@ export const ERROR_CODES = {
     hint: 'Run scripts/setup-host on that host (CRIU >= 4.2 is needed on kernels >= 6.16).',
     retryable: false,
   },
+  HOOK_FAILED: {
+    meaning: "A hook declared by the container's io.ferry.* labels failed or timed out.",
+    hint: 'Run the hook by hand with podman exec to see why; before the freeze nothing was changed, after the restore the migration was rolled back.',
+    retryable: false,
+  },
+  VALIDATION_MISMATCH: {
+    meaning: "The container's io.ferry.validate command printed something else after the restore than before the checkpoint.",
+    hint: 'The migration was rolled back; compare the two outputs in the details.',
+    retryable: false,
+  },
   CHECKPOINT_FAILED: {
     meaning: 'podman/CRIU could not checkpoint the container.',
     hint: 'Read the CRIU lines in the error; the container keeps running on the source.',

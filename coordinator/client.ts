@@ -77,8 +77,12 @@ export class AgentConnection {
     return (await this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options)).checks;
   }
 
-  restore(migrationId: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {
-    return this.#unary<object, RestoreReply__Output>(this.#client.restore, { migrationId, timeoutMs }, { ...options, timeoutMs: timeoutMs + 10_000 });
+  restore(migrationId: string, expectedValidation: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {
+    return this.#unary<object, RestoreReply__Output>(
+      this.#client.restore,
+      { migrationId, expectedValidation, timeoutMs },
+      { ...options, timeoutMs: timeoutMs + 130_000 }, // + the post-restore hooks' time
+    );
   }
 
   async commit(migrationId: string, options?: CallOptions): Promise<string> {

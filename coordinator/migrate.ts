@@ -121,6 +121,7 @@ class Migration {
       let checkpointMs = 0;
       let archiveBytes = 0;
       let transferMs = 0;
+      let validation = '';
       this.frozen = true;
       const events = this.source.checkpointAndSend(
         {
@@ -137,6 +138,7 @@ class Migration {
         if (event.checkpointed) {
           checkpointMs = Number(event.checkpointed.checkpointMs);
           archiveBytes = Number(event.checkpointed.archiveBytes);
+          validation = event.checkpointed.validation;
           this.emit({ kind: 'checkpointed', migrationId: this.id, host: from.name, checkpointMs, archiveBytes });
           this.enter('transfer', from.name, `sending ${archiveBytes} bytes from ${from.name} to ${to.name}`);
         } else if (event.progress) {
@@ -157,7 +159,7 @@ class Migration {
       this.enter('restore', to.name, `restoring ${container.name} on ${to.name}`);
       this.restoreRequested = true;
       const restored = await this.destination
-        .restore(this.id, this.options.restoreTimeoutMs ?? 10 * 60_000, { signal })
+        .restore(this.id, validation, this.options.restoreTimeoutMs ?? 10 * 60_000, { signal })
         .catch((e: unknown) => { throw FerryError.from(e).at('restore', to.name); });
       const restoreMs = Number(restored.restoreMs);
       this.emit({ kind: 'restored', migrationId: this.id, host: to.name, restoreMs });

@@ -15,6 +15,7 @@ interface RawInspect {
   ImageName?: string;
   OCIRuntime?: string;
   State?: { Status?: string };
+  Config?: { Labels?: Record<string, string> | null };
   HostConfig?: { PortBindings?: Bindings };
   NetworkSettings?: {
     Ports?: Bindings;
@@ -82,6 +83,8 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     ipAddresses: [...ips],
     mounts,
     ociRuntime: raw.OCIRuntime ?? '',
+    labels: { ...(raw.Config?.Labels ?? {}) },
+    networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
   };
 }
 

@@ -13,6 +13,8 @@ export interface ContainerInfo {
   'ipAddresses'?: (string)[];
   'mounts'?: (_ferry_v1_Mount)[];
   'ociRuntime'?: (string);
+  'labels'?: ({[key: string]: string});
+  'networks'?: (string)[];
 }
 
 export interface ContainerInfo__Output {
@@ -25,4 +27,6 @@ export interface ContainerInfo__Output {
   'ipAddresses': (string)[];
   'mounts': (_ferry_v1_Mount__Output)[];
   'ociRuntime': (string);
+  'labels': ({[key: string]: string});
+  'networks': (string)[];
 }

@@ -6,9 +6,11 @@ import type { Long } from '@grpc/proto-loader';
 export interface RestoreReply {
   'container'?: (_ferry_v1_ContainerInfo | null);
   'restoreMs'?: (number | string | Long);
+  'validation'?: (string);
 }
 
 export interface RestoreReply__Output {
   'container': (_ferry_v1_ContainerInfo__Output | null);
   'restoreMs': (number);
+  'validation': (string);
 }

@@ -5,9 +5,11 @@ import type { Long } from '@grpc/proto-loader';
 export interface RestoreRequest {
   'migrationId'?: (string);
   'timeoutMs'?: (number | string | Long);
+  'expectedValidation'?: (string);
 }
 
 export interface RestoreRequest__Output {
   'migrationId': (string);
   'timeoutMs': (number);
+  'expectedValidation': (string);
 }
