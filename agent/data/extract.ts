@@ -1,0 +1,172 @@
+// Applies a data tar stream (see pack.ts) under staging paths on the destination. Every entry
+// must map into a declared path; nothing is written through a symlink; only files, directories,
+// symlinks and hard links are made. Runs of zeros become holes, so sparse files stay sparse.
+// Directory modes and times are set last, once their contents stopped changing them.
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
+import * as tar from 'tar-stream';
+import { FerryError } from '../../common/errors.ts';
+import { PAX_MTIME, PAX_REMOVE } from './pack.ts';
+
+const HOLE_BLOCK = 64 * 1024;
+
+/** Maps a host path named in the tar to where it is written, or undefined when not allowed. */
+export type Resolve = (hostPath: string) => { target: string; root: string } | undefined;
+
+export interface ExtractStats {
+  entries: number;
+  bytes: number;
+  removed: number;
+}
+
+function refuse(message: string): FerryError {
+  return new FerryError('BAD_REQUEST', message, { phase: 'transfer' });
+}
+
+/** The host path a tar entry names, refusing anything that could climb out. */
+export function entryPath(name: string): string {
+  if (!name || name.includes('\0')) throw refuse('a data entry has an empty or invalid name');
+  const parts = name.replace(/\/+$/, '').split('/');
+  if (name.startsWith('/') || parts.some((p) => p === '..' || p === '.' || p === '')) {
+    throw refuse(`data entry "${name}" is not a clean relative path`);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/** No component between the root and the target (exclusive) may be a symlink. */
+async function assertNoSymlinkBetween(root: string, target: string): Promise<void> {
+  if (target === root) return;
+  const rest = relative(root, dirname(target));
+  if (rest.startsWith('..')) throw refuse(`${target} is outside ${root}`);
+  let current = root;
+  for (const part of rest ? rest.split(sep) : []) {
+    current = `${current}${sep}${part}`;
+    const stats = await lstat(current).catch(() => undefined);
+    if (stats?.isSymbolicLink()) throw refuse(`refusing to write ${target} through the symlink ${current}`);
+  }
+}
+
+function mtimeOf(header: tar.Header): number {
+  const pax = header.pax as Record<string, string> | null | undefined;
+  const ns = pax?.[PAX_MTIME];
+  return ns ? Number(BigInt(ns)) / 1e9 : header.mtime.getTime() / 1000;
+}
+
+async function writeSparse(path: string, source: AsyncIterable<Buffer>, size: number, mode: number): Promise<number> {
+  const file = await open(path, 'w', mode & 0o777);
+  let position = 0;
+  try {
+    for await (const chunk of source) {
+      for (let start = 0; start < chunk.length; start += HOLE_BLOCK) {
+        const block = chunk.subarray(start, start + HOLE_BLOCK);
+        // Skip writing blocks of zeros: the file gets a hole there, as the source had.
+        if (block.length === HOLE_BLOCK && block.every((b) => b === 0)) {
+          position += block.length;
+          continue;
+        }
+        await file.write(block, 0, block.length, position);
+        position += block.length;
+      }
+    }
+    if (position !== size) throw refuse(`${path}: the entry held ${position} bytes, its header said ${size}`);
+    await file.truncate(size);
+  } finally {
+    await file.close();
+  }
+  return size;
+}
+
+export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve): Promise<ExtractStats> {
+  const extract = tar.extract();
+  const stats: ExtractStats = { entries: 0, bytes: 0, removed: 0 };
+  const directories: Array<{ target: string; header: tar.Header }> = [];
+  const feeding = (async () => {
+    for await (const chunk of input) {
+      if (extract.destroyed) break;
+      // Wait for room, or for the end: a refused entry destroys the extractor mid-stream.
+      if (!extract.write(chunk)) await new Promise<void>((r) => {
+        extract.once('drain', () => r());
+        extract.once('close', () => r());
+      });
+    }
+    if (extract.destroyed) return;
+    (extract as unknown as { end(): void }).end();
+  })();
+  feeding.catch((error: unknown) => extract.destroy(error as Error));
+
+  const place = async (name: string) => {
+    const hostPath = entryPath(name);
+    const where = resolve(hostPath);
+    if (!where) throw refuse(`data entry ${hostPath} is outside the paths declared for this migration`);
+    await assertNoSymlinkBetween(where.root, where.target);
+    return where.target;
+  };
+
+  try {
+    await applyEntries();
+  } catch (error) {
+    extract.destroy(error as Error);
+    await feeding.catch(() => undefined);
+    throw error;
+  }
+  await feeding;
+  for (const { target, header } of directories.reverse()) {
+    await chown(target, header.uid, header.gid);
+    await chmod(target, header.mode);
+    const mtime = mtimeOf(header);
+    await utimes(target, mtime, mtime);
+  }
+  return stats;
+
+  async function applyEntries(): Promise<void> {
+  for await (const entry of extract) {
+    const header = entry.header;
+    const target = await place(header.name);
+    const pax = header.pax as Record<string, string> | null | undefined;
+    stats.entries += 1;
+    if (pax?.[PAX_REMOVE] === '1') {
+      await rm(target, { recursive: true, force: true });
+      stats.removed += 1;
+      entry.resume();
+      continue;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    const mtime = mtimeOf(header);
+    switch (header.type) {
+      case 'directory': {
+        const existing = await lstat(target).catch(() => undefined);
+        if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
+        await mkdir(target, { recursive: true });
+        directories.push({ target, header });
+        entry.resume();
+        break;
+      }
+      case 'file': {
+        await rm(target, { recursive: true, force: true });
+        stats.bytes += await writeSparse(target, entry as unknown as AsyncIterable<Buffer>, header.size, header.mode);
+        await chown(target, header.uid, header.gid);
+        await chmod(target, header.mode);
+        await utimes(target, mtime, mtime);
+        break;
+      }
+      case 'symlink': {
+        await rm(target, { recursive: true, force: true });
+        await symlink(header.linkname, target);
+        await lchown(target, header.uid, header.gid);
+        await lutimes(target, mtime, mtime);
+        entry.resume();
+        break;
+      }
+      case 'link': {
+        const existing = await place(header.linkname);
+        await rm(target, { recursive: true, force: true });
+        await link(existing, target);
+        entry.resume();
+        break;
+      }
+      default:
+        throw refuse(`data entry ${header.name} is a ${header.type}; only files, directories and links are accepted`);
+    }
+  }
+  }
+}

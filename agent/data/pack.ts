@@ -1,0 +1,102 @@
+// Bind-mounted data as a tar stream: entries named by their host path (without the leading /),
+// ownership, modes and nanosecond mtimes kept (pax ferry.mtime), hard links as links, and paths
+// deleted since the last round as entries marked ferry.remove. A file that changes while it is
+// read is noted as dirty so the next round sends it again.
+import { open } from 'node:fs/promises';
+import * as tar from 'tar-stream';
+import { changed, statEntry, type Entry } from './scan.ts';
+
+export const PAX_MTIME = 'ferry.mtime';
+export const PAX_REMOVE = 'ferry.remove';
+const READ_BYTES = 256 * 1024;
+
+export interface PackResult {
+  stream: AsyncIterable<Buffer>;
+  /** Settles when every entry is in the stream: the paths that changed while they were read. */
+  done: Promise<Set<string>>;
+  /** Bytes of file content packed so far. */
+  contentBytes: () => number;
+}
+
+export const tarName = (path: string) => path.replace(/^\/+/, '');
+
+type HeaderArgument = Partial<tar.Header> & { name: string };
+
+function headerOf(entry: Entry): HeaderArgument {
+  return {
+    name: tarName(entry.path),
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    mtime: new Date(Number(entry.mtimeNs / 1_000_000n)),
+    pax: { [PAX_MTIME]: entry.mtimeNs.toString() },
+  };
+}
+
+/** Writes exactly `size` bytes of the file (zeros if it shrank), honouring backpressure. */
+interface Sink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+async function copyContent(path: string, size: number, out: Sink, counted: (n: number) => void): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    let offset = 0;
+    while (offset < size) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, size - offset));
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+      const chunk = bytesRead ? buffer.subarray(0, bytesRead) : Buffer.alloc(size - offset);
+      offset += chunk.length;
+      counted(bytesRead);
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    }
+  } finally {
+    await file.close();
+  }
+  out.end();
+}
+
+function addEntry(pack: tar.Pack, header: HeaderArgument): Promise<void> {
+  return new Promise((resolve, reject) => pack.entry(header, (error) => (error ? reject(error) : resolve())));
+}
+
+export function packEntries(entries: readonly Entry[], removals: readonly string[], skip: (entry: Entry) => void = () => {}): PackResult {
+  const pack = tar.pack();
+  let bytes = 0;
+  const done = (async () => {
+    const dirty = new Set<string>();
+    const firstName = new Map<bigint, string>();
+    for (const path of removals) {
+      await addEntry(pack, { name: tarName(path), type: 'file', size: 0, pax: { [PAX_REMOVE]: '1' } });
+    }
+    for (const entry of entries) {
+      const header = headerOf(entry);
+      if (entry.type === 'directory') {
+        await addEntry(pack, { ...header, type: 'directory' });
+      } else if (entry.type === 'symlink') {
+        await addEntry(pack, { ...header, type: 'symlink', linkname: entry.linkTarget ?? '' });
+      } else if (entry.type === 'file' && entry.nlink > 1 && firstName.has(entry.ino)) {
+        await addEntry(pack, { ...header, type: 'link', linkname: firstName.get(entry.ino) ?? '' });
+      } else if (entry.type === 'file') {
+        if (entry.nlink > 1) firstName.set(entry.ino, tarName(entry.path));
+        let finished!: Promise<void>;
+        const added = new Promise<void>((resolve, reject) => {
+          const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) => (error ? reject(error) : resolve()));
+          finished = copyContent(entry.path, entry.size, sink as unknown as Sink, (n) => (bytes += n));
+        });
+        await finished;
+        await added;
+        const after = await statEntry(entry.path);
+        if (!after || changed(entry, after)) dirty.add(entry.path);
+      } else {
+        skip(entry); // sockets, fifos, devices: not data a database keeps
+      }
+    }
+    pack.finalize();
+    return dirty;
+  })();
+  done.catch((error: unknown) => pack.destroy(error as Error));
+  return { stream: pack as unknown as AsyncIterable<Buffer>, done, contentBytes: () => bytes };
+}
