@@ -58,9 +58,12 @@ async function copyContent(path: string, size: number, out: Sink, counted: (n: n
   out.end();
 }
 
+/** An entry without a body; the empty buffer ends a 'file' entry (a removal marker) at once. */
 function addEntry(pack: tar.Pack, header: HeaderArgument): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) => pack.entry(header, EMPTY, (error) => (error ? reject(error) : resolve())));
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export function packEntries(entries: readonly Entry[], removals: readonly string[], skip: (entry: Entry) => void = () => {}): PackResult {
   const pack = tar.pack();
