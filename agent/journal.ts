@@ -25,6 +25,10 @@ export interface MigrationRecord {
   /** Destination: the archive must arrive before this time. */
   expiresAt?: string | undefined;
   outcome?: string | undefined;
+  /** Destination: the bind-mount paths this migration may write (its grant), and what it did with them. */
+  dataPaths?: string[] | undefined;
+  promoted?: string[] | undefined;
+  needsImage?: boolean | undefined;
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -31,14 +31,16 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     Info: unary('Info', () => service.info()),
     ListContainers: unary('ListContainers', async (request) => ({ containers: await service.list(request.all) })),
     InspectContainer: unary('InspectContainer', (request) => service.inspect(request.container)),
-    PrepareReceive: unary('PrepareReceive', async (request) => ({
-      checks: await service.prepareReceive({
+    PrepareReceive: unary('PrepareReceive', (request) =>
+      service.prepareReceive({
         migrationId: request.migrationId,
         sourceHost: request.sourceHost,
         container: request.container,
         ttlMs: Number(request.ttlMs),
+        replaceData: request.replaceData,
+        ignoreBindMounts: request.ignoreBindMounts,
       }),
-    })),
+    ),
     CheckpointAndSend: (call) => {
       const signal = cancelSignal(call);
       const request = call.request;
@@ -51,6 +53,8 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
             destinationAddress: request.destinationAddress,
             compress: request.compress,
             timeoutMs: Number(request.timeoutMs),
+            sendImage: request.sendImage,
+            ignoreBindMounts: request.ignoreBindMounts,
           },
           (event) => call.write(event),
           signal,

@@ -1,7 +1,7 @@
 // What an agent does, independent of gRPC: server.ts maps RPCs onto these methods. A source
 // agent checkpoints and sends; a destination agent prepares, receives and restores; both commit
 // or roll back what they did, idempotently, from their journal.
-import { mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
 import { agentClient } from '../common/rpc.ts';
@@ -21,8 +21,13 @@ import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
 import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
 import { portFree } from './ports.ts';
-import { receiveArchive } from './transfer/receive.ts';
-import { sendArchive } from './transfer/send.ts';
+import { fileTarget, receiveArchive, streamTarget, type Target } from './transfer/receive.ts';
+import { UNKNOWN_SIZE, type ArchiveHeader, type StreamKind } from './transfer/chunks.ts';
+import { extractData } from './data/extract.ts';
+import { packEntries } from './data/pack.ts';
+import { delta, scan, type Entry, type Manifest } from './data/scan.ts';
+import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
+import { sendArchive, sendStream } from './transfer/send.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -36,12 +41,20 @@ export interface AgentConfig {
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
 const CODE_BY_CHECK: Record<string, ErrorCode> = {
+  data: 'DEST_DATA_EXISTS',
   port: 'DEST_PORT_BUSY',
   name: 'DEST_NAME_TAKEN',
   image: 'IMAGE_MISSING',
   criu: 'CRIU_UNAVAILABLE',
   busy: 'MIGRATION_BUSY',
 };
+
+const IMAGE_WILL_BE_SENT = 'image will be sent';
+
+/** The host paths a container bind-mounts: the data that must travel with it. */
+export function bindMountPaths(container: ContainerInfo): string[] {
+  return [...new Set(container.mounts.filter((m) => m.type === 'bind').map((m) => m.source))].sort();
+}
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
@@ -109,14 +122,21 @@ export class AgentService {
     sourceHost: string;
     container: ContainerInfo | null | undefined;
     ttlMs: number;
-  }): Promise<PreflightCheck[]> {
+    replaceData: boolean;
+    ignoreBindMounts: boolean;
+  }): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
     requireMigrationId(request.migrationId);
     requireText(request.sourceHost, 'source_host');
     const container = request.container;
     if (!container?.id || !container.name) throw new FerryError('BAD_REQUEST', 'container with id and name is required');
     const ttlMs = request.ttlMs > 0 ? Math.min(request.ttlMs, 60 * 60_000) : DEFAULT_RECEIVE_TTL_MS;
 
-    const checks = await this.#destinationChecks(container);
+    const dataPaths = request.ignoreBindMounts ? [] : bindMountPaths(container);
+    for (const path of dataPaths) {
+      if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
+    }
+    const checks = await this.#destinationChecks(container, dataPaths, request.replaceData);
+    const needsImage = checks.some((c) => c.name === 'image' && c.detail.startsWith(IMAGE_WILL_BE_SENT));
     const failed = checks.filter((c) => !c.ok);
     if (failed.length) {
       const code = CODE_BY_CHECK[failed[0]?.name ?? ''] ?? 'PREFLIGHT_FAILED';
@@ -135,11 +155,13 @@ export class AgentService {
       archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
       touched: false,
       expiresAt: new Date(Date.now() + ttlMs).toISOString(),
+      dataPaths,
+      needsImage,
     });
-    return checks;
+    return { checks, needsImage };
   }
 
-  async #destinationChecks(container: ContainerInfo): Promise<PreflightCheck[]> {
+  async #destinationChecks(container: ContainerInfo, dataPaths: readonly string[], replaceData: boolean): Promise<PreflightCheck[]> {
     const podman = this.config.podman;
     const checks: PreflightCheck[] = [];
     const info = await this.#info();
@@ -165,9 +187,25 @@ export class AgentService {
     const image = container.imageId ? await hasImage(podman, container.imageId) : false;
     checks.push({
       name: 'image',
-      ok: image,
-      detail: image ? `image ${container.imageId.slice(0, 12)} present` : `image ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${this.config.name}; load it there first`,
+      ok: true,
+      detail: image
+        ? `image ${container.imageId.slice(0, 12)} present`
+        : `${IMAGE_WILL_BE_SENT}: ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${this.config.name}`,
     });
+    for (const path of dataPaths) {
+      const state = await pathState(path);
+      const ok = state !== 'occupied' || replaceData;
+      checks.push({
+        name: 'data',
+        ok,
+        detail:
+          state === 'occupied'
+            ? replaceData
+              ? `${path} exists on ${this.config.name} and will be replaced (kept aside until commit)`
+              : `${path} already exists on ${this.config.name} and is not empty; move it away, or pass --replace-data to replace it`
+            : `${path} is free`,
+      });
+    }
     // --tcp-established keeps the container's IP: the destination needs its network, a subnet
     // that holds the IP, and no container of its own on it.
     const [subnets, used] = await Promise.all([networkSubnets(podman), ipsInUse(podman)]);
@@ -219,6 +257,8 @@ export class AgentService {
       destinationAddress: string;
       compress: string;
       timeoutMs: number;
+      sendImage: boolean;
+      ignoreBindMounts: boolean;
     },
     emit: (event: MigrationEvent) => void,
     signal: AbortSignal,
@@ -252,26 +292,76 @@ export class AgentService {
       phase: 'checkpoint',
       archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
       touched: true,
+      dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
     });
     const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
     let phase: 'checkpoint' | 'transfer' = 'checkpoint';
     try {
-      // Hooks run while the container is still live: a failure here has frozen nothing.
-      await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
-      const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
-      log.info({ phase }, 'checkpointing');
-      const started = performance.now();
-      const stats = await checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { signal, timeoutMs });
-      const checkpointMs = Math.round(performance.now() - started);
-      const { size } = await stat(record.archivePath);
-      emit({ checkpointed: { checkpointMs, archiveBytes: size, validation, frozenMs: stats.frozenMs ?? 0 } });
-      log.info({ phase, checkpointMs, frozenMs: stats.frozenMs, bytes: size }, 'checkpointed');
-
-      phase = 'transfer';
-      await this.journal.advance(record.id, 'transfer');
       const client = agentClient(request.destinationAddress);
-      let reported = 0;
       try {
+        const send = (kind: StreamKind, round: number, source: AsyncIterable<Buffer>, totalBytes = UNKNOWN_SIZE) =>
+          sendStream({
+            source,
+            totalBytes,
+            kind,
+            round,
+            migrationId: record.id,
+            sourceHost: this.config.name,
+            destinationHost: request.destinationHost,
+            client,
+            signal,
+          });
+        // Everything slow happens while the container still runs: the image, and the bulk of its
+        // bind-mounted data. Hooks too: a failure here has frozen nothing.
+        if (request.sendImage) {
+          const started = performance.now();
+          // docker-archive keeps the image's name and its ID (the config digest) through the load.
+          const image = container.imageName || container.imageId;
+          const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal });
+          const [sent] = await Promise.all([send('image', 0, save.stdout as AsyncIterable<Buffer>), save]);
+          emit({ imageSent: { image: container.imageName || container.imageId, bytes: sent.bytes, ms: Math.round(performance.now() - started) } });
+        }
+        const dataPaths = record.dataPaths ?? [];
+        const syncData = async (round: number, entries: Entry[], removals: string[]) => {
+          const started = performance.now();
+          const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
+          const [, dirty] = await Promise.all([send('data', round, packed.stream), packed.done]);
+          emit({
+            dataSynced: {
+              round,
+              bytes: packed.contentBytes(),
+              entries: entries.length,
+              removed: removals.length,
+              ms: Math.round(performance.now() - started),
+              paths: dataPaths,
+            },
+          });
+          return dirty;
+        };
+        let sentManifest: Manifest | undefined;
+        let dirty = new Set<string>();
+        if (dataPaths.length) {
+          sentManifest = await scan(dataPaths);
+          dirty = await syncData(0, [...sentManifest.values()], []);
+        }
+        await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
+        const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
+        log.info({ phase }, 'checkpointing');
+        const started = performance.now();
+        const stats = await checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { signal, timeoutMs });
+        const checkpointMs = Math.round(performance.now() - started);
+        const { size } = await stat(record.archivePath);
+        emit({ checkpointed: { checkpointMs, archiveBytes: size, validation, frozenMs: stats.frozenMs ?? 0 } });
+        log.info({ phase, checkpointMs, frozenMs: stats.frozenMs, bytes: size }, 'checkpointed');
+
+        phase = 'transfer';
+        await this.journal.advance(record.id, 'transfer');
+        if (sentManifest) {
+          // Frozen now: only what changed since the first round still has to go.
+          const change = delta(sentManifest, await scan(dataPaths), dirty);
+          await syncData(1, change.send, change.remove);
+        }
+        let reported = 0;
         const sent = await sendArchive({
           path: record.archivePath,
           migrationId: record.id,
@@ -304,37 +394,63 @@ export class AgentService {
     }
   }
 
-  /** Destination: the archive of a prepared migration. */
+  /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
   async receive(messages: AsyncIterable<TransferChunk__Output>): Promise<{ bytes: number; sha256: string }> {
-    let id: string | undefined;
     try {
-      const result = await receiveArchive(messages, async (header) => {
-        requireMigrationId(header.migrationId);
-        const record = this.journal.require(header.migrationId);
-        if (record.role !== 'destination' || record.phase !== 'preflight') {
-          throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for an archive here (phase ${record.phase})`);
+      const result = await receiveArchive(messages, (header) => this.#accept(header));
+      const { migrationId, kind, round } = result.header;
+      const log = this.config.log.child({ migrationId, phase: 'transfer' });
+      if (kind === 'checkpoint') {
+        await this.journal.update(migrationId, { outcome: `received ${result.bytes} bytes sha256 ${result.sha256}` });
+      } else if (kind === 'image') {
+        const path = this.#imagePath(migrationId);
+        try {
+          await this.config.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
+        } finally {
+          await rm(path, { force: true });
         }
-        if (record.peer !== header.sourceHost) {
-          throw new FerryError('BAD_REQUEST', `migration ${record.id} expects its archive from ${record.peer}, not ${header.sourceHost}`);
-        }
-        if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
-          throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
-        }
-        const fs = await statfs(this.archiveDir);
-        if (header.totalBytes > fs.bavail * fs.bsize) {
-          throw new FerryError('DISK_FULL', `the archive needs ${header.totalBytes} bytes and ${this.config.name} has ${fs.bavail * fs.bsize} free`);
-        }
-        id = record.id;
-        await this.journal.advance(record.id, 'transfer', { touched: true });
-        return record.archivePath;
-      });
-      this.config.log.info({ migrationId: result.migrationId, bytes: result.bytes }, 'archive received and verified');
-      await this.journal.update(result.migrationId, { outcome: `received ${result.bytes} bytes sha256 ${result.sha256}` });
+      }
+      log.info({ kind, round, bytes: result.bytes }, 'stream received and verified');
       return { bytes: result.bytes, sha256: result.sha256 };
     } catch (error) {
       throw FerryError.from(error, { phase: 'transfer', host: this.config.name });
-    } finally {
-      if (id) this.config.log.debug({ migrationId: id }, 'receive finished');
+    }
+  }
+
+  #imagePath(id: string): string {
+    return join(this.archiveDir, `${id}.image.tar`);
+  }
+
+  /** Whether this migration expects this stream now, and where its bytes go. */
+  async #accept(header: ArchiveHeader): Promise<Target> {
+    requireMigrationId(header.migrationId);
+    const record = this.journal.require(header.migrationId);
+    if (record.role !== 'destination' || record.phase !== 'preflight') {
+      throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`);
+    }
+    if (record.peer !== header.sourceHost) {
+      throw new FerryError('BAD_REQUEST', `migration ${record.id} expects its archive from ${record.peer}, not ${header.sourceHost}`);
+    }
+    if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
+      throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
+    }
+    const fs = await statfs(this.archiveDir);
+    if (header.totalBytes > fs.bavail * fs.bsize) {
+      throw new FerryError('DISK_FULL', `the archive needs ${header.totalBytes} bytes and ${this.config.name} has ${fs.bavail * fs.bsize} free`);
+    }
+    switch (header.kind) {
+      case 'checkpoint':
+        await this.journal.advance(record.id, 'transfer', { touched: true });
+        return fileTarget(record.archivePath);
+      case 'image':
+        if (!record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`);
+        return fileTarget(this.#imagePath(record.id));
+      case 'data': {
+        if (!record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`);
+        await this.journal.update(record.id, { touched: true });
+        const resolve = stagingResolver(record.dataPaths, record.id);
+        return streamTarget((input) => extractData(input, resolve));
+      }
     }
   }
 
@@ -355,6 +471,10 @@ export class AgentService {
     await this.journal.advance(migrationId, 'restore');
     const started = performance.now();
     try {
+      // The data goes into place first: the restored processes reopen their files at once.
+      if (record.dataPaths?.length) {
+        await this.journal.update(migrationId, { promoted: await promote(record.dataPaths, migrationId) });
+      }
       const container = await restoreImport(
         this.config.podman,
         { archivePath: record.archivePath, name: record.container },
@@ -397,16 +517,40 @@ export class AgentService {
       await this.journal.advance(migrationId, 'commit');
       if (current) await removeContainer(this.config.podman, record.containerId);
       outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
+      const moved = await this.#setAsideData(record.dataPaths ?? [], migrationId);
+      if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
     } else {
       if (record.phase !== 'verify') {
         throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
       }
       await this.journal.advance(migrationId, 'commit');
+      await dropReplaced(record.dataPaths ?? [], migrationId);
       outcome = 'kept the restored container';
     }
     await rm(record.archivePath, { force: true });
     await this.journal.advance(migrationId, 'done', { outcome });
     return outcome;
+  }
+
+  /**
+   * After the move, the source's copy of the bind-mounted data is stale. It is renamed, not
+   * deleted (a last copy, as of the freeze), which frees the path for the container to come back.
+   * A path another container here still mounts is left alone.
+   */
+  async #setAsideData(paths: readonly string[], id: string): Promise<string[]> {
+    if (!paths.length) return [];
+    const stillUsed = new Set<string>();
+    for (const summary of await listContainers(this.config.podman, true)) {
+      const other = await findContainer(this.config.podman, summary.id);
+      for (const path of other ? bindMountPaths(other) : []) stillUsed.add(path);
+    }
+    const moved: string[] = [];
+    for (const path of paths) {
+      if (stillUsed.has(path) || (await pathState(path)) === 'absent') continue;
+      await rename(path, leftPath(path, id));
+      moved.push(leftPath(path, id));
+    }
+    return moved;
   }
 
   /** Undoes what this host did for the migration; safe to call again. */
@@ -436,6 +580,7 @@ export class AgentService {
       } else {
         const current = await findContainer(podman, record.containerId);
         if (current) await removeContainer(podman, record.containerId);
+        await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
         outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
       }
     } catch (error) {

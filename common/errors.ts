@@ -68,6 +68,11 @@ export const ERROR_CODES = {
     hint: 'Remove or rename that container on the destination first.',
     retryable: false,
   },
+  DEST_DATA_EXISTS: {
+    meaning: "A bind-mounted path of the container already exists on the destination and is not empty.",
+    hint: 'Move that path away on the destination, or pass --replace-data (the old content is kept aside until the migration commits).',
+    retryable: false,
+  },
   IMAGE_MISSING: {
     meaning: "The destination does not have the container's image.",
     hint: 'Load the image on the destination (podman load or pull) and migrate again.',

@@ -28,12 +28,16 @@ Options:
   --json             one JSON object per event on stdout, for scripts
   --compress ALG     checkpoint archive compression: none (default), zstd, gzip
   --verify-timeout MS  how long each published port may take to answer (default 10000)
+  --replace-data     bind-mount paths that already hold data on the destination are replaced
+                     (the old content is kept aside until the migration commits)
+  --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
 name and image) -> checkpoint (podman container checkpoint --tcp-established on the source)
 -> transfer (the source agent streams the archive straight to the destination agent, SHA-256
-checked) -> restore (podman container restore --import --tcp-established) -> verify (same
+checked; the image if the destination lacks it and bind-mounted data go before the freeze, and
+only the data that changed since, after it) -> restore (podman container restore --import --tcp-established) -> verify (same
 published ports, each answers on the destination) -> commit (the source copy is removed).
 Any failure after the freeze rolls back: the destination removes what it made, the source
 resumes from its local checkpoint. Ctrl-C rolls back too.
@@ -69,6 +73,8 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         json: { type: 'boolean', default: false },
         compress: { type: 'string', default: 'none' },
         'verify-timeout': { type: 'string', default: '10000' },
+        'replace-data': { type: 'boolean', default: false },
+        'ignore-bind-mounts': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -119,6 +125,8 @@ interface Values {
   to?: string | undefined;
   compress: string;
   'verify-timeout': string;
+  'replace-data': boolean;
+  'ignore-bind-mounts': boolean;
 }
 
 function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
@@ -139,7 +147,12 @@ function migrationSettings(values: Values) {
   if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
   const verifyTimeoutMs = Number(values['verify-timeout']);
   if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
-  return { compress: compress as 'none' | 'zstd' | 'gzip', verifyTimeoutMs };
+  return {
+    compress: compress as 'none' | 'zstd' | 'gzip',
+    verifyTimeoutMs,
+    replaceData: values['replace-data'],
+    ignoreBindMounts: values['ignore-bind-mounts'],
+  };
 }
 
 /** Ctrl-C aborts the migration, which then rolls back; a second Ctrl-C only says so. */

@@ -12,7 +12,6 @@ import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareR
 import type { RollbackReply__Output } from '../proto/gen/ferry/v1/RollbackReply.ts';
 import type { InfoReply__Output } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
-import type { PreflightCheck__Output } from '../proto/gen/ferry/v1/PreflightCheck.ts';
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
 import type { HostEntry } from './inventory.ts';
 
@@ -70,11 +69,11 @@ export class AgentConnection {
     return this.#unary<object, ContainerInfo__Output>(this.#client.inspectContainer, { container }, options);
   }
 
-  async prepareReceive(
-    request: { migrationId: string; sourceHost: string; container: ContainerInfo; ttlMs: number },
+  prepareReceive(
+    request: { migrationId: string; sourceHost: string; container: ContainerInfo; ttlMs: number; replaceData: boolean; ignoreBindMounts: boolean },
     options?: CallOptions,
-  ): Promise<PreflightCheck__Output[]> {
-    return (await this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options)).checks;
+  ): Promise<PrepareReceiveReply__Output> {
+    return this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options);
   }
 
   restore(migrationId: string, expectedValidation: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {

@@ -22,12 +22,18 @@ export interface MigrationSummary {
   totalMs: number;
   /** From the freeze to the verified restore: how long the service was gone. */
   downtimeMs: number;
+  /** Bind-mounted data: bytes sent while the container ran, and after the freeze. */
+  dataBytesLive: number;
+  dataBytesFrozen: number;
+  imageBytes: number;
 }
 
 export type MigrationEvent =
   | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
   | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number }
   | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }
+  | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
+  | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
   | { kind: 'restored'; migrationId: string; host: string; restoreMs: number }
   | { kind: 'verified'; migrationId: string; host: string; address: string; ports: PortView[] }

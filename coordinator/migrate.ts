@@ -15,6 +15,10 @@ export interface MigrateOptions {
   to: HostEntry;
   container: string;
   compress?: 'none' | 'gzip' | 'zstd' | undefined;
+  /** Replace bind-mount paths that already hold data on the destination. */
+  replaceData?: boolean | undefined;
+  /** Shared storage: do not copy bind-mounted data. */
+  ignoreBindMounts?: boolean | undefined;
   /** Per-phase deadlines. */
   checkpointTimeoutMs?: number | undefined;
   restoreTimeoutMs?: number | undefined;
@@ -111,8 +115,18 @@ class Migration {
           hint: 'Ferry verifies every published TCP port after the move; start the service inside the container, or check the inventory address of the host.',
         });
       }
-      await this.destination
-        .prepareReceive({ migrationId: this.id, sourceHost: from.name, container, ttlMs: 30 * 60_000 }, { signal })
+      const prepared = await this.destination
+        .prepareReceive(
+          {
+            migrationId: this.id,
+            sourceHost: from.name,
+            container,
+            ttlMs: 30 * 60_000,
+            replaceData: this.options.replaceData ?? false,
+            ignoreBindMounts: this.options.ignoreBindMounts ?? false,
+          },
+          { signal },
+        )
         .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
       this.prepared = true;
 
@@ -122,6 +136,10 @@ class Migration {
       let archiveBytes = 0;
       let transferMs = 0;
       let validation = '';
+      let dataBytesLive = 0;
+      let dataBytesFrozen = 0;
+      let imageBytes = 0;
+      let frozenAt = performance.now();
       this.frozen = true;
       const events = this.source.checkpointAndSend(
         {
@@ -131,6 +149,8 @@ class Migration {
           destinationAddress: to.agent,
           compress: this.options.compress ?? 'none',
           timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
+          sendImage: prepared.needsImage,
+          ignoreBindMounts: this.options.ignoreBindMounts ?? false,
         },
         { signal },
       );
@@ -139,8 +159,27 @@ class Migration {
           checkpointMs = Number(event.checkpointed.checkpointMs);
           archiveBytes = Number(event.checkpointed.archiveBytes);
           validation = event.checkpointed.validation;
+          // The freeze began when podman's checkpoint did; downtime runs from there to the verify.
+          frozenAt = performance.now() - checkpointMs;
           this.emit({ kind: 'checkpointed', migrationId: this.id, host: from.name, checkpointMs, archiveBytes });
           this.enter('transfer', from.name, `sending ${archiveBytes} bytes from ${from.name} to ${to.name}`);
+        } else if (event.imageSent) {
+          imageBytes = Number(event.imageSent.bytes);
+          this.emit({ kind: 'image-sent', migrationId: this.id, image: event.imageSent.image, bytes: imageBytes, ms: Number(event.imageSent.ms) });
+        } else if (event.dataSynced) {
+          const d = event.dataSynced;
+          if (d.round === 0) dataBytesLive = Number(d.bytes);
+          else dataBytesFrozen = Number(d.bytes);
+          this.emit({
+            kind: 'data-synced',
+            migrationId: this.id,
+            round: d.round,
+            bytes: Number(d.bytes),
+            entries: Number(d.entries),
+            removed: Number(d.removed),
+            ms: Number(d.ms),
+            paths: d.paths,
+          });
         } else if (event.progress) {
           this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
         } else if (event.transferred) {
@@ -191,7 +230,10 @@ class Migration {
         restoreMs,
         verifyMs,
         totalMs,
-        downtimeMs: checkpointMs + transferMs + restoreMs + verifyMs,
+        downtimeMs: Math.round(performance.now() - frozenAt),
+        dataBytesLive,
+        dataBytesFrozen,
+        imageBytes,
       };
       this.phase = 'done';
       this.emit({ kind: 'done', summary });

@@ -40,6 +40,12 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('checkpoint')} done in ${formatMs(event.checkpointMs)}, archive ${formatBytes(event.archiveBytes)}`;
     case 'progress':
       return `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / Math.max(1, event.totalBytes))}%)`;
+    case 'image-sent':
+      return `${pad('transfer')} image ${event.image} sent: ${formatBytes(event.bytes)} in ${formatMs(event.ms)}`;
+    case 'data-synced':
+      return event.round === 0
+        ? `${pad('transfer')} data ${event.paths.join(', ')}: ${event.entries} entries, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} while the container runs`
+        : `${pad('transfer')} data after the freeze: ${event.entries} changed entries (${formatBytes(event.bytes)}), ${event.removed} removed, in ${formatMs(event.ms)}`;
     case 'transferred':
       return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
     case 'restored':
@@ -58,6 +64,10 @@ export function formatEvent(event: MigrationEvent): string | undefined {
         `${pad('done')} ${s.container} moved from ${s.from} to ${s.to}`,
         `  checkpoint ${formatMs(s.checkpointMs)} | transfer ${formatBytes(s.archiveBytes)} in ${formatMs(s.transferMs)} (${formatRate(s.archiveBytes, s.transferMs)})` +
           ` | restore ${formatMs(s.restoreMs)} | verify ${formatMs(s.verifyMs)} | total ${formatMs(s.totalMs)} | service gone ~${formatMs(s.downtimeMs)}`,
+        ...(s.dataBytesLive || s.dataBytesFrozen
+          ? [`  data ${formatBytes(s.dataBytesLive)} sent while running, ${formatBytes(s.dataBytesFrozen)} after the freeze`]
+          : []),
+        ...(s.imageBytes ? [`  image ${formatBytes(s.imageBytes)} sent`] : []),
       ].join('\n');
     }
     case 'failed':

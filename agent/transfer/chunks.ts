@@ -7,11 +7,20 @@ import type { TransferChunk } from '../../proto/gen/ferry/v1/TransferChunk.ts';
 /** Bytes per data message; gRPC's message limit is set well above it. */
 export const CHUNK_BYTES = 1024 * 1024;
 
+export type StreamKind = 'checkpoint' | 'image' | 'data';
+export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data'];
+
 export interface ArchiveHeader {
   migrationId: string;
   sourceHost: string;
+  /** -1 when the sender cannot know it in advance (a tar made on the fly). */
   totalBytes: number;
+  kind: StreamKind;
+  round: number;
 }
+
+/** Size unknown until the trailer. */
+export const UNKNOWN_SIZE = -1;
 
 /** Wraps a byte stream into transfer messages, hashing as it goes. */
 export async function* toChunks(
@@ -47,7 +56,7 @@ export class ChunkVerifier {
 
   header(totalBytes: number): void {
     if (this.#expected !== undefined) throw integrity('a second header arrived');
-    if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) throw new FerryError('BAD_REQUEST', `invalid archive size ${totalBytes}`);
+    if (!Number.isSafeInteger(totalBytes) || totalBytes < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid archive size ${totalBytes}`);
     this.#expected = totalBytes;
   }
 
@@ -56,7 +65,7 @@ export class ChunkVerifier {
     if (this.#expected === undefined) throw new FerryError('BAD_REQUEST', 'data arrived before the header');
     if (this.#done) throw integrity('data arrived after the trailer');
     if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
-    if (this.#received + data.length > this.#expected) {
+    if (this.#expected !== UNKNOWN_SIZE && this.#received + data.length > this.#expected) {
       throw integrity(`more data than the ${this.#expected} bytes announced`);
     }
     this.#hash.update(data);
@@ -68,7 +77,7 @@ export class ChunkVerifier {
   trailer(totalBytes: number, sha256: string): string {
     if (this.#expected === undefined) throw new FerryError('BAD_REQUEST', 'trailer arrived before the header');
     this.#done = true;
-    if (totalBytes !== this.#received || totalBytes !== this.#expected) {
+    if (totalBytes !== this.#received || (this.#expected !== UNKNOWN_SIZE && totalBytes !== this.#expected)) {
       throw integrity(`size mismatch: announced ${this.#expected}, trailer ${totalBytes}, received ${this.#received}`);
     }
     const actual = this.#hash.digest('hex');

@@ -1,59 +1,107 @@
 // Destination side of a transfer: checks every message (header first, offsets in order, size
-// and SHA-256 at the end) and writes the bytes to a 0600 file. A transfer that fails for any
-// reason leaves no partial file behind.
-import { createWriteStream, type WriteStream } from 'node:fs';
+// and SHA-256 at the end) and hands the bytes to a target: a 0600 file for archives and images,
+// or a consumer such as the data extractor. A transfer that fails for any reason aborts its
+// target, which removes what it wrote.
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { FerryError } from '../../common/errors.ts';
 import type { TransferChunk__Output } from '../../proto/gen/ferry/v1/TransferChunk.ts';
-import { ChunkVerifier, type ArchiveHeader } from './chunks.ts';
+import { ChunkVerifier, STREAM_KINDS, type ArchiveHeader, type StreamKind } from './chunks.ts';
 
 export interface ReceiveResult {
-  migrationId: string;
+  header: ArchiveHeader;
   bytes: number;
   sha256: string;
 }
 
+/** Where received bytes go. `finish` runs once the whole stream is verified. */
+export interface Target {
+  writable: Writable;
+  finish(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A new 0600 file that is removed again if the transfer fails. */
+export function fileTarget(path: string): Target {
+  const out = createWriteStream(path, { mode: 0o600, flags: 'wx' });
+  return {
+    writable: out,
+    finish: async () => {
+      out.end();
+      await finished(out);
+    },
+    abort: async () => {
+      out.destroy();
+      await rm(path, { force: true });
+    },
+  };
+}
+
+/** Feeds the bytes to `consume` as they arrive (e.g. tar extraction into a staging path). */
+export function streamTarget(consume: (input: AsyncIterable<Buffer>) => Promise<unknown>): Target {
+  const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const consumed = consume(pass);
+  consumed.catch(() => undefined); // surfaced by finish() or swallowed by abort()
+  return {
+    writable: pass,
+    finish: async () => {
+      pass.end();
+      await consumed;
+    },
+    abort: async () => {
+      pass.destroy();
+      await consumed.catch(() => undefined);
+    },
+  };
+}
+
+function headerOf(message: NonNullable<TransferChunk__Output['header']>): ArchiveHeader {
+  const kind = (message.kind || 'checkpoint') as StreamKind;
+  if (!STREAM_KINDS.includes(kind)) throw new FerryError('BAD_REQUEST', `unknown transfer kind "${message.kind}"`, { phase: 'transfer' });
+  return {
+    migrationId: message.migrationId,
+    sourceHost: message.sourceHost,
+    totalBytes: Number(message.totalBytes),
+    kind,
+    round: Number(message.round),
+  };
+}
+
 /**
- * `accept` is asked, once the header is in, where this migration's archive goes; it throws
- * when the migration is unknown or not expecting an archive.
+ * `accept` is asked, once the header is in, where this stream goes; it throws when the
+ * migration is unknown or not expecting it.
  */
 export async function receiveArchive(
   messages: AsyncIterable<TransferChunk__Output>,
-  accept: (header: ArchiveHeader) => Promise<string>,
+  accept: (header: ArchiveHeader) => Promise<Target>,
 ): Promise<ReceiveResult> {
   const verifier = new ChunkVerifier();
   let header: ArchiveHeader | undefined;
-  let path: string | undefined;
-  let out: WriteStream | undefined;
+  let target: Target | undefined;
   let writeError: unknown;
   try {
     for await (const message of messages) {
       if (message.header) {
         if (header) throw new FerryError('BAD_REQUEST', 'a second header arrived', { phase: 'transfer' });
-        header = {
-          migrationId: message.header.migrationId,
-          sourceHost: message.header.sourceHost,
-          totalBytes: Number(message.header.totalBytes),
-        };
+        header = headerOf(message.header);
         verifier.header(header.totalBytes);
-        path = await accept(header);
-        out = createWriteStream(path, { mode: 0o600, flags: 'wx' });
+        target = await accept(header);
         // A write error (ENOSPC) arrives as an event; keep it and fail at the next message.
-        out.on('error', (error) => (writeError ??= error));
-        await once(out, 'open');
+        target.writable.on('error', (error) => (writeError ??= error));
       } else if (message.data) {
-        if (!out) throw new FerryError('BAD_REQUEST', 'data arrived before the header', { phase: 'transfer' });
+        if (!target) throw new FerryError('BAD_REQUEST', 'data arrived before the header', { phase: 'transfer' });
         if (writeError) throw writeError;
         const bytes = verifier.data(Number(message.data.offset), message.data.data);
-        if (!out.write(bytes)) await once(out, 'drain');
+        if (!target.writable.write(bytes)) await once(target.writable, 'drain');
       } else if (message.trailer) {
-        if (!out || !header) throw new FerryError('BAD_REQUEST', 'trailer arrived before the header', { phase: 'transfer' });
+        if (!target || !header) throw new FerryError('BAD_REQUEST', 'trailer arrived before the header', { phase: 'transfer' });
         const sha256 = verifier.trailer(Number(message.trailer.totalBytes), message.trailer.sha256);
-        out.end();
-        await finished(out);
-        return { migrationId: header.migrationId, bytes: verifier.received, sha256 };
+        if (writeError) throw writeError;
+        await target.finish();
+        return { header, bytes: verifier.received, sha256 };
       } else {
         throw new FerryError('BAD_REQUEST', 'empty transfer message', { phase: 'transfer' });
       }
@@ -62,8 +110,7 @@ export async function receiveArchive(
       phase: 'transfer',
     });
   } catch (error) {
-    out?.destroy();
-    if (path) await rm(path, { force: true });
+    await target?.abort();
     throw asWriteError(error);
   }
 }
@@ -74,7 +121,7 @@ function asWriteError(error: unknown): unknown {
     return new FerryError('DISK_FULL', 'the destination disk is full', { phase: 'transfer', cause: error });
   }
   if (code === 'EEXIST') {
-    return new FerryError('BAD_REQUEST', 'an archive for this migration is already being received', { phase: 'transfer', cause: error });
+    return new FerryError('BAD_REQUEST', 'this stream of the migration is already being received', { phase: 'transfer', cause: error });
   }
   return error;
 }

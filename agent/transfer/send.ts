@@ -9,11 +9,12 @@ import * as grpc from '@grpc/grpc-js';
 import { FerryError } from '../../common/errors.ts';
 import { fromServiceError, type AgentClient } from '../../common/rpc.ts';
 import type { ReceiveReply__Output } from '../../proto/gen/ferry/v1/ReceiveReply.ts';
-import { CHUNK_BYTES, toChunks } from './chunks.ts';
+import { CHUNK_BYTES, toChunks, type StreamKind } from './chunks.ts';
 
 export interface SendRequest {
   path: string;
   migrationId: string;
+  kind?: StreamKind | undefined;
   sourceHost: string;
   destinationHost: string;
   client: AgentClient;
@@ -27,9 +28,24 @@ export interface SendResult {
   sha256: string;
 }
 
+/** Sends a file: its size is known, so the destination can refuse it early for lack of space. */
 export async function sendArchive(request: SendRequest): Promise<SendResult> {
-  const started = performance.now();
   const { size } = await stat(request.path);
+  const file = createReadStream(request.path, { highWaterMark: CHUNK_BYTES });
+  return sendStream({ ...request, source: file, totalBytes: size, kind: request.kind ?? 'checkpoint', round: 0 });
+}
+
+export interface SendStreamRequest extends Omit<SendRequest, 'path' | 'kind'> {
+  source: AsyncIterable<Buffer>;
+  totalBytes: number;
+  kind: StreamKind;
+  round: number;
+}
+
+/** Sends any byte stream as one transfer; `totalBytes` may be UNKNOWN_SIZE. */
+export async function sendStream(request: SendStreamRequest): Promise<SendResult> {
+  const started = performance.now();
+  const size = request.totalBytes;
   let failure: unknown;
   let reply: ReceiveReply__Output | undefined;
   const answered = new Promise<void>((resolve) => {
@@ -40,12 +56,8 @@ export async function sendArchive(request: SendRequest): Promise<SendResult> {
     });
     const abort = () => call.cancel();
     request.signal?.addEventListener('abort', abort, { once: true });
-    const file = createReadStream(request.path, { highWaterMark: CHUNK_BYTES });
-    const chunks = Readable.from(
-      toChunks({ migrationId: request.migrationId, sourceHost: request.sourceHost, totalBytes: size }, file, (sent) =>
-        request.onProgress?.(sent, size),
-      ),
-    );
+    const header = { migrationId: request.migrationId, sourceHost: request.sourceHost, totalBytes: size, kind: request.kind, round: request.round };
+    const chunks = Readable.from(toChunks(header, request.source, (sent) => request.onProgress?.(sent, size)));
     // A pipeline error (the destination hung up, a read failed) is reported through the
     // unary callback too, which is the one answer we wait for.
     pipeline(chunks, call as unknown as NodeJS.WritableStream)

@@ -8,6 +8,8 @@ import type { CommitReply as _ferry_v1_CommitReply, CommitReply__Output as _ferr
 import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as _ferry_v1_CommitRequest__Output } from './ferry/v1/CommitRequest';
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from './ferry/v1/ContainerInfo';
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
+import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
+import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from './ferry/v1/ImageSent';
 import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from './ferry/v1/InfoReply';
 import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferry_v1_InfoRequest__Output } from './ferry/v1/InfoRequest';
 import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from './ferry/v1/InspectContainerRequest';
@@ -45,6 +47,8 @@ export interface ProtoGrpcType {
       CommitRequest: MessageTypeDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitRequest__Output>
       ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
+      DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
+      ImageSent: MessageTypeDefinition<_ferry_v1_ImageSent, _ferry_v1_ImageSent__Output>
       InfoReply: MessageTypeDefinition<_ferry_v1_InfoReply, _ferry_v1_InfoReply__Output>
       InfoRequest: MessageTypeDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoRequest__Output>
       InspectContainerRequest: MessageTypeDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_InspectContainerRequest__Output>

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../common/errors.ts';
 import { agentClient, ferryProto, fromServiceError, serverOptions, toServiceError, type AgentClient } from '../../../common/rpc.ts';
 import { CHUNK_BYTES } from '../../../agent/transfer/chunks.ts';
-import { receiveArchive } from '../../../agent/transfer/receive.ts';
+import { fileTarget, receiveArchive } from '../../../agent/transfer/receive.ts';
 import { sendArchive } from '../../../agent/transfer/send.ts';
 import type { AgentHandlers } from '../../../proto/gen/ferry/v1/Agent.ts';
 import type { TransferChunk } from '../../../proto/gen/ferry/v1/TransferChunk.ts';
@@ -25,7 +25,7 @@ beforeAll(async () => {
     Receive: (call, callback) => {
       receiveArchive(call, async (header) => {
         if (!known.has(header.migrationId)) throw new FerryError('MIGRATION_UNKNOWN', `no migration "${header.migrationId}"`);
-        return join(inbox, `${header.migrationId}.tar`);
+        return fileTarget(join(inbox, `${header.migrationId}.tar`));
       }).then(
         (r) => callback(null, { bytes: r.bytes, sha256: r.sha256 }),
         (e: unknown) => callback(toServiceError(e, 'dest')),

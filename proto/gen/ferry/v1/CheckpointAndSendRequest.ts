@@ -9,6 +9,8 @@ export interface CheckpointAndSendRequest {
   'destinationAddress'?: (string);
   'compress'?: (string);
   'timeoutMs'?: (number | string | Long);
+  'sendImage'?: (boolean);
+  'ignoreBindMounts'?: (boolean);
 }
 
 export interface CheckpointAndSendRequest__Output {
@@ -18,4 +20,6 @@ export interface CheckpointAndSendRequest__Output {
   'destinationAddress': (string);
   'compress': (string);
   'timeoutMs': (number);
+  'sendImage': (boolean);
+  'ignoreBindMounts': (boolean);
 }

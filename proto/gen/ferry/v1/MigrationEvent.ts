@@ -3,17 +3,23 @@
 import type { Checkpointed as _ferry_v1_Checkpointed, Checkpointed__Output as _ferry_v1_Checkpointed__Output } from '../../ferry/v1/Checkpointed';
 import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from '../../ferry/v1/TransferProgress';
 import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from '../../ferry/v1/Transferred';
+import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from '../../ferry/v1/DataSynced';
+import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from '../../ferry/v1/ImageSent';
 
 export interface MigrationEvent {
   'checkpointed'?: (_ferry_v1_Checkpointed | null);
   'progress'?: (_ferry_v1_TransferProgress | null);
   'transferred'?: (_ferry_v1_Transferred | null);
-  'event'?: "checkpointed"|"progress"|"transferred";
+  'dataSynced'?: (_ferry_v1_DataSynced | null);
+  'imageSent'?: (_ferry_v1_ImageSent | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent";
 }
 
 export interface MigrationEvent__Output {
   'checkpointed'?: (_ferry_v1_Checkpointed__Output | null);
   'progress'?: (_ferry_v1_TransferProgress__Output | null);
   'transferred'?: (_ferry_v1_Transferred__Output | null);
-  'event'?: "checkpointed"|"progress"|"transferred";
+  'dataSynced'?: (_ferry_v1_DataSynced__Output | null);
+  'imageSent'?: (_ferry_v1_ImageSent__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent";
 }

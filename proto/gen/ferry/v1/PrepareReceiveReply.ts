@@ -4,8 +4,10 @@ import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output
 
 export interface PrepareReceiveReply {
   'checks'?: (_ferry_v1_PreflightCheck)[];
+  'needsImage'?: (boolean);
 }
 
 export interface PrepareReceiveReply__Output {
   'checks': (_ferry_v1_PreflightCheck__Output)[];
+  'needsImage': (boolean);
 }

@@ -8,6 +8,8 @@ export interface PrepareReceiveRequest {
   'sourceHost'?: (string);
   'container'?: (_ferry_v1_ContainerInfo | null);
   'ttlMs'?: (number | string | Long);
+  'replaceData'?: (boolean);
+  'ignoreBindMounts'?: (boolean);
 }
 
 export interface PrepareReceiveRequest__Output {
@@ -15,4 +17,6 @@ export interface PrepareReceiveRequest__Output {
   'sourceHost': (string);
   'container': (_ferry_v1_ContainerInfo__Output | null);
   'ttlMs': (number);
+  'replaceData': (boolean);
+  'ignoreBindMounts': (boolean);
 }

@@ -6,10 +6,14 @@ export interface TransferHeader {
   'migrationId'?: (string);
   'sourceHost'?: (string);
   'totalBytes'?: (number | string | Long);
+  'kind'?: (string);
+  'round'?: (number);
 }
 
 export interface TransferHeader__Output {
   'migrationId': (string);
   'sourceHost': (string);
   'totalBytes': (number);
+  'kind': (string);
+  'round': (number);
 }
