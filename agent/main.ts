@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT, then drains calls in flight.
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
+import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
 import { startServer, stopServer } from './server.ts';
@@ -19,6 +20,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   --podman-runroot DIR   podman --runroot
   --podman-tmpdir DIR    podman --tmpdir
   --runtime NAME         OCI runtime (default runc: crun refuses hybrid cgroups)
+  --criu-ghost-limit N   largest deleted-but-open file CRIU carries, bytes (default 40000000)
+  --criu-config-dir DIR  where CRIU's config files are kept up to date (default /etc/criu)
   --insecure             serve without TLS (required until mutual TLS lands; logs a warning)
   --log-level LEVEL      debug, info, warn, error (default info)
   -h, --help             this text
@@ -36,6 +39,8 @@ async function main(): Promise<void> {
       'podman-tmpdir': { type: 'string' },
       runtime: { type: 'string', default: 'runc' },
       insecure: { type: 'boolean', default: false },
+      'criu-ghost-limit': { type: 'string', default: String(DEFAULT_CRIU_SETTINGS.ghostLimit) },
+      'criu-config-dir': { type: 'string', default: '/etc/criu' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -51,6 +56,13 @@ async function main(): Promise<void> {
     throw new FerryError('BAD_REQUEST', 'TLS is not implemented yet; start the agent with --insecure on a trusted network');
   }
   log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
+
+  const ghostLimit = Number(values['criu-ghost-limit']);
+  if (!Number.isSafeInteger(ghostLimit) || ghostLimit < 1_048_576) {
+    throw new FerryError('BAD_REQUEST', '--criu-ghost-limit must be a whole number of bytes, at least 1048576');
+  }
+  const changed = await ensureCriuConfig({ ...DEFAULT_CRIU_SETTINGS, ghostLimit }, values['criu-config-dir']);
+  if (changed.length) log.info({ files: changed, ghostLimit }, 'CRIU configuration updated');
 
   const globalArgs: string[] = [];
   if (values['podman-root']) globalArgs.push('--root', values['podman-root']);
