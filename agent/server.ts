@@ -55,6 +55,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
             timeoutMs: Number(request.timeoutMs),
             sendImage: request.sendImage,
             ignoreBindMounts: request.ignoreBindMounts,
+            noPresync: request.noPresync,
           },
           (event) => call.write(event),
           signal,

@@ -259,6 +259,7 @@ export class AgentService {
       timeoutMs: number;
       sendImage: boolean;
       ignoreBindMounts: boolean;
+      noPresync: boolean;
     },
     emit: (event: MigrationEvent) => void,
     signal: AbortSignal,
@@ -340,7 +341,8 @@ export class AgentService {
         };
         let sentManifest: Manifest | undefined;
         let dirty = new Set<string>();
-        if (dataPaths.length) {
+        if (dataPaths.length && request.noPresync) sentManifest = new Map();
+        if (dataPaths.length && !request.noPresync) {
           sentManifest = await scan(dataPaths);
           dirty = await syncData(0, [...sentManifest.values()], []);
         }

@@ -31,6 +31,7 @@ Options:
   --replace-data     bind-mount paths that already hold data on the destination are replaced
                      (the old content is kept aside until the migration commits)
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
+  --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
@@ -75,6 +76,7 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'verify-timeout': { type: 'string', default: '10000' },
         'replace-data': { type: 'boolean', default: false },
         'ignore-bind-mounts': { type: 'boolean', default: false },
+        'no-presync': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -127,6 +129,7 @@ interface Values {
   'verify-timeout': string;
   'replace-data': boolean;
   'ignore-bind-mounts': boolean;
+  'no-presync': boolean;
 }
 
 function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
@@ -152,6 +155,7 @@ function migrationSettings(values: Values) {
     verifyTimeoutMs,
     replaceData: values['replace-data'],
     ignoreBindMounts: values['ignore-bind-mounts'],
+    noPresync: values['no-presync'],
   };
 }
 

@@ -19,6 +19,8 @@ export interface MigrateOptions {
   replaceData?: boolean | undefined;
   /** Shared storage: do not copy bind-mounted data. */
   ignoreBindMounts?: boolean | undefined;
+  /** Send bind-mounted data only after the freeze (for measuring what the pre-sync saves). */
+  noPresync?: boolean | undefined;
   /** Per-phase deadlines. */
   checkpointTimeoutMs?: number | undefined;
   restoreTimeoutMs?: number | undefined;
@@ -151,6 +153,7 @@ class Migration {
           timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
           sendImage: prepared.needsImage,
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
+          noPresync: this.options.noPresync ?? false,
         },
         { signal },
       );

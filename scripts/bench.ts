@@ -1,13 +1,21 @@
 // npm run bench: migrates a Redis holding incompressible data between two lab hosts, there and
 // back, and reports the phase times, bytes moved and the agents' peak RSS while they worked.
 // Its own lab (FERRY_LAB=ferrybench on 172.31.79.0/24) is made and removed here.
-//   npm run bench -- [--mb 200] [--compress none|zstd]
+// A second scenario moves a container with 1 GB of bind-mounted data, 10 MB of which it keeps
+// rewriting, once with the live pre-sync and once without.
+//   npm run bench -- [--scenario redis|data|all] [--mb 200] [--data-mb 1024] [--compress none|zstd]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 
 const { values } = parseArgs({
-  options: { mb: { type: 'string', default: '200' }, compress: { type: 'string', default: 'none' }, keep: { type: 'boolean', default: false } },
+  options: {
+    scenario: { type: 'string', default: 'all' },
+    mb: { type: 'string', default: '200' },
+    'data-mb': { type: 'string', default: '1024' },
+    compress: { type: 'string', default: 'none' },
+    keep: { type: 'boolean', default: false },
+  },
 });
 const ROOT = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, FERRY_LAB: 'ferrybench', FERRY_LAB_SUBNET: '172.31.79' };
@@ -35,18 +43,39 @@ async function fill(ip: string, megabytes: number): Promise<void> {
   await child;
 }
 
-async function migrate(from: string, to: string, inventory: string, agents: Record<string, number>) {
+async function migrate(from: string, to: string, inventory: string, agents: Record<string, number>, name = NAME, extra: string[] = []) {
   const peaks: Record<string, number> = Object.fromEntries(Object.keys(agents).map((h) => [h, 0]));
   const base = Object.fromEntries(Object.entries(agents).map(([h, pid]) => [h, rssKiB(pid)]));
   const timer = setInterval(() => {
     for (const [h, pid] of Object.entries(agents)) peaks[h] = Math.max(peaks[h] ?? 0, rssKiB(pid));
   }, 20);
-  const r = await execa(`${ROOT}bin/ferry`, ['migrate', '--from', from, '--to', to, NAME, '--json', '--compress', values.compress!, '--inventory', inventory], { reject: false });
+  const r = await execa(`${ROOT}bin/ferry`, ['migrate', '--from', from, '--to', to, name, '--json', '--compress', values.compress!, '--inventory', inventory, ...extra], { reject: false });
   clearInterval(timer);
   const events = String(r.stdout).split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === 'done');
   if (!done) throw new Error(`migration failed: ${r.stdout}\n${r.stderr}`);
-  return { summary: done.summary, peaks, base };
+  return { summary: done.summary, peaks, base, events };
+}
+
+const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+
+async function dataScenario(inventory: string, agents: Record<string, number>) {
+  const name = 'bench-data';
+  const dir = '/srv/bench-data';
+  const total = Number(values['data-mb']);
+  const files = Math.max(1, Math.round(total / 64));
+  await lab('exec', 'hostA', 'sh', '-c', `rm -rf ${dir}* && mkdir -p ${dir} && for i in $(seq ${files}); do head -c ${Math.round((total * 1048576) / files)} /dev/urandom > ${dir}/part$i; done`);
+  // 10 MB that the container keeps rewriting while it runs.
+  const writer = 'while true; do head -c 10485760 /dev/urandom > /data/hot.tmp && mv /data/hot.tmp /data/hot.bin; sleep 0.2; done & exec httpd -f -p 8080';
+  await lab('podman', 'hostA', 'run', '-d', '--name', name, '-p', '8099:8080', '-v', `${dir}:/data`, 'localhost/ferry-lab/busybox:latest', 'sh', '-c', writer);
+  await new Promise((r) => setTimeout(r, 1000));
+  console.log(`\n${total} MiB in ${files} files bind-mounted at ${dir}, 10 MiB rewritten every 0.2 s`);
+  console.log('| run | data sent while running | data sent after the freeze | archive | downtime (freeze to verified) | total |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [from, to, extra, label] of [['hostA', 'hostB', [], 'with pre-sync'], ['hostB', 'hostA', ['--no-presync'], 'without pre-sync']] as const) {
+    const { summary: s } = await migrate(from, to, inventory, agents, name, [...extra]);
+    console.log(`| ${label} (${from}->${to}) | ${mib(s.dataBytesLive)} MiB | ${mib(s.dataBytesFrozen)} MiB | ${mib(s.archiveBytes)} MiB | ${s.downtimeMs} ms | ${s.totalMs} ms |`);
+  }
 }
 
 async function main() {
@@ -59,6 +88,8 @@ async function main() {
     const agents = Object.fromEntries(
       Object.entries(state.hosts).map(([h, v]) => [h, Number(readFileSync(`${v.stateDir}/agent.pid`, 'utf8').trim())]),
     );
+    if (values.scenario === 'data' || values.scenario === 'all') await dataScenario(inventory, agents);
+    if (values.scenario === 'data') return;
     await lab('podman', 'hostA', 'run', '-d', '--name', NAME, '-p', `${PORT}:6379`, 'localhost/ferry-lab/redis:latest',
       'redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no');
     await new Promise((r) => setTimeout(r, 500));

@@ -11,6 +11,7 @@ export interface CheckpointAndSendRequest {
   'timeoutMs'?: (number | string | Long);
   'sendImage'?: (boolean);
   'ignoreBindMounts'?: (boolean);
+  'noPresync'?: (boolean);
 }
 
 export interface CheckpointAndSendRequest__Output {
@@ -22,4 +23,5 @@ export interface CheckpointAndSendRequest__Output {
   'timeoutMs': (number);
   'sendImage': (boolean);
   'ignoreBindMounts': (boolean);
+  'noPresync': (boolean);
 }
