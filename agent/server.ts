@@ -39,6 +39,9 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
         ttlMs: Number(request.ttlMs),
         replaceData: request.replaceData,
         ignoreBindMounts: request.ignoreBindMounts,
+        sourceCpuinfo: request.sourceCpuinfo,
+        dryRun: request.dryRun,
+        archiveBytesEstimate: Number(request.archiveBytesEstimate),
       }),
     ),
     CheckpointAndSend: (call) => {

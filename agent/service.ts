@@ -14,6 +14,7 @@ import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.
 import { Journal, validMigrationId } from './journal.ts';
 import type { Logger } from './log.ts';
 import { checkpoint, COMPRESSIONS, restoreInPlace, type Compression } from './podman/checkpoint.ts';
+import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
 import { runHook } from './podman/hooks.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, hasImage, inspectContainer, listContainers } from './podman/inspect.ts';
@@ -41,6 +42,7 @@ export interface AgentConfig {
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
 const CODE_BY_CHECK: Record<string, ErrorCode> = {
+  disk: 'DISK_FULL',
   data: 'DEST_DATA_EXISTS',
   port: 'DEST_PORT_BUSY',
   name: 'DEST_NAME_TAKEN',
@@ -66,6 +68,7 @@ export class AgentService {
   readonly journal: Journal;
   readonly #started = Date.now();
   #hostInfo: Promise<HostInfo> | undefined;
+  #cpuinfo: Promise<Buffer> | undefined;
 
   constructor(config: AgentConfig) {
     this.config = config;
@@ -96,13 +99,18 @@ export class AgentService {
   }
 
   async info(): Promise<InfoReply> {
-    const [host, fs] = await Promise.all([this.#info(), statfs(this.config.stateDir)]);
+    const [host, fs, cpuinfo] = await Promise.all([
+      this.#info(),
+      statfs(this.config.stateDir),
+      (this.#cpuinfo ??= cpuinfoDump().catch(() => Buffer.alloc(0))),
+    ]);
     return {
       host: this.config.name,
       agentVersion: AGENT_VERSION,
       listen: this.config.listen,
       uptimeMs: Date.now() - this.#started,
       freeDiskBytes: fs.bavail * fs.bsize,
+      cpuinfo,
       ...host,
     };
   }
@@ -124,6 +132,9 @@ export class AgentService {
     ttlMs: number;
     replaceData: boolean;
     ignoreBindMounts: boolean;
+    sourceCpuinfo?: Buffer | undefined;
+    dryRun?: boolean | undefined;
+    archiveBytesEstimate?: number | undefined;
   }): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
     requireMigrationId(request.migrationId);
     requireText(request.sourceHost, 'source_host');
@@ -136,6 +147,18 @@ export class AgentService {
       if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
     }
     const checks = await this.#destinationChecks(container, dataPaths, request.replaceData);
+    if (request.sourceCpuinfo?.length) {
+      const cpu = await cpuinfoCheck(request.sourceCpuinfo);
+      checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${this.config.name} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
+    }
+    const fs = await statfs(this.archiveDir);
+    const free = fs.bavail * fs.bsize;
+    const needed = Math.max(0, request.archiveBytesEstimate ?? 0);
+    checks.push({
+      name: 'disk',
+      ok: free > needed * 1.1,
+      detail: `${Math.round(free / 1048576)} MiB free in ${this.archiveDir}${needed ? `, about ${Math.round(needed / 1048576)} MiB needed` : ''}`,
+    });
     const needsImage = checks.some((c) => c.name === 'image' && c.detail.startsWith(IMAGE_WILL_BE_SENT));
     const failed = checks.filter((c) => !c.ok);
     if (failed.length) {
@@ -145,6 +168,7 @@ export class AgentService {
         details: failed.map((c) => `${c.name}: ${c.detail}`),
       });
     }
+    if (request.dryRun) return { checks, needsImage };
     await this.journal.create({
       id: request.migrationId,
       role: 'destination',

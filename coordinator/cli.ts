@@ -14,6 +14,8 @@ const HELP = `ferry: live-migrate running podman containers between hosts.
 
 Usage:
   ferry migrate --from HOST --to HOST CONTAINER   move a running container, memory and TCP connections included
+  ferry preflight --from HOST --to HOST CONTAINER every check a migration makes first; changes nothing
+                                                  (the same as ferry migrate --dry-run)
   ferry evacuate --from HOST --to HOST[,HOST...]  move every running container off a host
   ferry hosts                                     the inventory's hosts: agent, podman, runc, CRIU, criu check
   ferry ps HOST                                   containers on a host
@@ -32,6 +34,7 @@ Options:
                      (the old content is kept aside until the migration commits)
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
+  --dry-run          run the preflight checks only
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
@@ -77,6 +80,7 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'replace-data': { type: 'boolean', default: false },
         'ignore-bind-mounts': { type: 'boolean', default: false },
         'no-presync': { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -95,6 +99,8 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
     switch (command) {
       case 'migrate':
         return await runMigrate(inventory, values, rest, output);
+      case 'preflight':
+        return await runMigrate(inventory, { ...values, 'dry-run': true }, rest, output);
       case 'evacuate':
         return await runEvacuate(inventory, values, rest, output);
       case 'hosts':
@@ -130,6 +136,7 @@ interface Values {
   'replace-data': boolean;
   'ignore-bind-mounts': boolean;
   'no-presync': boolean;
+  'dry-run': boolean;
 }
 
 function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
@@ -156,6 +163,7 @@ function migrationSettings(values: Values) {
     replaceData: values['replace-data'],
     ignoreBindMounts: values['ignore-bind-mounts'],
     noPresync: values['no-presync'],
+    dryRun: values['dry-run'],
   };
 }
 

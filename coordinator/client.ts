@@ -70,7 +70,16 @@ export class AgentConnection {
   }
 
   prepareReceive(
-    request: { migrationId: string; sourceHost: string; container: ContainerInfo; ttlMs: number; replaceData: boolean; ignoreBindMounts: boolean },
+    request: {
+      migrationId: string;
+      sourceHost: string;
+      container: ContainerInfo;
+      ttlMs: number;
+      replaceData: boolean;
+      ignoreBindMounts: boolean;
+      sourceCpuinfo: Buffer;
+      dryRun: boolean;
+    },
     options?: CallOptions,
   ): Promise<PrepareReceiveReply__Output> {
     return this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options);

@@ -28,7 +28,15 @@ export interface MigrationSummary {
   imageBytes: number;
 }
 
+export interface CheckView {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
 export type MigrationEvent =
+  | { kind: 'checks'; migrationId: string; host: string; checks: CheckView[] }
+  | { kind: 'preflight-ok'; migrationId: string; container: string; from: string; to: string }
   | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
   | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number }
   | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }

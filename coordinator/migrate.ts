@@ -21,6 +21,8 @@ export interface MigrateOptions {
   ignoreBindMounts?: boolean | undefined;
   /** Send bind-mounted data only after the freeze (for measuring what the pre-sync saves). */
   noPresync?: boolean | undefined;
+  /** Run the preflight checks on both hosts and stop: nothing is changed. */
+  dryRun?: boolean | undefined;
   /** Per-phase deadlines. */
   checkpointTimeoutMs?: number | undefined;
   restoreTimeoutMs?: number | undefined;
@@ -33,7 +35,8 @@ export function newMigrationId(now = new Date()): string {
   return `m-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export async function migrate(options: MigrateOptions, emit: Emit): Promise<MigrationSummary> {
+/** Moves the container; resolves with the summary, or undefined after a dry run. */
+export async function migrate(options: MigrateOptions, emit: Emit): Promise<MigrationSummary | undefined> {
   const { from, to } = options;
   if (from.name === to.name || from.agent === to.agent) {
     throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
@@ -75,7 +78,7 @@ class Migration {
     this.emit({ kind: 'phase', migrationId: this.id, phase, host, message });
   }
 
-  async run(): Promise<MigrationSummary> {
+  async run(): Promise<MigrationSummary | undefined> {
     const started = performance.now();
     const { signal } = this.options;
     const from = this.source.host;
@@ -126,10 +129,28 @@ class Migration {
             ttlMs: 30 * 60_000,
             replaceData: this.options.replaceData ?? false,
             ignoreBindMounts: this.options.ignoreBindMounts ?? false,
+            sourceCpuinfo: sourceInfo.cpuinfo,
+            dryRun: this.options.dryRun ?? false,
           },
           { signal },
         )
         .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
+      this.emit({
+        kind: 'checks',
+        migrationId: this.id,
+        host: from.name,
+        checks: [
+          { name: 'criu', ok: true, detail: `criu ${sourceInfo.criuVersion} check passes on ${from.name}` },
+          { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
+          { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
+          { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
+        ],
+      });
+      this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
+      if (this.options.dryRun) {
+        this.emit({ kind: 'preflight-ok', migrationId: this.id, container: container.name, from: from.name, to: to.name });
+        return undefined;
+      }
       this.prepared = true;
 
       // checkpoint and transfer: one call to the source, which streams to the destination.
@@ -277,7 +298,7 @@ class Migration {
 
   /** Destination first (so there are never two copies), then the source. True when the container runs on the source again. */
   async rollback(failure: FerryError): Promise<boolean> {
-    if (!this.prepared) return true; // nothing was changed anywhere
+    if (!this.prepared || this.options.dryRun) return true; // nothing was changed anywhere
     this.phase = 'rollback';
     this.emit({ kind: 'phase', migrationId: this.id, phase: 'rollback', host: this.source.host.name, message: `rolling back: ${failure.describe()}` });
     const reason = `${failure.code}: ${failure.message}`;

@@ -34,6 +34,10 @@ const pad = (phase: string) => phase.padEnd(10);
 /** Text for one event, or undefined for events that only update the progress line. */
 export function formatEvent(event: MigrationEvent): string | undefined {
   switch (event.kind) {
+    case 'checks':
+      return event.checks.map((c) => `${pad('preflight')} ${event.host}: ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
+    case 'preflight-ok':
+      return `${pad('preflight')} every check passed: ${event.container} can move from ${event.from} to ${event.to} (dry run: nothing was changed)`;
     case 'phase':
       return `${pad(event.phase)} ${event.message}`;
     case 'checkpointed':

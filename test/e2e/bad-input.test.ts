@@ -44,6 +44,20 @@ describe('bad input changes nothing', () => {
     expect(await redisCli(ipA, PORT, ['dbsize'])).toBe(String(KEYS));
   }
 
+  it('ferry preflight checks both hosts and changes nothing', async () => {
+    const r = await ferry(['preflight', '--from', 'hostA', '--to', 'hostB', NAME]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const check of ['criu', 'name', 'image', 'port', 'ip', 'network', 'cpu', 'disk']) {
+      expect(r.stdout).toMatch(new RegExp(`hostB: ok +${check}: `));
+    }
+    expect(r.stdout).toContain(`every check passed: ${NAME} can move from hostA to hostB (dry run: nothing was changed)`);
+    await expectUntouched();
+    const json = await ferry(['migrate', '--dry-run', '--from', 'hostA', '--to', 'hostB', NAME, '--json']);
+    expect(json.code).toBe(0);
+    expect(json.events.at(-1)).toMatchObject({ event: 'preflight-ok', container: NAME });
+    await expectUntouched();
+  });
+
   it('an unknown container', async () => {
     const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'no-such-container', '--json']);
     expect(r.code).toBe(1);

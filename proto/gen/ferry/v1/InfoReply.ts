@@ -15,6 +15,7 @@ export interface InfoReply {
   'listen'?: (string);
   'uptimeMs'?: (number | string | Long);
   'freeDiskBytes'?: (number | string | Long);
+  'cpuinfo'?: (Buffer | Uint8Array | string);
 }
 
 export interface InfoReply__Output {
@@ -30,4 +31,5 @@ export interface InfoReply__Output {
   'listen': (string);
   'uptimeMs': (number);
   'freeDiskBytes': (number);
+  'cpuinfo': (Buffer);
 }

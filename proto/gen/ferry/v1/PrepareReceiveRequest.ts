@@ -10,6 +10,9 @@ export interface PrepareReceiveRequest {
   'ttlMs'?: (number | string | Long);
   'replaceData'?: (boolean);
   'ignoreBindMounts'?: (boolean);
+  'sourceCpuinfo'?: (Buffer | Uint8Array | string);
+  'dryRun'?: (boolean);
+  'archiveBytesEstimate'?: (number | string | Long);
 }
 
 export interface PrepareReceiveRequest__Output {
@@ -19,4 +22,7 @@ export interface PrepareReceiveRequest__Output {
   'ttlMs': (number);
   'replaceData': (boolean);
   'ignoreBindMounts': (boolean);
+  'sourceCpuinfo': (Buffer);
+  'dryRun': (boolean);
+  'archiveBytesEstimate': (number);
 }
