@@ -14,8 +14,9 @@ export interface MigrationRecord {
   /** Container name and ID as the source knows them. */
   container: string;
   containerId: string;
-  /** The other host of the migration. */
+  /** The other host of the migration, and its agent's address. */
   peer: string;
+  peerAddress?: string | undefined;
   phase: Phase;
   archivePath: string;
   /** Whether this side has changed anything a rollback must undo. */
@@ -30,6 +31,9 @@ export interface MigrationRecord {
   promoted?: string[] | undefined;
   needsImage?: boolean | undefined;
 }
+
+/** The source's record stays in phase transfer until commit; this outcome marks the archive delivered. */
+export const SENT_OUTCOME = 'archive sent and verified by the destination';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -5,6 +5,7 @@ import { FerryError } from '../common/errors.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
+import { DEFAULT_RECOVERY, Reconciler } from './recovery.ts';
 import { startServer, stopServer } from './server.ts';
 import { AgentService } from './service.ts';
 
@@ -22,6 +23,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   --runtime NAME         OCI runtime (default runc: crun refuses hybrid cgroups)
   --criu-ghost-limit N   largest deleted-but-open file CRIU carries, bytes (default 40000000)
   --criu-config-dir DIR  where CRIU's config files are kept up to date (default /etc/criu)
+  --settle-after-ms N    how long a migration may sit untouched before the agents settle it
+                         themselves, e.g. when the coordinator died (default 60000)
   --insecure             serve without TLS (required until mutual TLS lands; logs a warning)
   --log-level LEVEL      debug, info, warn, error (default info)
   -h, --help             this text
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
       insecure: { type: 'boolean', default: false },
       'criu-ghost-limit': { type: 'string', default: String(DEFAULT_CRIU_SETTINGS.ghostLimit) },
       'criu-config-dir': { type: 'string', default: '/etc/criu' },
+      'settle-after-ms': { type: 'string', default: String(DEFAULT_RECOVERY.settleAfterMs) },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,14 +82,19 @@ async function main(): Promise<void> {
     log,
   });
   await service.open();
+  const settleAfterMs = Number(values['settle-after-ms']);
+  if (!Number.isSafeInteger(settleAfterMs) || settleAfterMs < 1000) throw new FerryError('BAD_REQUEST', '--settle-after-ms must be at least 1000');
   const { server, port } = await startServer(service, log);
   log.info({ listen: values.listen, port }, 'agent listening');
+  const reconciler = new Reconciler(service, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
+  reconciler.start();
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    reconciler.stop();
     void stopServer(server, 10_000).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

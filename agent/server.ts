@@ -40,6 +40,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
         replaceData: request.replaceData,
         ignoreBindMounts: request.ignoreBindMounts,
         sourceCpuinfo: request.sourceCpuinfo,
+        sourceAddress: request.sourceAddress,
         dryRun: request.dryRun,
         archiveBytesEstimate: Number(request.archiveBytesEstimate),
       }),
@@ -48,7 +49,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       const signal = cancelSignal(call);
       const request = call.request;
       service
-        .checkpointAndSend(
+        .track(request.migrationId, () => service.checkpointAndSend(
           {
             migrationId: request.migrationId,
             container: request.container,
@@ -62,7 +63,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
           },
           (event) => call.write(event),
           signal,
-        )
+        ))
         .then(
           () => call.end(),
           (error: unknown) => call.emit('error', fail('CheckpointAndSend', error)),
@@ -75,10 +76,17 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       );
     },
     Restore: unary('Restore', async (request, signal) =>
-      service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
+      service.track(request.migrationId, () =>
+        service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
+      ),
     ),
-    Commit: unary('Commit', async (request) => ({ outcome: await service.commit(request.migrationId) })),
-    Rollback: unary('Rollback', async (request) => ({ outcome: await service.rollback(request.migrationId, request.reason) })),
+    Commit: unary('Commit', async (request) => ({
+      outcome: await service.track(request.migrationId, () => service.commit(request.migrationId)),
+    })),
+    Rollback: unary('Rollback', async (request) => ({
+      outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason)),
+    })),
+    MigrationStatus: unary('MigrationStatus', async (request) => service.status(request.migrationId)),
   };
 }
 

@@ -4,6 +4,7 @@
 import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
+import { AgentConnection } from '../common/client.ts';
 import { agentClient } from '../common/rpc.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
@@ -11,7 +12,7 @@ import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
 import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.ts';
-import { Journal, validMigrationId } from './journal.ts';
+import { Journal, SENT_OUTCOME, validMigrationId } from './journal.ts';
 import type { Logger } from './log.ts';
 import { checkpoint, COMPRESSIONS, restoreInPlace, type Compression } from './podman/checkpoint.ts';
 import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
@@ -60,8 +61,7 @@ export function bindMountPaths(container: ContainerInfo): string[] {
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
-/** The source's record stays in phase transfer until commit; this outcome marks it sent. */
-const SENT = 'archive sent and verified by the destination';
+const SENT = SENT_OUTCOME;
 
 export class AgentService {
   readonly config: AgentConfig;
@@ -69,6 +69,37 @@ export class AgentService {
   readonly #started = Date.now();
   #hostInfo: Promise<HostInfo> | undefined;
   #cpuinfo: Promise<Buffer> | undefined;
+  /** Migrations an RPC is working on right now: the reconciler leaves them alone. */
+  readonly #busy = new Map<string, number>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  isBusy(id: string): boolean {
+    return (this.#busy.get(id) ?? 0) > 0;
+  }
+
+  /** Marks the migration busy while `work` runs. */
+  async track<T>(id: string, work: () => Promise<T>): Promise<T> {
+    this.#busy.set(id, (this.#busy.get(id) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (this.#busy.get(id) ?? 1) - 1;
+      if (left) this.#busy.set(id, left);
+      else this.#busy.delete(id);
+    }
+  }
+
+  status(migrationId: string): { role: string; phase: string; outcome: string; idleMs: number; busy: boolean } {
+    requireMigrationId(migrationId);
+    const record = this.journal.require(migrationId);
+    return {
+      role: record.role,
+      phase: record.phase,
+      outcome: record.outcome ?? '',
+      idleMs: Date.now() - Date.parse(record.updatedAt),
+      busy: this.isBusy(migrationId),
+    };
+  }
 
   constructor(config: AgentConfig) {
     this.config = config;
@@ -133,6 +164,7 @@ export class AgentService {
     replaceData: boolean;
     ignoreBindMounts: boolean;
     sourceCpuinfo?: Buffer | undefined;
+    sourceAddress?: string | undefined;
     dryRun?: boolean | undefined;
     archiveBytesEstimate?: number | undefined;
   }): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
@@ -175,6 +207,7 @@ export class AgentService {
       container: container.name,
       containerId: container.id,
       peer: request.sourceHost,
+      peerAddress: request.sourceAddress || undefined,
       phase: 'preflight',
       archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
       touched: false,
@@ -314,6 +347,7 @@ export class AgentService {
       container: container.name,
       containerId: container.id,
       peer: request.destinationHost,
+      peerAddress: request.destinationAddress,
       phase: 'checkpoint',
       archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
       touched: true,
@@ -416,14 +450,30 @@ export class AgentService {
       await this.rollback(record.id, failure.message).catch((rollbackError: unknown) => {
         log.error({ err: String(rollbackError) }, 'rollback after failed send failed');
       });
+      // The destination may hold staged data or a partial archive; tell it, in case nobody else can.
+      const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
+      await peer
+        .rollback(record.id, failure.message, { timeoutMs: 30_000 })
+        .catch((peerError: unknown) => log.warn({ err: String(peerError) }, 'could not roll back the destination'))
+        .finally(() => peer.close());
       throw failure;
     }
   }
 
   /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
   async receive(messages: AsyncIterable<TransferChunk__Output>): Promise<{ bytes: number; sha256: string }> {
+    let accepted: string | undefined;
+    const release = () => {
+      if (accepted) this.#busy.set(accepted, (this.#busy.get(accepted) ?? 1) - 1);
+      if (accepted && !this.#busy.get(accepted)) this.#busy.delete(accepted);
+    };
     try {
-      const result = await receiveArchive(messages, (header) => this.#accept(header));
+      const result = await receiveArchive(messages, async (header) => {
+        const target = await this.#accept(header);
+        accepted = header.migrationId;
+        this.#busy.set(accepted, (this.#busy.get(accepted) ?? 0) + 1);
+        return target;
+      });
       const { migrationId, kind, round } = result.header;
       const log = this.config.log.child({ migrationId, phase: 'transfer' });
       if (kind === 'checkpoint') {
@@ -440,6 +490,8 @@ export class AgentService {
       return { bytes: result.bytes, sha256: result.sha256 };
     } catch (error) {
       throw FerryError.from(error, { phase: 'transfer', host: this.config.name });
+    } finally {
+      release();
     }
   }
 
@@ -521,7 +573,27 @@ export class AgentService {
     }
   }
 
-  async commit(migrationId: string): Promise<string> {
+  /** Runs one commit or rollback of a migration at a time: the coordinator and the reconciler may both try. */
+  #serialize<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const settled = next.catch(() => undefined);
+    this.#locks.set(id, settled);
+    void settled.then(() => {
+      if (this.#locks.get(id) === settled) this.#locks.delete(id);
+    });
+    return next;
+  }
+
+  commit(migrationId: string): Promise<string> {
+    return this.#serialize(migrationId, () => this.#commit(migrationId));
+  }
+
+  rollback(migrationId: string, reason: string): Promise<string> {
+    return this.#serialize(migrationId, () => this.#rollback(migrationId, reason));
+  }
+
+  async #commit(migrationId: string): Promise<string> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.phase === 'done') return record.outcome ?? 'already committed';
@@ -580,7 +652,7 @@ export class AgentService {
   }
 
   /** Undoes what this host did for the migration; safe to call again. */
-  async rollback(migrationId: string, reason: string): Promise<string> {
+  async #rollback(migrationId: string, reason: string): Promise<string> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.phase === 'failed') return record.outcome ?? 'already rolled back';

@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
-import { AgentConnection } from './client.ts';
+import { AgentConnection } from '../common/client.ts';
 import type { MigrationEvent } from './events.ts';
 import { loadInventory, locateInventory, resolveHost, type HostEntry, type Inventory } from './inventory.ts';
 import { migrate } from './migrate.ts';

@@ -3,9 +3,10 @@
 // the destination removes what it made first, then the source resumes its frozen copy, so the
 // container never runs on two hosts and always on one.
 import { randomBytes } from 'node:crypto';
+import pRetry from 'p-retry';
 import { FerryError } from '../common/errors.ts';
 import type { Phase } from '../common/phases.ts';
-import { AgentConnection } from './client.ts';
+import { AgentConnection } from '../common/client.ts';
 import type { Emit, MigrationSummary } from './events.ts';
 import type { HostEntry } from './inventory.ts';
 import { deadPorts, verifyPorts } from './verify.ts';
@@ -29,6 +30,9 @@ export interface MigrateOptions {
   verifyTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
+
+/** How long a rollback keeps trying an agent that does not answer. */
+const ROLLBACK_RETRY_MS = 30_000;
 
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -55,8 +59,8 @@ export async function migrate(options: MigrateOptions, emit: Emit): Promise<Migr
 class Migration {
   readonly id: string;
   readonly options: MigrateOptions;
-  readonly source: AgentConnection;
-  readonly destination: AgentConnection;
+  readonly source: AgentConnection<HostEntry>;
+  readonly destination: AgentConnection<HostEntry>;
   readonly emit: Emit;
   phase: Phase = 'preflight';
   /** Whether the source has frozen the container: from here on, failure means rollback. */
@@ -65,7 +69,7 @@ class Migration {
   /** Whether the destination was asked to restore: only then can it hold a running copy. */
   restoreRequested = false;
 
-  constructor(id: string, options: MigrateOptions, source: AgentConnection, destination: AgentConnection, emit: Emit) {
+  constructor(id: string, options: MigrateOptions, source: AgentConnection<HostEntry>, destination: AgentConnection<HostEntry>, emit: Emit) {
     this.id = id;
     this.options = options;
     this.source = source;
@@ -130,6 +134,7 @@ class Migration {
             replaceData: this.options.replaceData ?? false,
             ignoreBindMounts: this.options.ignoreBindMounts ?? false,
             sourceCpuinfo: sourceInfo.cpuinfo,
+            sourceAddress: from.agent,
             dryRun: this.options.dryRun ?? false,
           },
           { signal },
@@ -304,7 +309,14 @@ class Migration {
     const reason = `${failure.code}: ${failure.message}`;
     const step = async (agent: AgentConnection): Promise<boolean> => {
       try {
-        const outcome = await agent.rollback(this.id, reason);
+        // An agent that is restarting gets a little while to come back; nothing else is retried.
+        const outcome = await pRetry(() => agent.rollback(this.id, reason), {
+          retries: 10,
+          minTimeout: 500,
+          maxTimeout: 5_000,
+          maxRetryTime: ROLLBACK_RETRY_MS,
+          shouldRetry: ({ error }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
+        });
         this.emit({ kind: 'rollback', migrationId: this.id, host: agent.host.name, outcome, ok: true });
         return true;
       } catch (error) {

@@ -16,6 +16,8 @@ import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, Insp
 import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from './ferry/v1/ListContainersReply';
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from './ferry/v1/ListContainersRequest';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from './ferry/v1/MigrationEvent';
+import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from './ferry/v1/MigrationStatusReply';
+import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from './ferry/v1/MigrationStatusRequest';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from './ferry/v1/Mount';
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from './ferry/v1/PortMapping';
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
@@ -55,6 +57,8 @@ export interface ProtoGrpcType {
       ListContainersReply: MessageTypeDefinition<_ferry_v1_ListContainersReply, _ferry_v1_ListContainersReply__Output>
       ListContainersRequest: MessageTypeDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersRequest__Output>
       MigrationEvent: MessageTypeDefinition<_ferry_v1_MigrationEvent, _ferry_v1_MigrationEvent__Output>
+      MigrationStatusReply: MessageTypeDefinition<_ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusReply__Output>
+      MigrationStatusRequest: MessageTypeDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusRequest__Output>
       Mount: MessageTypeDefinition<_ferry_v1_Mount, _ferry_v1_Mount__Output>
       PortMapping: MessageTypeDefinition<_ferry_v1_PortMapping, _ferry_v1_PortMapping__Output>
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>

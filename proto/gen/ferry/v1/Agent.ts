@@ -12,6 +12,8 @@ import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, Insp
 import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from '../../ferry/v1/ListContainersReply';
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from '../../ferry/v1/ListContainersRequest';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from '../../ferry/v1/MigrationEvent';
+import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from '../../ferry/v1/MigrationStatusReply';
+import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from '../../ferry/v1/MigrationStatusRequest';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from '../../ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from '../../ferry/v1/PrepareReceiveRequest';
 import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from '../../ferry/v1/ReceiveReply';
@@ -63,6 +65,15 @@ export interface AgentClient extends grpc.Client {
   listContainers(argument: _ferry_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
   listContainers(argument: _ferry_v1_ListContainersRequest, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
   
+  MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  migrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  migrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  migrationStatus(argument: _ferry_v1_MigrationStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  migrationStatus(argument: _ferry_v1_MigrationStatusRequest, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
+  
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
@@ -112,6 +123,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   ListContainers: grpc.handleUnaryCall<_ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply>;
   
+  MigrationStatus: grpc.handleUnaryCall<_ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply>;
+  
   PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
   
   Receive: grpc.handleClientStreamingCall<_ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply>;
@@ -128,6 +141,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Info: MethodDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoReply, _ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply__Output>
   InspectContainer: MethodDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_ContainerInfo, _ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo__Output>
   ListContainers: MethodDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersReply, _ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply__Output>
+  MigrationStatus: MethodDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply__Output>
   PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
   Receive: MethodDefinition<_ferry_v1_TransferChunk, _ferry_v1_ReceiveReply, _ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply__Output>
   Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>

@@ -13,6 +13,7 @@ export interface PrepareReceiveRequest {
   'sourceCpuinfo'?: (Buffer | Uint8Array | string);
   'dryRun'?: (boolean);
   'archiveBytesEstimate'?: (number | string | Long);
+  'sourceAddress'?: (string);
 }
 
 export interface PrepareReceiveRequest__Output {
@@ -25,4 +26,5 @@ export interface PrepareReceiveRequest__Output {
   'sourceCpuinfo': (Buffer);
   'dryRun': (boolean);
   'archiveBytesEstimate': (number);
+  'sourceAddress': (string);
 }

@@ -1,19 +1,26 @@
-// The coordinator's view of one agent: promise-returning calls with a deadline and a cancel
-// signal, whose failures come back as FerryError with the host filled in.
+// One agent as its callers (the coordinator, and a peer agent settling a migration) see it:
+// promise-returning calls with a deadline and a cancel signal, whose failures come back as
+// FerryError with the host filled in.
 import * as grpc from '@grpc/grpc-js';
-import { FerryError } from '../common/errors.ts';
-import { agentClient, fromServiceError, type AgentClient } from '../common/rpc.ts';
+import { FerryError } from './errors.ts';
+import { agentClient, fromServiceError, type AgentClient } from './rpc.ts';
 import type { CheckpointAndSendRequest } from '../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import type { ContainerInfo, ContainerInfo__Output } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { CommitReply__Output } from '../proto/gen/ferry/v1/CommitReply.ts';
 import type { ContainerSummary__Output } from '../proto/gen/ferry/v1/ContainerSummary.ts';
+import type { MigrationStatusReply__Output } from '../proto/gen/ferry/v1/MigrationStatusReply.ts';
 import type { ListContainersReply__Output } from '../proto/gen/ferry/v1/ListContainersReply.ts';
 import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
 import type { RollbackReply__Output } from '../proto/gen/ferry/v1/RollbackReply.ts';
 import type { InfoReply__Output } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
-import type { HostEntry } from './inventory.ts';
+
+/** Enough to reach an agent: its name for messages, its gRPC address. */
+export interface AgentEndpoint {
+  name: string;
+  agent: string;
+}
 
 export interface CallOptions {
   signal?: AbortSignal | undefined;
@@ -29,11 +36,11 @@ type Unary<Req, Res> = (
   callback: grpc.requestCallback<Res>,
 ) => grpc.ClientUnaryCall;
 
-export class AgentConnection {
-  readonly host: HostEntry;
+export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
+  readonly host: H;
   readonly #client: AgentClient;
 
-  constructor(host: HostEntry) {
+  constructor(host: H) {
     this.host = host;
     this.#client = agentClient(host.agent);
   }
@@ -78,6 +85,7 @@ export class AgentConnection {
       replaceData: boolean;
       ignoreBindMounts: boolean;
       sourceCpuinfo: Buffer;
+      sourceAddress: string;
       dryRun: boolean;
     },
     options?: CallOptions,
@@ -99,6 +107,10 @@ export class AgentConnection {
 
   async rollback(migrationId: string, reason: string, options?: CallOptions): Promise<string> {
     return (await this.#unary<object, RollbackReply__Output>(this.#client.rollback, { migrationId, reason }, { timeoutMs: 300_000, ...options })).outcome;
+  }
+
+  status(migrationId: string, options?: CallOptions): Promise<MigrationStatusReply__Output> {
+    return this.#unary<object, MigrationStatusReply__Output>(this.#client.migrationStatus, { migrationId }, { timeoutMs: 10_000, ...options });
   }
 
   /** The source's checkpoint and send: yields its events, throws its error. */
