@@ -5,7 +5,11 @@ import { execa, type Result } from 'execa';
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const LAB = process.env.FERRY_LAB ?? 'ferrytest';
 export const LAB_SUBNET = process.env.FERRY_LAB_SUBNET ?? '172.31.78';
-export const labEnv = { FERRY_LAB: LAB, FERRY_LAB_SUBNET: LAB_SUBNET };
+export const labEnv = {
+  FERRY_LAB: LAB,
+  FERRY_LAB_SUBNET: LAB_SUBNET,
+  FERRY_AGENT_BIN: `${ROOT}test/fixtures/ferry-agent-test`,
+};
 
 export async function lab(args: string[], options: { input?: string; reject?: boolean } = {}): Promise<Result> {
   return execa(`${ROOT}scripts/lab`, args, { env: labEnv, reject: options.reject ?? true, input: options.input, timeout: 300_000 });

@@ -1,0 +1,148 @@
+// Never lose a container: faults injected for real in the middle of a migration. Each test ends
+// by checking that the container runs on exactly one host, with its data.
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { containerState, hostIp, inventoryPath, lab, podman, redisCli, removeEverywhere, ROOT, runningOn, startRedis } from './lab.ts';
+
+const NAME = 'e2e-fault';
+const PORT = 6383;
+const MB = 150; // enough that the transfer takes a moment to interrupt
+
+/** Fills Redis with `mb` MB of incompressible values plus a counter key to check afterwards. */
+async function fillBig(ip: string, mb: number): Promise<void> {
+  const count = mb * 64;
+  const script = `for i in range(${count}): print('SET big:%d %s' % (i, __import__('os').urandom(8192).hex()))`;
+  const commands = await execa('python3', ['-c', script], { maxBuffer: 4 * mb * 1024 * 1024 });
+  await execa('redis-cli', ['-h', ip, '-p', String(PORT), '--pipe'], { input: String(commands.stdout).replace(/\n/g, '\r\n') + '\r\n' });
+  await redisCli(ip, PORT, ['set', 'marker', 'still-here']);
+}
+
+/** Starts `ferry migrate --json` and resolves once the named event has been printed. */
+function startMigration(from: string, to: string, inventory: string): { child: ResultPromise; seen: (event: string) => Promise<void> } {
+  const child = execa(`${ROOT}bin/ferry`, ['migrate', '--from', from, '--to', to, NAME, '--json', '--inventory', inventory], { reject: false, buffer: true });
+  const waiting = new Map<string, () => void>();
+  const seenEvents = new Set<string>();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      const kind = /"event":"([a-z-]+)"/.exec(line)?.[1];
+      if (!kind) continue;
+      seenEvents.add(kind);
+      waiting.get(kind)?.();
+    }
+  });
+  return {
+    child,
+    seen: (event) => (seenEvents.has(event) ? Promise.resolve() : new Promise<void>((resolve) => waiting.set(event, resolve))),
+  };
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The container runs on hostA only, answers, and kept its data. */
+async function expectSafeOnA(ipA: string): Promise<void> {
+  await eventually(async () => (await runningOn(NAME)).join() === 'hostA', 60_000);
+  expect(await containerState('hostB', NAME)).toBeUndefined();
+  expect(await redisCli(ipA, PORT, ['get', 'marker'])).toBe('still-here');
+  expect(Number(await redisCli(ipA, PORT, ['dbsize']))).toBe(MB * 64 + 1);
+}
+
+/** No archive, staging or journal leftovers that are not settled on a host. */
+async function expectSettled(host: string): Promise<void> {
+  const state = JSON.parse(String((await execa('cat', [await inventoryPath()])).stdout)).hosts[host].stateDir as string;
+  await eventually(async () => {
+    const archives = String((await execa('sh', ['-c', `ls ${state}/agent/archives 2>/dev/null || true`])).stdout).trim();
+    const open = String((await execa('sh', ['-c', `grep -L '"phase": "\\(done\\|failed\\)"' ${state}/agent/migrations/*.json 2>/dev/null || true`])).stdout).trim();
+    return archives === '' && open === '';
+  }, 60_000);
+}
+
+describe('faults in the middle of a migration', () => {
+  let ipA: string;
+  let inventory: string;
+
+  beforeEach(async () => {
+    ipA = await hostIp('hostA');
+    inventory = await inventoryPath();
+    await lab(['agent-start', 'hostA']);
+    await lab(['agent-start', 'hostB']);
+    if ((await runningOn(NAME)).join() !== 'hostA') {
+      await removeEverywhere(NAME);
+      await startRedis('hostA', NAME, PORT);
+      await fillBig(ipA, MB);
+    }
+  });
+
+  afterAll(async () => {
+    await lab(['agent-start', 'hostA'], { reject: false });
+    await lab(['agent-start', 'hostB'], { reject: false });
+    await removeEverywhere(NAME);
+  });
+
+  it('the destination agent is killed (SIGKILL) during the transfer', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('checkpointed');
+    await lab(['agent-stop', 'hostB', '--kill']);
+    const restart = setTimeout(() => void lab(['agent-start', 'hostB']), 3_000);
+    const r = await child;
+    clearTimeout(restart);
+    expect(r.exitCode).toBe(1);
+    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    expect(failed).toMatchObject({ event: 'failed', rolledBack: true });
+    expect(['TRANSFER_FAILED', 'AGENT_UNREACHABLE']).toContain(failed.error.code);
+    await expectSafeOnA(ipA);
+    await lab(['agent-start', 'hostB']);
+    await expectSettled('hostB');
+  });
+
+  it('the source agent is killed right after the checkpoint, then restarted', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('checkpointed');
+    await lab(['agent-stop', 'hostA', '--kill']);
+    expect(await containerState('hostA', NAME)).not.toBe('running'); // frozen: only the agent can bring it back
+    await new Promise((r) => setTimeout(r, 2_000));
+    await lab(['agent-start', 'hostA']);
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    await expectSafeOnA(ipA);
+    await expectSettled('hostA');
+    await expectSettled('hostB');
+  });
+
+  it('the coordinator is killed in the middle; the agents settle it on their own', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('checkpointed');
+    child.kill('SIGKILL');
+    await child;
+    await expectSafeOnA(ipA);
+    await expectSettled('hostA');
+    await expectSettled('hostB');
+  });
+
+  it('Ctrl-C in the coordinator rolls back', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('checkpointed');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('interrupted: rolling back');
+    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'CANCELLED' } });
+    await expectSafeOnA(ipA);
+    await expectSettled('hostB');
+  });
+
+  it('after all that, the container still migrates', async () => {
+    const { child } = startMigration('hostA', 'hostB', inventory);
+    const r = await child;
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    expect(await runningOn(NAME)).toEqual(['hostB']);
+    expect(await redisCli(await hostIp('hostB'), PORT, ['get', 'marker'])).toBe('still-here');
+    await podman('hostB', ['rm', '-f', '-t', '0', NAME]);
+  });
+});
