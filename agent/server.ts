@@ -21,10 +21,14 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
   };
   function unary<Req, Res>(method: string, run: (request: Req, signal: AbortSignal) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      run(call.request, cancelSignal(call)).then(
-        (reply) => callback(null, reply),
-        (error: unknown) => callback(fail(method, error)),
-      );
+      // Through a promise, so that a synchronous throw is answered like any other failure.
+      const signal = cancelSignal(call);
+      Promise.resolve()
+        .then(() => run(call.request, signal))
+        .then(
+          (reply) => callback(null, reply),
+          (error: unknown) => callback(fail(method, error)),
+        );
     };
   }
   return {

@@ -1,0 +1,107 @@
+// Bad input on the agent's gRPC API itself: a real agent server on 127.0.0.1:0 (podman is a fake
+// here, for these error paths only). Each call gets INVALID_ARGUMENT or the like, and the
+// agent's state directory is unchanged afterwards.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentClient, type AgentClient } from '../../common/rpc.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { Podman } from '../../agent/podman/podman.ts';
+import { startServer } from '../../agent/server.ts';
+import { AgentService } from '../../agent/service.ts';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'ferry-api-'));
+let server: grpc.Server;
+let client: AgentClient;
+
+beforeAll(async () => {
+  const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
+  const service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger });
+  await service.open();
+  const started = await startServer(service, silentLogger);
+  server = started.server;
+  client = agentClient(`127.0.0.1:${started.port}`);
+});
+
+afterAll(() => {
+  client.close();
+  server.forceShutdown();
+});
+
+function files(): string[] {
+  return readdirSync(stateDir, { recursive: true }).map(String).sort();
+}
+
+function unary(method: string, request: unknown): Promise<grpc.ServiceError> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as unknown as Record<string, Function>)[method]!.bind(client);
+    fn(request, (error: grpc.ServiceError | null) => (error ? resolve(error) : reject(new Error(`${method} succeeded`))));
+  });
+}
+
+const code = (e: grpc.ServiceError) => [e.code, e.metadata.get('ferry-code')[0]];
+
+describe('the agent API refuses bad input and changes nothing', () => {
+  it('missing or malformed fields', async () => {
+    const before = files();
+    expect(code(await unary('inspectContainer', {}))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    const long = await unary('inspectContainer', { container: 'x'.repeat(5000) });
+    expect(code(long), long.details).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await unary('prepareReceive', { migrationId: 'm-1', sourceHost: 'hostA' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await unary('prepareReceive', { migrationId: '../../etc', sourceHost: 'hostA', container: { id: 'a', name: 'b' } }))).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      'BAD_REQUEST',
+    ]);
+    expect(code(await unary('restore', { migrationId: '' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(files()).toEqual(before);
+  });
+
+  it('wrong types are refused by the wire format itself', async () => {
+    const error = await unary('restore', { migrationId: 'm-1', timeoutMs: 'soon' }).catch((e: unknown) => e as grpc.ServiceError);
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  it('unknown migration IDs', async () => {
+    const before = files();
+    for (const method of ['restore', 'commit', 'rollback', 'migrationStatus']) {
+      expect(code(await unary(method, { migrationId: 'm-unknown' })), method).toEqual([grpc.status.NOT_FOUND, 'MIGRATION_UNKNOWN']);
+    }
+    expect(files()).toEqual(before);
+  });
+
+  it('a transfer for no migration, and a chunk out of order', async () => {
+    const before = files();
+    const send = (messages: unknown[]) =>
+      new Promise<grpc.ServiceError>((resolve, reject) => {
+        const call = client.receive((error) => (error ? resolve(error) : reject(new Error('accepted'))));
+        for (const m of messages) call.write(m as never);
+        call.end();
+      });
+    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 3 } }, { data: { offset: 0, data: Buffer.from('abc') } }]))).toEqual([
+      grpc.status.NOT_FOUND,
+      'MIGRATION_UNKNOWN',
+    ]);
+    expect(code(await send([{ data: { offset: 5, data: Buffer.from('abc') } }]))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: -7 } }]))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 3, kind: 'rootkit' } }]))).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      'BAD_REQUEST',
+    ]);
+    expect(files()).toEqual(before);
+  });
+
+  it('a checkpoint request with a bad compression or this host as destination', async () => {
+    const stream = (request: unknown) =>
+      new Promise<grpc.ServiceError>((resolve, reject) => {
+        const call = client.checkpointAndSend(request as never);
+        call.on('data', () => {});
+        call.on('error', resolve);
+        call.on('end', () => reject(new Error('accepted')));
+      });
+    const base = { migrationId: 'm-2', container: 'c', destinationHost: 'hostB', destinationAddress: '127.0.0.1:1' };
+    expect(code(await stream({ ...base, compress: 'lz4' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await stream({ ...base, destinationHost: 'hostT' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'SAME_HOST']);
+  });
+});
