@@ -47,7 +47,6 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
   data: 'DEST_DATA_EXISTS',
   port: 'DEST_PORT_BUSY',
   name: 'DEST_NAME_TAKEN',
-  image: 'IMAGE_MISSING',
   criu: 'CRIU_UNAVAILABLE',
   busy: 'MIGRATION_BUSY',
 };

@@ -73,11 +73,6 @@ export const ERROR_CODES = {
     hint: 'Move that path away on the destination, or pass --replace-data (the old content is kept aside until the migration commits).',
     retryable: false,
   },
-  IMAGE_MISSING: {
-    meaning: "The destination does not have the container's image.",
-    hint: 'Load the image on the destination (podman load or pull) and migrate again.',
-    retryable: false,
-  },
   CRIU_UNAVAILABLE: {
     meaning: 'CRIU is missing or `criu check` fails on the host.',
     hint: 'Run scripts/setup-host on that host (CRIU >= 4.2 is needed on kernels >= 6.16).',
