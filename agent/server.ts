@@ -64,6 +64,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
             sendImage: request.sendImage,
             ignoreBindMounts: request.ignoreBindMounts,
             noPresync: request.noPresync,
+            transferRetryMs: Number(request.transferRetryMs),
           },
           (event) => call.write(event),
           signal,
@@ -90,7 +91,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     Rollback: unary('Rollback', async (request) => ({
       outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason)),
     })),
-    MigrationStatus: unary('MigrationStatus', async (request) => service.status(request.migrationId)),
+    MigrationStatus: unary('MigrationStatus', (request) => service.status(request.migrationId)),
   };
 }
 

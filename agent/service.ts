@@ -1,9 +1,10 @@
 // What an agent does, independent of gRPC: server.ts maps RPCs onto these methods. A source
 // agent checkpoints and sends; a destination agent prepares, receives and restores; both commit
 // or roll back what they did, idempotently, from their journal.
-import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
+import pRetry from 'p-retry';
 import { AgentConnection } from '../common/client.ts';
 import { agentClient } from '../common/rpc.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -23,7 +24,8 @@ import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
 import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
 import { portFree } from './ports.ts';
-import { fileTarget, receiveArchive, streamTarget, type Target } from './transfer/receive.ts';
+import { fileTarget, receiveArchive, resumableFileTarget, streamTarget, type Target } from './transfer/receive.ts';
+import { hashPrefix } from './transfer/send.ts';
 import { UNKNOWN_SIZE, type ArchiveHeader, type StreamKind } from './transfer/chunks.ts';
 import { extractData } from './data/extract.ts';
 import { packEntries } from './data/pack.ts';
@@ -60,6 +62,8 @@ export function bindMountPaths(container: ContainerInfo): string[] {
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+/** How long a broken transfer keeps being resumed before the migration rolls back. */
+export const DEFAULT_TRANSFER_RETRY_MS = 30_000;
 const SENT = SENT_OUTCOME;
 
 export class AgentService {
@@ -88,7 +92,7 @@ export class AgentService {
     }
   }
 
-  status(migrationId: string): { role: string; phase: string; outcome: string; idleMs: number; busy: boolean } {
+  async status(migrationId: string): Promise<{ role: string; phase: string; outcome: string; idleMs: number; busy: boolean; receivedBytes: number }> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     return {
@@ -97,6 +101,7 @@ export class AgentService {
       outcome: record.outcome ?? '',
       idleMs: Date.now() - Date.parse(record.updatedAt),
       busy: this.isBusy(migrationId),
+      receivedBytes: record.role === 'destination' ? await stat(record.archivePath).then((st) => st.size, () => 0) : 0,
     };
   }
 
@@ -316,6 +321,7 @@ export class AgentService {
       sendImage: boolean;
       ignoreBindMounts: boolean;
       noPresync: boolean;
+      transferRetryMs: number;
     },
     emit: (event: MigrationEvent) => void,
     signal: AbortSignal,
@@ -356,6 +362,22 @@ export class AgentService {
     let phase: 'checkpoint' | 'transfer' = 'checkpoint';
     try {
       const client = agentClient(request.destinationAddress);
+      const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
+      const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULT_TRANSFER_RETRY_MS;
+      /** Runs a transfer again while its errors say a retry may help, for at most retryMs. */
+      const retrying = <T>(stream: StreamKind, attempt: (n: number) => Promise<T>) =>
+        pRetry(attempt, {
+          retries: 1_000,
+          minTimeout: 250,
+          maxTimeout: 2_000,
+          maxRetryTime: retryMs,
+          signal,
+          shouldRetry: ({ error }) => !signal.aborted && FerryError.from(error).retryable,
+          onFailedAttempt: ({ error, attemptNumber }) => {
+            log.warn({ stream, attempt: attemptNumber, err: error.message }, 'transfer attempt failed');
+            emit({ retrying: { stream, attempt: attemptNumber, error: FerryError.from(error).message } });
+          },
+        });
       try {
         const send = (kind: StreamKind, round: number, source: AsyncIterable<Buffer>, totalBytes = UNKNOWN_SIZE) =>
           sendStream({
@@ -375,15 +397,28 @@ export class AgentService {
           const started = performance.now();
           // docker-archive keeps the image's name and its ID (the config digest) through the load.
           const image = container.imageName || container.imageId;
-          const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal });
-          const [sent] = await Promise.all([send('image', 0, save.stdout as AsyncIterable<Buffer>), save]);
+          const sent = await retrying('image', async () => {
+            const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal });
+            const [result] = await Promise.all([
+              send('image', 0, save.stdout as AsyncIterable<Buffer>).catch((error: unknown) => {
+                save.kill();
+                throw error;
+              }),
+              save,
+            ]);
+            return result;
+          });
           emit({ imageSent: { image: container.imageName || container.imageId, bytes: sent.bytes, ms: Math.round(performance.now() - started) } });
         }
         const dataPaths = record.dataPaths ?? [];
         const syncData = async (round: number, entries: Entry[], removals: string[]) => {
           const started = performance.now();
-          const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
-          const [, dirty] = await Promise.all([send('data', round, packed.stream), packed.done]);
+          // A broken data stream is sent again whole: applying it twice gives the same tree.
+          const { packed, dirty } = await retrying('data', async () => {
+            const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
+            const [, dirty] = await Promise.all([send('data', round, packed.stream), packed.done]);
+            return { packed, dirty };
+          });
           emit({
             dataSynced: {
               round,
@@ -421,25 +456,44 @@ export class AgentService {
           await syncData(1, change.send, change.remove);
         }
         let reported = 0;
-        const sent = await sendArchive({
-          path: record.archivePath,
-          migrationId: record.id,
-          sourceHost: this.config.name,
-          destinationHost: request.destinationHost,
-          client,
-          signal,
-          onProgress: (bytes, total) => {
-            if (bytes - reported >= PROGRESS_EVERY_BYTES || bytes === total) {
-              reported = bytes;
-              emit({ progress: { bytes, totalBytes: total } });
-            }
-          },
+        const sent = await retrying('checkpoint', async (attempt) => {
+          // After a break, continue from what the destination has kept.
+          const resumeFrom =
+            attempt === 1
+              ? 0
+              : Number(
+                  (
+                    await peer.status(record.id, { timeoutMs: 5_000 }).catch((error: unknown) => {
+                      throw new FerryError('TRANSFER_FAILED', `cannot resume the transfer: ${FerryError.from(error).message}`, {
+                        phase: 'transfer',
+                        cause: error,
+                      });
+                    })
+                  ).receivedBytes,
+                );
+          if (resumeFrom) emit({ retrying: { stream: 'checkpoint', attempt, error: '', resumeFrom } });
+          return sendArchive({
+            path: record.archivePath,
+            migrationId: record.id,
+            sourceHost: this.config.name,
+            destinationHost: request.destinationHost,
+            client,
+            signal,
+            resumeFrom,
+            onProgress: (bytes, total) => {
+              if (bytes - reported >= PROGRESS_EVERY_BYTES || bytes === total) {
+                reported = bytes;
+                emit({ progress: { bytes, totalBytes: total } });
+              }
+            },
+          });
         });
         await this.journal.update(record.id, { outcome: SENT });
         emit({ transferred: { bytes: sent.bytes, transferMs: sent.ms, sha256: sent.sha256 } });
         log.info({ phase, bytes: sent.bytes, ms: sent.ms }, 'archive sent');
       } finally {
         client.close();
+        peer.close();
       }
     } catch (error) {
       // Until the destination restores, the source copy is the container: bring it back now
@@ -502,8 +556,13 @@ export class AgentService {
   async #accept(header: ArchiveHeader): Promise<Target> {
     requireMigrationId(header.migrationId);
     const record = this.journal.require(header.migrationId);
-    if (record.role !== 'destination' || record.phase !== 'preflight') {
+    const resuming = header.kind === 'checkpoint' && record.phase === 'transfer' && !record.outcome?.startsWith('received');
+    if (record.role !== 'destination' || (record.phase !== 'preflight' && !resuming)) {
       throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`);
+    }
+    if (this.isBusy(record.id)) {
+      // The stream of a previous attempt is still being torn down here; the sender retries.
+      throw new FerryError('TRANSFER_FAILED', `a previous stream of migration ${record.id} is still open here`);
     }
     if (record.peer !== header.sourceHost) {
       throw new FerryError('BAD_REQUEST', `migration ${record.id} expects its archive from ${record.peer}, not ${header.sourceHost}`);
@@ -516,9 +575,18 @@ export class AgentService {
       throw new FerryError('DISK_FULL', `the archive needs ${header.totalBytes} bytes and ${this.config.name} has ${fs.bavail * fs.bsize} free`);
     }
     switch (header.kind) {
-      case 'checkpoint':
-        await this.journal.advance(record.id, 'transfer', { touched: true });
-        return fileTarget(record.archivePath);
+      case 'checkpoint': {
+        const from = header.resumeFrom ?? 0;
+        if (record.phase === 'preflight') await this.journal.advance(record.id, 'transfer', { touched: true });
+        if (from === 0) return resumableFileTarget(record.archivePath, 0);
+        const have = (await stat(record.archivePath).catch(() => undefined))?.size ?? 0;
+        if (from > have) {
+          throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
+        }
+        await truncate(record.archivePath, from);
+        this.config.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
+        return resumableFileTarget(record.archivePath, from, await hashPrefix(record.archivePath, from));
+      }
       case 'image':
         if (!record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`);
         return fileTarget(this.#imagePath(record.id));

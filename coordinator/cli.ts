@@ -35,6 +35,8 @@ Options:
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
   --dry-run          run the preflight checks only
+  --transfer-retry-ms MS  how long a broken transfer keeps being resumed from where it stopped
+                     before the migration rolls back (default 30000)
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
@@ -81,6 +83,7 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'ignore-bind-mounts': { type: 'boolean', default: false },
         'no-presync': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
+        'transfer-retry-ms': { type: 'string', default: '30000' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -137,6 +140,7 @@ interface Values {
   'ignore-bind-mounts': boolean;
   'no-presync': boolean;
   'dry-run': boolean;
+  'transfer-retry-ms': string;
 }
 
 function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
@@ -157,8 +161,11 @@ function migrationSettings(values: Values) {
   if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
   const verifyTimeoutMs = Number(values['verify-timeout']);
   if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
+  const transferRetryMs = Number(values['transfer-retry-ms']);
+  if (!Number.isInteger(transferRetryMs) || transferRetryMs < 0) usage('--transfer-retry-ms must be a whole number of milliseconds');
   return {
     compress: compress as 'none' | 'zstd' | 'gzip',
+    transferRetryMs,
     verifyTimeoutMs,
     replaceData: values['replace-data'],
     ignoreBindMounts: values['ignore-bind-mounts'],

@@ -40,6 +40,7 @@ export type MigrationEvent =
   | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
   | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number }
   | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }
+  | { kind: 'retrying'; migrationId: string; stream: string; attempt: number; error: string; resumeFrom: number }
   | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
   | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }

@@ -24,6 +24,8 @@ export interface MigrateOptions {
   noPresync?: boolean | undefined;
   /** Run the preflight checks on both hosts and stop: nothing is changed. */
   dryRun?: boolean | undefined;
+  /** How long a broken transfer keeps being resumed before the migration rolls back. */
+  transferRetryMs?: number | undefined;
   /** Per-phase deadlines. */
   checkpointTimeoutMs?: number | undefined;
   restoreTimeoutMs?: number | undefined;
@@ -180,6 +182,7 @@ class Migration {
           sendImage: prepared.needsImage,
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
           noPresync: this.options.noPresync ?? false,
+          transferRetryMs: this.options.transferRetryMs ?? 0,
         },
         { signal },
       );
@@ -209,6 +212,9 @@ class Migration {
             ms: Number(d.ms),
             paths: d.paths,
           });
+        } else if (event.retrying) {
+          const r = event.retrying;
+          this.emit({ kind: 'retrying', migrationId: this.id, stream: r.stream, attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
         } else if (event.progress) {
           this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
         } else if (event.transferred) {
@@ -310,8 +316,10 @@ class Migration {
     const step = async (agent: AgentConnection): Promise<boolean> => {
       try {
         // An agent that is restarting gets a little while to come back; nothing else is retried.
+        // The destination matters only once it may have restored; before that it settles on its own.
+        const patient = agent === this.source || this.restoreRequested;
         const outcome = await pRetry(() => agent.rollback(this.id, reason), {
-          retries: 10,
+          retries: patient ? 10 : 0,
           minTimeout: 500,
           maxTimeout: 5_000,
           maxRetryTime: ROLLBACK_RETRY_MS,

@@ -44,6 +44,10 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('checkpoint')} done in ${formatMs(event.checkpointMs)}, archive ${formatBytes(event.archiveBytes)}`;
     case 'progress':
       return `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / Math.max(1, event.totalBytes))}%)`;
+    case 'retrying':
+      return event.resumeFrom
+        ? `${pad('transfer')} resuming the ${event.stream} transfer at ${formatBytes(event.resumeFrom)} (attempt ${event.attempt})`
+        : `${pad('transfer')} ${event.stream} transfer attempt ${event.attempt} failed: ${event.error}; retrying`;
     case 'image-sent':
       return `${pad('transfer')} image ${event.image} sent: ${formatBytes(event.bytes)} in ${formatMs(event.ms)}`;
     case 'data-synced':

@@ -1,6 +1,7 @@
 // The wire format of an archive transfer: header, data chunks that carry their offset, and a
 // trailer with the total size and SHA-256. Both ends check offsets and the hash.
 import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
 import type { TransferChunk } from '../../proto/gen/ferry/v1/TransferChunk.ts';
 
@@ -17,25 +18,30 @@ export interface ArchiveHeader {
   totalBytes: number;
   kind: StreamKind;
   round: number;
+  /** A checkpoint transfer that continues a broken one: the bytes before this offset are there. */
+  resumeFrom?: number | undefined;
 }
 
 /** Size unknown until the trailer. */
 export const UNKNOWN_SIZE = -1;
 
-/** Wraps a byte stream into transfer messages, hashing as it goes. */
+/**
+ * Wraps a byte stream into transfer messages, hashing as it goes. When resuming, `source` starts
+ * at header.resumeFrom and `hash` has already taken in the bytes before it.
+ */
 export async function* toChunks(
   header: ArchiveHeader,
   source: AsyncIterable<Buffer>,
   onBytes: (sent: number) => void = () => {},
+  hash: Hash = createHash('sha256'),
 ): AsyncGenerator<TransferChunk> {
-  const hash = createHash('sha256');
-  let offset = 0;
+  let offset = header.resumeFrom ?? 0;
   yield { header };
   for await (const buf of source) {
     for (let start = 0; start < buf.length; start += CHUNK_BYTES) {
       const data = buf.subarray(start, start + CHUNK_BYTES);
       hash.update(data);
-      yield { data: { offset, data } };
+      yield { data: { offset, data, crc32: crc32(data) } };
       offset += data.length;
       onBytes(offset);
     }
@@ -45,7 +51,7 @@ export async function* toChunks(
 
 /** Checks messages as they arrive: order, offsets, size and finally the hash. */
 export class ChunkVerifier {
-  readonly #hash: Hash = createHash('sha256');
+  #hash: Hash = createHash('sha256');
   #received = 0;
   #expected: number | undefined;
   #done = false;
@@ -60,14 +66,21 @@ export class ChunkVerifier {
     this.#expected = totalBytes;
   }
 
-  /** Returns the bytes to write once they are known to belong at this offset. */
-  data(offset: number, data: Buffer): Buffer {
+  /** Continues after `offset` bytes already stored, whose hash `hash` has taken in. */
+  resumeAt(offset: number, hash: Hash): void {
+    this.#received = offset;
+    this.#hash = hash;
+  }
+
+  /** Returns the bytes to write once they are known to belong at this offset and intact. */
+  data(offset: number, data: Buffer, checksum: number): Buffer {
     if (this.#expected === undefined) throw new FerryError('BAD_REQUEST', 'data arrived before the header');
     if (this.#done) throw integrity('data arrived after the trailer');
     if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
     if (this.#expected !== UNKNOWN_SIZE && this.#received + data.length > this.#expected) {
       throw integrity(`more data than the ${this.#expected} bytes announced`);
     }
+    if (crc32(data) !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
     this.#hash.update(data);
     this.#received += data.length;
     return data;

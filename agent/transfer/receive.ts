@@ -4,6 +4,7 @@
 // target, which removes what it wrote.
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type { Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -21,7 +22,12 @@ export interface ReceiveResult {
 export interface Target {
   writable: Writable;
   finish(): Promise<void>;
+  /** The stream broke: keep what is resumable, drop the rest. */
   abort(): Promise<void>;
+  /** The bytes are wrong as a whole: keep nothing. */
+  discard?(): Promise<void>;
+  /** A resumed transfer: bytes before this offset are stored already, and hashed in `hash`. */
+  resume?: { offset: number; hash: Hash } | undefined;
 }
 
 /** A new 0600 file that is removed again if the transfer fails. */
@@ -37,6 +43,30 @@ export function fileTarget(path: string): Target {
       out.destroy();
       await rm(path, { force: true });
     },
+  };
+}
+
+/**
+ * A file that survives a broken stream with every verified byte in it, so the sender can resume
+ * from its size. `from` bytes are already there (the file was cut to that length).
+ */
+export function resumableFileTarget(path: string, from: number, hash?: Hash): Target {
+  const out = createWriteStream(path, { mode: 0o600, flags: from > 0 ? 'r+' : 'w', start: from });
+  return {
+    writable: out,
+    finish: async () => {
+      out.end();
+      await finished(out);
+    },
+    abort: async () => {
+      out.end();
+      await finished(out).catch(() => undefined);
+    },
+    discard: async () => {
+      out.destroy();
+      await rm(path, { force: true });
+    },
+    resume: from > 0 && hash ? { offset: from, hash } : undefined,
   };
 }
 
@@ -67,6 +97,7 @@ function headerOf(message: NonNullable<TransferChunk__Output['header']>): Archiv
     totalBytes: Number(message.totalBytes),
     kind,
     round: Number(message.round),
+    resumeFrom: Number(message.resumeFrom) || 0,
   };
 }
 
@@ -89,16 +120,24 @@ export async function receiveArchive(
         header = headerOf(message.header);
         verifier.header(header.totalBytes);
         target = await accept(header);
+        if (target.resume) verifier.resumeAt(target.resume.offset, target.resume.hash);
         // A write error (ENOSPC) arrives as an event; keep it and fail at the next message.
         target.writable.on('error', (error) => (writeError ??= error));
       } else if (message.data) {
         if (!target) throw new FerryError('BAD_REQUEST', 'data arrived before the header', { phase: 'transfer' });
         if (writeError) throw writeError;
-        const bytes = verifier.data(Number(message.data.offset), message.data.data);
+        const bytes = verifier.data(Number(message.data.offset), message.data.data, message.data.crc32);
         if (!target.writable.write(bytes)) await once(target.writable, 'drain');
       } else if (message.trailer) {
         if (!target || !header) throw new FerryError('BAD_REQUEST', 'trailer arrived before the header', { phase: 'transfer' });
-        const sha256 = verifier.trailer(Number(message.trailer.totalBytes), message.trailer.sha256);
+        let sha256: string;
+        try {
+          sha256 = verifier.trailer(Number(message.trailer.totalBytes), message.trailer.sha256);
+        } catch (error) {
+          await (target.discard ?? target.abort)();
+          target = undefined;
+          throw error;
+        }
         if (writeError) throw writeError;
         await target.finish();
         return { header, bytes: verifier.received, sha256 };

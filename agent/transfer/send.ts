@@ -2,6 +2,7 @@
 // destination agent's Receive stream. pipeline() carries gRPC's backpressure back to the disk
 // read, so memory stays flat whatever the archive size.
 import { createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -28,11 +29,32 @@ export interface SendResult {
   sha256: string;
 }
 
-/** Sends a file: its size is known, so the destination can refuse it early for lack of space. */
-export async function sendArchive(request: SendRequest): Promise<SendResult> {
+/** SHA-256 state after the first `length` bytes of a file: where a resumed transfer picks up. */
+export async function hashPrefix(path: string, length: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  if (length > 0) {
+    for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: CHUNK_BYTES })) hash.update(chunk as Buffer);
+  }
+  return hash;
+}
+
+/**
+ * Sends a file: its size is known, so the destination can refuse it early for lack of space.
+ * With `resumeFrom`, only the bytes from there on go (the destination kept the ones before).
+ */
+export async function sendArchive(request: SendRequest & { resumeFrom?: number | undefined }): Promise<SendResult> {
   const { size } = await stat(request.path);
-  const file = createReadStream(request.path, { highWaterMark: CHUNK_BYTES });
-  return sendStream({ ...request, source: file, totalBytes: size, kind: request.kind ?? 'checkpoint', round: 0 });
+  const from = request.resumeFrom ?? 0;
+  const file = createReadStream(request.path, { highWaterMark: CHUNK_BYTES, start: from });
+  return sendStream({
+    ...request,
+    source: file,
+    totalBytes: size,
+    kind: request.kind ?? 'checkpoint',
+    round: 0,
+    resumeFrom: from,
+    hash: from > 0 ? await hashPrefix(request.path, from) : undefined,
+  });
 }
 
 export interface SendStreamRequest extends Omit<SendRequest, 'path' | 'kind'> {
@@ -40,6 +62,9 @@ export interface SendStreamRequest extends Omit<SendRequest, 'path' | 'kind'> {
   totalBytes: number;
   kind: StreamKind;
   round: number;
+  resumeFrom?: number | undefined;
+  /** The SHA-256 state of the bytes before resumeFrom. */
+  hash?: Hash | undefined;
 }
 
 /** Sends any byte stream as one transfer; `totalBytes` may be UNKNOWN_SIZE. */
@@ -56,8 +81,15 @@ export async function sendStream(request: SendStreamRequest): Promise<SendResult
     });
     const abort = () => call.cancel();
     request.signal?.addEventListener('abort', abort, { once: true });
-    const header = { migrationId: request.migrationId, sourceHost: request.sourceHost, totalBytes: size, kind: request.kind, round: request.round };
-    const chunks = Readable.from(toChunks(header, request.source, (sent) => request.onProgress?.(sent, size)));
+    const header = {
+      migrationId: request.migrationId,
+      sourceHost: request.sourceHost,
+      totalBytes: size,
+      kind: request.kind,
+      round: request.round,
+      resumeFrom: request.resumeFrom ?? 0,
+    };
+    const chunks = Readable.from(toChunks(header, request.source, (sent) => request.onProgress?.(sent, size), request.hash));
     // A pipeline error (the destination hung up, a read failed) is reported through the
     // unary callback too, which is the one answer we wait for.
     pipeline(chunks, call as unknown as NodeJS.WritableStream)

@@ -26,6 +26,7 @@ import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareR
 import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from './ferry/v1/ReceiveReply';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
+import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
 import type { TransferChunk as _ferry_v1_TransferChunk, TransferChunk__Output as _ferry_v1_TransferChunk__Output } from './ferry/v1/TransferChunk';
@@ -67,6 +68,7 @@ export interface ProtoGrpcType {
       ReceiveReply: MessageTypeDefinition<_ferry_v1_ReceiveReply, _ferry_v1_ReceiveReply__Output>
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
+      Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>
       RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
       TransferChunk: MessageTypeDefinition<_ferry_v1_TransferChunk, _ferry_v1_TransferChunk__Output>

@@ -1,4 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import type { TransferChunk } from '../../../proto/gen/ferry/v1/TransferChunk.ts
 // A real gRPC server on 127.0.0.1:0 that implements only Receive, writing into `inbox`.
 const inbox = mkdtempSync(join(tmpdir(), 'ferry-inbox-'));
 const work = mkdtempSync(join(tmpdir(), 'ferry-send-'));
-const known = new Set(['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6']);
+const known = new Set(['m-1', 'm-2', 'm-2b', 'm-3', 'm-4', 'm-5', 'm-6']);
 let server: grpc.Server;
 let client: AgentClient;
 
@@ -43,6 +44,9 @@ afterAll(() => {
   client?.close();
   server?.forceShutdown();
 });
+
+/** A data message with a correct CRC-32, unless `crc` says otherwise. */
+const data = (offset: number, bytes: Buffer, crc = crc32(bytes)) => ({ data: { offset, data: bytes, crc32: crc } });
 
 /** Sends hand-made messages, for the cases a well-behaved sender never produces. */
 function sendRaw(messages: TransferChunk[]): Promise<FerryError | { bytes: number }> {
@@ -74,25 +78,37 @@ describe('archive transfer between agents', () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
 
+  it('refuses a whole that does not match its SHA-256 and keeps nothing', async () => {
+    const result = await sendRaw([
+      { header: { migrationId: 'm-2', sourceHost: 'src', totalBytes: 4 } },
+      data(0, Buffer.from('abcd')),
+      { trailer: { totalBytes: 4, sha256: '0'.repeat(64) } },
+    ]);
+    expect((result as FerryError).code).toBe('INTEGRITY_MISMATCH');
+    expect((result as FerryError).message).toMatch(/^SHA-256 mismatch/);
+    expect(existsSync(join(inbox, 'm-2.tar'))).toBe(false);
+  });
+
   it('refuses a corrupted chunk and keeps nothing', async () => {
-    const data = randomBytes(1000);
-    const good = createHash('sha256').update(data).digest('hex');
-    const bad = Buffer.from(data);
+    const original = randomBytes(1000);
+    const good = createHash('sha256').update(original).digest('hex');
+    const bad = Buffer.from(original);
     bad[500] = (bad[500] ?? 0) ^ 0xff;
     const result = await sendRaw([
-      { header: { migrationId: 'm-2', sourceHost: 'src', totalBytes: 1000 } },
-      { data: { offset: 0, data: bad } },
+      { header: { migrationId: 'm-2b', sourceHost: 'src', totalBytes: 1000 } },
+      data(0, bad, crc32(original)),
       { trailer: { totalBytes: 1000, sha256: good } },
     ]);
     expect(result).toBeInstanceOf(FerryError);
     expect((result as FerryError).code).toBe('INTEGRITY_MISMATCH');
-    expect(existsSync(join(inbox, 'm-2.tar'))).toBe(false);
+    expect((result as FerryError).message).toBe('chunk at offset 0 is corrupted (CRC-32 mismatch)');
+    expect(existsSync(join(inbox, 'm-2b.tar'))).toBe(false);
   });
 
   it('refuses a chunk out of order', async () => {
     const result = await sendRaw([
       { header: { migrationId: 'm-3', sourceHost: 'src', totalBytes: 20 } },
-      { data: { offset: 10, data: Buffer.alloc(10) } },
+      data(10, Buffer.alloc(10)),
     ]);
     expect((result as FerryError).code).toBe('INTEGRITY_MISMATCH');
     expect((result as FerryError).message).toBe('chunk at offset 10 arrived when 0 was expected');
@@ -100,11 +116,11 @@ describe('archive transfer between agents', () => {
   });
 
   it('refuses data before the header and a stream cut before the trailer', async () => {
-    const early = await sendRaw([{ data: { offset: 0, data: Buffer.alloc(4) } }]);
+    const early = await sendRaw([data(0, Buffer.alloc(4))]);
     expect((early as FerryError).code).toBe('BAD_REQUEST');
     const cut = await sendRaw([
       { header: { migrationId: 'm-4', sourceHost: 'src', totalBytes: 20 } },
-      { data: { offset: 0, data: Buffer.alloc(10) } },
+      data(0, Buffer.alloc(10)),
     ]);
     expect((cut as FerryError).code).toBe('TRANSFER_FAILED');
     expect(existsSync(join(inbox, 'm-4.tar'))).toBe(false);
@@ -113,7 +129,7 @@ describe('archive transfer between agents', () => {
   it('refuses more bytes than announced', async () => {
     const result = await sendRaw([
       { header: { migrationId: 'm-5', sourceHost: 'src', totalBytes: 4 } },
-      { data: { offset: 0, data: Buffer.alloc(8) } },
+      data(0, Buffer.alloc(8)),
     ]);
     expect((result as FerryError).code).toBe('INTEGRITY_MISMATCH');
   });

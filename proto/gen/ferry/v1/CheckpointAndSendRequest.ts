@@ -12,6 +12,7 @@ export interface CheckpointAndSendRequest {
   'sendImage'?: (boolean);
   'ignoreBindMounts'?: (boolean);
   'noPresync'?: (boolean);
+  'transferRetryMs'?: (number | string | Long);
 }
 
 export interface CheckpointAndSendRequest__Output {
@@ -24,4 +25,5 @@ export interface CheckpointAndSendRequest__Output {
   'sendImage': (boolean);
   'ignoreBindMounts': (boolean);
   'noPresync': (boolean);
+  'transferRetryMs': (number);
 }

@@ -5,6 +5,7 @@ import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__
 import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from '../../ferry/v1/Transferred';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from '../../ferry/v1/DataSynced';
 import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from '../../ferry/v1/ImageSent';
+import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from '../../ferry/v1/Retrying';
 
 export interface MigrationEvent {
   'checkpointed'?: (_ferry_v1_Checkpointed | null);
@@ -12,7 +13,8 @@ export interface MigrationEvent {
   'transferred'?: (_ferry_v1_Transferred | null);
   'dataSynced'?: (_ferry_v1_DataSynced | null);
   'imageSent'?: (_ferry_v1_ImageSent | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent";
+  'retrying'?: (_ferry_v1_Retrying | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying";
 }
 
 export interface MigrationEvent__Output {
@@ -21,5 +23,6 @@ export interface MigrationEvent__Output {
   'transferred'?: (_ferry_v1_Transferred__Output | null);
   'dataSynced'?: (_ferry_v1_DataSynced__Output | null);
   'imageSent'?: (_ferry_v1_ImageSent__Output | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent";
+  'retrying'?: (_ferry_v1_Retrying__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying";
 }

@@ -8,6 +8,7 @@ export interface MigrationStatusReply {
   'outcome'?: (string);
   'idleMs'?: (number | string | Long);
   'busy'?: (boolean);
+  'receivedBytes'?: (number | string | Long);
 }
 
 export interface MigrationStatusReply__Output {
@@ -16,4 +17,5 @@ export interface MigrationStatusReply__Output {
   'outcome': (string);
   'idleMs': (number);
   'busy': (boolean);
+  'receivedBytes': (number);
 }

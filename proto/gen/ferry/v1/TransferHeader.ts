@@ -8,6 +8,7 @@ export interface TransferHeader {
   'totalBytes'?: (number | string | Long);
   'kind'?: (string);
   'round'?: (number);
+  'resumeFrom'?: (number | string | Long);
 }
 
 export interface TransferHeader__Output {
@@ -16,4 +17,5 @@ export interface TransferHeader__Output {
   'totalBytes': (number);
   'kind': (string);
   'round': (number);
+  'resumeFrom': (number);
 }
