@@ -24,7 +24,7 @@ import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
 import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
 import { portFree } from './ports.ts';
-import { fileTarget, receiveArchive, resumableFileTarget, streamTarget, type Target } from './transfer/receive.ts';
+import { fileTarget, receiveArchive, streamTarget, type Target } from './transfer/receive.ts';
 import { hashPrefix } from './transfer/send.ts';
 import { UNKNOWN_SIZE, type ArchiveHeader, type StreamKind } from './transfer/chunks.ts';
 import { extractData } from './data/extract.ts';
@@ -578,14 +578,14 @@ export class AgentService {
       case 'checkpoint': {
         const from = header.resumeFrom ?? 0;
         if (record.phase === 'preflight') await this.journal.advance(record.id, 'transfer', { touched: true });
-        if (from === 0) return resumableFileTarget(record.archivePath, 0);
+        if (from === 0) return fileTarget(record.archivePath, { resumable: true });
         const have = (await stat(record.archivePath).catch(() => undefined))?.size ?? 0;
         if (from > have) {
           throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
         }
         await truncate(record.archivePath, from);
         this.config.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
-        return resumableFileTarget(record.archivePath, from, await hashPrefix(record.archivePath, from));
+        return fileTarget(record.archivePath, { resumable: true, resumeFrom: from, hash: await hashPrefix(record.archivePath, from) });
       }
       case 'image':
         if (!record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`);

@@ -119,54 +119,54 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
   return stats;
 
   async function applyEntries(): Promise<void> {
-  for await (const entry of extract) {
-    const header = entry.header;
-    const target = await place(header.name);
-    const pax = header.pax as Record<string, string> | null | undefined;
-    stats.entries += 1;
-    if (pax?.[PAX_REMOVE] === '1') {
-      await rm(target, { recursive: true, force: true });
-      stats.removed += 1;
-      entry.resume();
-      continue;
+    for await (const entry of extract) {
+      const header = entry.header;
+      const target = await place(header.name);
+      const pax = header.pax as Record<string, string> | null | undefined;
+      stats.entries += 1;
+      if (pax?.[PAX_REMOVE] === '1') {
+        await rm(target, { recursive: true, force: true });
+        stats.removed += 1;
+        entry.resume();
+        continue;
+      }
+      await mkdir(dirname(target), { recursive: true });
+      const mtime = mtimeOf(header);
+      switch (header.type) {
+        case 'directory': {
+          const existing = await lstat(target).catch(() => undefined);
+          if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
+          await mkdir(target, { recursive: true });
+          directories.push({ target, header });
+          entry.resume();
+          break;
+        }
+        case 'file': {
+          await rm(target, { recursive: true, force: true });
+          stats.bytes += await writeSparse(target, entry as unknown as AsyncIterable<Buffer>, header.size, header.mode);
+          await chown(target, header.uid, header.gid);
+          await chmod(target, header.mode);
+          await utimes(target, mtime, mtime);
+          break;
+        }
+        case 'symlink': {
+          await rm(target, { recursive: true, force: true });
+          await symlink(header.linkname, target);
+          await lchown(target, header.uid, header.gid);
+          await lutimes(target, mtime, mtime);
+          entry.resume();
+          break;
+        }
+        case 'link': {
+          const existing = await place(header.linkname);
+          await rm(target, { recursive: true, force: true });
+          await link(existing, target);
+          entry.resume();
+          break;
+        }
+        default:
+          throw refuse(`data entry ${header.name} is a ${header.type}; only files, directories and links are accepted`);
+      }
     }
-    await mkdir(dirname(target), { recursive: true });
-    const mtime = mtimeOf(header);
-    switch (header.type) {
-      case 'directory': {
-        const existing = await lstat(target).catch(() => undefined);
-        if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
-        await mkdir(target, { recursive: true });
-        directories.push({ target, header });
-        entry.resume();
-        break;
-      }
-      case 'file': {
-        await rm(target, { recursive: true, force: true });
-        stats.bytes += await writeSparse(target, entry as unknown as AsyncIterable<Buffer>, header.size, header.mode);
-        await chown(target, header.uid, header.gid);
-        await chmod(target, header.mode);
-        await utimes(target, mtime, mtime);
-        break;
-      }
-      case 'symlink': {
-        await rm(target, { recursive: true, force: true });
-        await symlink(header.linkname, target);
-        await lchown(target, header.uid, header.gid);
-        await lutimes(target, mtime, mtime);
-        entry.resume();
-        break;
-      }
-      case 'link': {
-        const existing = await place(header.linkname);
-        await rm(target, { recursive: true, force: true });
-        await link(existing, target);
-        entry.resume();
-        break;
-      }
-      default:
-        throw refuse(`data entry ${header.name} is a ${header.type}; only files, directories and links are accepted`);
-    }
-  }
   }
 }

@@ -30,43 +30,36 @@ export interface Target {
   resume?: { offset: number; hash: Hash } | undefined;
 }
 
-/** A new 0600 file that is removed again if the transfer fails. */
-export function fileTarget(path: string): Target {
-  const out = createWriteStream(path, { mode: 0o600, flags: 'wx' });
-  return {
-    writable: out,
-    finish: async () => {
-      out.end();
-      await finished(out);
-    },
-    abort: async () => {
-      out.destroy();
-      await rm(path, { force: true });
-    },
-  };
+export interface FileTargetOptions {
+  /** Keep every verified byte when the stream breaks, so the sender can resume from the size. */
+  resumable?: boolean;
+  /** Bytes already in the file (it was cut to this length), and their hash. */
+  resumeFrom?: number;
+  hash?: Hash | undefined;
 }
 
-/**
- * A file that survives a broken stream with every verified byte in it, so the sender can resume
- * from its size. `from` bytes are already there (the file was cut to that length).
- */
-export function resumableFileTarget(path: string, from: number, hash?: Hash): Target {
+/** A 0600 file; unless resumable, removed again if the transfer fails. */
+export function fileTarget(path: string, options: FileTargetOptions = {}): Target {
+  const from = options.resumeFrom ?? 0;
   const out = createWriteStream(path, { mode: 0o600, flags: from > 0 ? 'r+' : 'w', start: from });
+  const discard = async () => {
+    out.destroy();
+    await rm(path, { force: true });
+  };
   return {
     writable: out,
     finish: async () => {
       out.end();
       await finished(out);
     },
-    abort: async () => {
-      out.end();
-      await finished(out).catch(() => undefined);
-    },
-    discard: async () => {
-      out.destroy();
-      await rm(path, { force: true });
-    },
-    resume: from > 0 && hash ? { offset: from, hash } : undefined,
+    abort: options.resumable
+      ? async () => {
+          out.end();
+          await finished(out).catch(() => undefined);
+        }
+      : discard,
+    discard,
+    resume: from > 0 && options.hash ? { offset: from, hash: options.hash } : undefined,
   };
 }
 
