@@ -76,6 +76,19 @@ async function writeSparse(path: string, source: AsyncIterable<Buffer>, size: nu
   return size;
 }
 
+/** Waits for room in the extractor, or for its end: a refused entry destroys it mid-stream. */
+function roomOrClose(extract: tar.Extract): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      extract.off('drain', done);
+      extract.off('close', done);
+      resolve();
+    };
+    extract.on('drain', done);
+    extract.on('close', done);
+  });
+}
+
 export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve): Promise<ExtractStats> {
   const extract = tar.extract();
   const stats: ExtractStats = { entries: 0, bytes: 0, removed: 0 };
@@ -83,11 +96,7 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
   const feeding = (async () => {
     for await (const chunk of input) {
       if (extract.destroyed) break;
-      // Wait for room, or for the end: a refused entry destroys the extractor mid-stream.
-      if (!extract.write(chunk)) await new Promise<void>((r) => {
-        extract.once('drain', () => r());
-        extract.once('close', () => r());
-      });
+      if (!extract.write(chunk)) await roomOrClose(extract);
     }
     if (extract.destroyed) return;
     (extract as unknown as { end(): void }).end();
