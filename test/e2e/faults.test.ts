@@ -156,6 +156,46 @@ describe('faults in the middle of a migration', () => {
     await expectSettled('hostB');
   });
 
+  it("the destination's published port is taken just before the restore", async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('checkpointed');
+    // Preflight saw the port free; now something takes it while the archive is on its way.
+    await podman('hostB', ['run', '-d', '--name', 'e2e-port-thief', '-p', `${PORT}:8080`, 'localhost/ferry-lab/busybox:latest', 'httpd', '-f', '-p', '8080']);
+    try {
+      const r = await child;
+      expect(r.exitCode).toBe(1);
+      const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+      expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'RESTORE_FAILED', phase: 'restore', host: 'hostB' } });
+      expect(failed.error.message).toContain(String(PORT));
+      await expectSafeOnA(ipA);
+      expect(await containerState('hostB', 'e2e-port-thief')).toBe('running'); // the thief was not touched
+    } finally {
+      await podman('hostB', ['rm', '-f', '-t', '0', 'e2e-port-thief']);
+    }
+    await expectSettled('hostB');
+  });
+
+  it("the destination's disk fills up during the transfer", async () => {
+    const state = JSON.parse(String((await execa('cat', [inventory])).stdout)).hosts.hostB.stateDir as string;
+    const archives = `${state}/agent/archives`;
+    // hostB's archives get a disk of their own, inside hostB's mount namespace, big enough to
+    // start; once bytes flow, something else writes until the disk is full.
+    await lab(['exec', 'hostB', 'mount', '-t', 'tmpfs', '-o', 'size=400m,mode=0700', 'tmpfs', archives]);
+    try {
+      const { child, seen } = startMigration('hostA', 'hostB', inventory);
+      await seen('progress');
+      await lab(['exec', 'hostB', 'sh', '-c', `dd if=/dev/zero of=${archives}/filler bs=1M 2>/dev/null; true`]);
+      const r = await child;
+      expect(r.exitCode).toBe(1);
+      const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+      expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'DISK_FULL', host: 'hostB' } });
+      await expectSafeOnA(ipA);
+      expect(String((await lab(['exec', 'hostB', 'sh', '-c', `ls -A ${archives}`])).stdout).trim()).toBe('filler');
+    } finally {
+      await lab(['exec', 'hostB', 'sh', '-c', `rm -f ${archives}/filler; umount ${archives}`]);
+    }
+  });
+
   it('after all that, the container still migrates', async () => {
     const { child } = startMigration('hostA', 'hostB', inventory);
     const r = await child;

@@ -66,4 +66,17 @@ describe('ferry migrate, on real lab hosts', () => {
     await expectAllKeysOn(ipA);
     expect(await runningOn(NAME)).toEqual(['hostA']);
   });
+
+  it('ping-pong: five more moves in a row, checked each time', async () => {
+    let here = 'hostA';
+    for (let i = 0; i < 5; i += 1) {
+      const there = here === 'hostA' ? 'hostB' : 'hostA';
+      const r = await ferry(['migrate', '--from', here, '--to', there, NAME]);
+      expect(r.code, `move ${i + 1} ${here}->${there}: ${r.stderr}`).toBe(0);
+      await expectAllKeysOn(there === 'hostA' ? ipA : ipB);
+      expect(await runningOn(NAME)).toEqual([there]);
+      expect(await containerState(here, NAME)).toBeUndefined();
+      here = there;
+    }
+  });
 });
