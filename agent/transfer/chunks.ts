@@ -5,6 +5,12 @@ import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
 import type { TransferChunk } from '../../proto/gen/ferry/v1/TransferChunk.ts';
 
+/**
+ * Fault injection for tests of the receiving side: FERRY_FAULT_CORRUPT_CHUNK=N flips one byte of
+ * the Nth data message this process sends (after its CRC-32 was computed), once.
+ */
+let corruptChunk = Number(process.env.FERRY_FAULT_CORRUPT_CHUNK ?? 0);
+
 /** Bytes per data message; gRPC's message limit is set well above it. */
 export const CHUNK_BYTES = 1024 * 1024;
 
@@ -41,7 +47,14 @@ export async function* toChunks(
     for (let start = 0; start < buf.length; start += CHUNK_BYTES) {
       const data = buf.subarray(start, start + CHUNK_BYTES);
       hash.update(data);
-      yield { data: { offset, data, crc32: crc32(data) } };
+      const checksum = crc32(data);
+      if (corruptChunk > 0 && --corruptChunk === 0) {
+        const damaged = Buffer.from(data);
+        damaged[0] = (damaged[0] ?? 0) ^ 0xff;
+        yield { data: { offset, data: damaged, crc32: checksum } };
+      } else {
+        yield { data: { offset, data, crc32: checksum } };
+      }
       offset += data.length;
       onBytes(offset);
     }

@@ -2,7 +2,7 @@
 // by checking that the container runs on exactly one host, with its data.
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { containerState, hostIp, inventoryPath, lab, podman, redisCli, removeEverywhere, ROOT, runningOn, startRedis } from './lab.ts';
+import { containerState, hostIp, inventoryPath, LAB, lab, labEnv, podman, redisCli, removeEverywhere, ROOT, runningOn, startRedis } from './lab.ts';
 
 const NAME = 'e2e-fault';
 const PORT = 6383;
@@ -37,6 +37,14 @@ function startMigration(from: string, to: string, inventory: string, extra: stri
     child,
     seen: (event) => (seenEvents.has(event) ? Promise.resolve() : new Promise<void>((resolve) => waiting.set(event, resolve))),
   };
+}
+
+/** Cuts a lab host off the bridge for a while (its veth in the root namespace goes down). */
+async function linkDown(host: string, ms: number): Promise<void> {
+  const veth = `${LAB}-v${host.slice(-1).toLowerCase()}`;
+  await execa('ip', ['link', 'set', veth, 'down']);
+  await new Promise((r) => setTimeout(r, ms));
+  await execa('ip', ['link', 'set', veth, 'up']);
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -153,6 +161,48 @@ describe('faults in the middle of a migration', () => {
     const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
     expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'CANCELLED' } });
     await expectSafeOnA(ipA);
+    await expectSettled('hostB');
+  });
+
+  it('a chunk is corrupted on the way: refused, and the transfer recovers', async () => {
+    // hostA's agent damages the 20th data message it sends (see FERRY_FAULT_CORRUPT_CHUNK).
+    await execa(`${ROOT}scripts/lab`, ['agent-start', 'hostA'], { env: { ...labEnv, FERRY_FAULT_CORRUPT_CHUNK: '20' } });
+    try {
+      const r = await startMigration('hostA', 'hostB', inventory).child;
+      expect(r.exitCode, String(r.stdout)).toBe(0);
+      const events = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const refused = events.find((e) => e.event === 'retrying' && String(e.error).includes('corrupted (CRC-32 mismatch)'));
+      expect(refused).toBeDefined();
+      expect(events.some((e) => e.event === 'retrying' && Number(e.resumeFrom) > 0)).toBe(true);
+      expect(await runningOn(NAME)).toEqual(['hostB']);
+      expect(await redisCli(await hostIp('hostB'), PORT, ['get', 'marker'])).toBe('still-here');
+      expect(Number(await redisCli(await hostIp('hostB'), PORT, ['dbsize']))).toBe(MB * 64 + 1);
+    } finally {
+      await lab(['agent-start', 'hostA']);
+    }
+  });
+
+  it('the link between the hosts goes down for 3 seconds mid-transfer: the transfer carries on', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory);
+    await seen('progress');
+    await linkDown('hostB', 3_000);
+    const r = await child;
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    expect(await runningOn(NAME)).toEqual(['hostB']);
+    expect(Number(await redisCli(await hostIp('hostB'), PORT, ['dbsize']))).toBe(MB * 64 + 1);
+  });
+
+  it('the link stays down longer than the retry budget: rolled back', async () => {
+    const { child, seen } = startMigration('hostA', 'hostB', inventory, ['--transfer-retry-ms', '2000']);
+    await seen('progress');
+    const outage = linkDown('hostB', 25_000);
+    const r = await child;
+    await outage;
+    expect(r.exitCode).toBe(1);
+    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'TRANSFER_FAILED' } });
+    await expectSafeOnA(ipA);
+    await expectSettled('hostA');
     await expectSettled('hostB');
   });
 
