@@ -1,11 +1,18 @@
 // Everything a container needs travels with it, on real lab hosts: its image when the
 // destination lacks it, named volumes, changes to its root filesystem, a deleted-but-open file,
 // and its hooks, which can stop a migration before anything is frozen.
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, containerState, ferry, hostIp, podman, removeEverywhere, runningOn } from './lab.ts';
 import { tcpAnswers, waitForPort } from '../../coordinator/verify.ts';
 
-const names = ['e2e-own-image', 'e2e-volume', 'e2e-ghost', 'e2e-hook', 'e2e-validate'];
+const names = ['e2e-own-image', 'e2e-volume', 'e2e-ghost', 'e2e-hook', 'e2e-validate', 'e2e-nonroot'];
+
+/** Whether this machine's root may read other users' rlimits, which CRIU needs to dump them. */
+function hasSysResource(): boolean {
+  const capEff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+  return (BigInt(`0x${capEff}`) & (1n << 24n)) !== 0n;
+}
 
 afterAll(async () => {
   for (const name of names) await removeEverywhere(name);
@@ -90,5 +97,23 @@ describe('what travels with a container', () => {
     const checkpointed = events.find((e) => e.event === 'checkpointed');
     expect(checkpointed).toBeDefined();
     expect((await podman('hostB', ['exec', 'e2e-validate', 'cat', '/state'])).trim()).toBe('42');
+  });
+
+  it('a process of another user: on these machines CRIU cannot dump it, and says why', async () => {
+    await podman('hostA', httpd('e2e-nonroot', 8097, ['--user', '1000:1000']));
+    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-nonroot', '--json']);
+    if (hasSysResource()) {
+      // Hosts whose root keeps CAP_SYS_RESOURCE dump it like any other.
+      expect(r.code, r.stdout).toBe(0);
+      expect(await runningOn('e2e-nonroot')).toEqual(['hostB']);
+      return;
+    }
+    expect(r.code).toBe(1);
+    const failed = r.events.at(-1) as { error: { code: string; phase: string; host: string; details: string[]; hint: string } };
+    expect(failed.error).toMatchObject({ code: 'CHECKPOINT_FAILED', phase: 'checkpoint', host: 'hostA' });
+    // The CRIU log's own Error lines come with the error: nobody has to go and find dump.log.
+    expect(failed.error.details.some((l) => /Error \(criu\/cr-dump\.c:\d+\): Can't get rlimit/.test(l))).toBe(true);
+    expect(await runningOn('e2e-nonroot')).toEqual(['hostA']);
+    expect(await tcpAnswers(await hostIp('hostA'), 8097, 2000)).toBe(true);
   });
 });
