@@ -4,34 +4,28 @@
 import { mkdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
-import pRetry from 'p-retry';
-import { AgentConnection } from '../common/client.ts';
-import { agentClient } from '../common/rpc.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
 import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.ts';
+import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
+import { extractData } from './data/extract.ts';
+import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
 import { Journal, SENT_OUTCOME, validMigrationId } from './journal.ts';
 import type { Logger } from './log.ts';
-import { checkpoint, COMPRESSIONS, restoreInPlace, type Compression } from './podman/checkpoint.ts';
-import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
+import { restoreInPlace } from './podman/checkpoint.ts';
 import { runHook } from './podman/hooks.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
-import { findContainer, hasImage, inspectContainer, listContainers } from './podman/inspect.ts';
+import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
-import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
-import { portFree } from './ports.ts';
+import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
+import { checkpointAndSend, type CheckpointAndSendInput } from './source.ts';
+import type { ArchiveHeader } from './transfer/chunks.ts';
 import { fileTarget, receiveArchive, streamTarget, type Target } from './transfer/receive.ts';
 import { hashPrefix } from './transfer/send.ts';
-import { UNKNOWN_SIZE, type ArchiveHeader, type StreamKind } from './transfer/chunks.ts';
-import { extractData } from './data/extract.ts';
-import { packEntries } from './data/pack.ts';
-import { delta, scan, type Entry, type Manifest } from './data/scan.ts';
-import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
-import { sendArchive, sendStream } from './transfer/send.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -53,7 +47,6 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
   busy: 'MIGRATION_BUSY',
 };
 
-const IMAGE_WILL_BE_SENT = 'image will be sent';
 
 /** The host paths a container bind-mounts: the data that must travel with it. */
 export function bindMountPaths(container: ContainerInfo): string[] {
@@ -61,10 +54,6 @@ export function bindMountPaths(container: ContainerInfo): string[] {
 }
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
-const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
-/** How long a broken transfer keeps being resumed before the migration rolls back. */
-export const DEFAULT_TRANSFER_RETRY_MS = 30_000;
-const SENT = SENT_OUTCOME;
 
 export class AgentService {
   readonly config: AgentConfig;
@@ -182,7 +171,8 @@ export class AgentService {
     for (const path of dataPaths) {
       if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
     }
-    const checks = await this.#destinationChecks(container, dataPaths, request.replaceData);
+    const host = { name: this.config.name, podman: this.config.podman, info: await this.#info(), active: this.journal.active() };
+    const checks = await destinationChecks(host, container, dataPaths, request.replaceData);
     if (request.sourceCpuinfo?.length) {
       const cpu = await cpuinfoCheck(request.sourceCpuinfo);
       checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${this.config.name} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
@@ -222,295 +212,9 @@ export class AgentService {
     return { checks, needsImage };
   }
 
-  async #destinationChecks(container: ContainerInfo, dataPaths: readonly string[], replaceData: boolean): Promise<PreflightCheck[]> {
-    const podman = this.config.podman;
-    const checks: PreflightCheck[] = [];
-    const info = await this.#info();
-    checks.push({
-      name: 'criu',
-      ok: info.criuCheckOk,
-      detail: info.criuCheckOk ? `criu ${info.criuVersion}` : `criu check fails on ${this.config.name}: ${info.criuCheckOutput}`,
-    });
-    const busy = this.journal.active().find((r) => r.containerId === container.id);
-    checks.push({
-      name: 'busy',
-      ok: !busy,
-      detail: busy ? `migration ${busy.id} of this container is already in phase ${busy.phase} here` : 'no other migration',
-    });
-    const sameName = (await findContainer(podman, container.name)) ?? (await findContainer(podman, container.id));
-    checks.push({
-      name: 'name',
-      ok: !sameName,
-      detail: sameName
-        ? `${this.config.name} already has a container "${sameName.name}" (${sameName.id.slice(0, 12)}, ${sameName.state}); remove it first`
-        : 'no container with this name or ID',
-    });
-    const image = container.imageId ? await hasImage(podman, container.imageId) : false;
-    checks.push({
-      name: 'image',
-      ok: true,
-      detail: image
-        ? `image ${container.imageId.slice(0, 12)} present`
-        : `${IMAGE_WILL_BE_SENT}: ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${this.config.name}`,
-    });
-    for (const path of dataPaths) {
-      const state = await pathState(path);
-      const ok = state !== 'occupied' || replaceData;
-      checks.push({
-        name: 'data',
-        ok,
-        detail:
-          state === 'occupied'
-            ? replaceData
-              ? `${path} exists on ${this.config.name} and will be replaced (kept aside until commit)`
-              : `${path} already exists on ${this.config.name} and is not empty; move it away, or pass --replace-data to replace it`
-            : `${path} is free`,
-      });
-    }
-    // --tcp-established keeps the container's IP: the destination needs its network, a subnet
-    // that holds the IP, and no container of its own on it.
-    const [subnets, used] = await Promise.all([networkSubnets(podman), ipsInUse(podman)]);
-    for (const network of container.networks) {
-      const have = subnets.get(network);
-      checks.push({
-        name: 'network',
-        ok: have !== undefined,
-        detail: have ? `network ${network} present (${have.join(', ')})` : `network ${network} does not exist on ${this.config.name}; create it with the same subnet`,
-      });
-    }
-    const allSubnets = [...subnets.values()].flat();
-    for (const ip of container.ipAddresses) {
-      const holder = used.get(ip);
-      const fits = allSubnets.some((cidr) => inSubnet(ip, cidr));
-      checks.push({
-        name: 'ip',
-        ok: fits && !holder,
-        detail: holder
-          ? `IP ${ip} is used by container ${holder} on ${this.config.name}; the restored container must keep it for its TCP connections`
-          : fits
-            ? `IP ${ip} free`
-            : `IP ${ip} is outside every network subnet on ${this.config.name} (${allSubnets.join(', ') || 'none'})`,
-      });
-    }
-    const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
-    for (const port of container.ports) {
-      const owner = published.find((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
-      const free = !owner && (await portFree(port.hostPort, port.protocol, port.hostIp));
-      checks.push({
-        name: 'port',
-        ok: free,
-        detail: free
-          ? `${port.protocol} port ${port.hostPort} free`
-          : owner
-            ? `port ${port.hostPort}/${port.protocol} is already published by container ${owner.owner} on ${this.config.name}`
-            : `port ${port.hostPort}/${port.protocol} is in use by a process on ${this.config.name}`,
-      });
-    }
-    return checks;
-  }
-
-  /** Source: checkpoint, then send the archive straight to the destination agent. */
-  async checkpointAndSend(
-    request: {
-      migrationId: string;
-      container: string;
-      destinationHost: string;
-      destinationAddress: string;
-      compress: string;
-      timeoutMs: number;
-      sendImage: boolean;
-      ignoreBindMounts: boolean;
-      noPresync: boolean;
-      transferRetryMs: number;
-    },
-    emit: (event: MigrationEvent) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
-    requireMigrationId(request.migrationId);
-    requireText(request.container, 'container');
-    requireText(request.destinationHost, 'destination_host');
-    requireText(request.destinationAddress, 'destination_address');
-    const compress = (request.compress || 'none') as Compression;
-    if (!COMPRESSIONS.includes(compress)) {
-      throw new FerryError('BAD_REQUEST', `compress must be one of ${COMPRESSIONS.join(', ')}, not "${request.compress}"`);
-    }
-    if (request.destinationHost === this.config.name) {
-      throw new FerryError('SAME_HOST', `the destination ${request.destinationHost} is this host`);
-    }
-    const podman = this.config.podman;
-    const container = await inspectContainer(podman, request.container, { signal });
-    if (container.state !== 'running') {
-      throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state}, not running`, { phase: 'checkpoint' });
-    }
-    const busy = this.journal.active().find((r) => r.containerId === container.id);
-    if (busy) throw new FerryError('MIGRATION_BUSY', `container ${container.name} is already being migrated (${busy.id}, ${busy.phase})`);
-
-    const log = this.config.log.child({ migrationId: request.migrationId, container: container.name });
-    const record = await this.journal.create({
-      id: request.migrationId,
-      role: 'source',
-      container: container.name,
-      containerId: container.id,
-      peer: request.destinationHost,
-      peerAddress: request.destinationAddress,
-      phase: 'checkpoint',
-      archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
-      touched: true,
-      dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
-    });
-    const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
-    let phase: 'checkpoint' | 'transfer' = 'checkpoint';
-    try {
-      const client = agentClient(request.destinationAddress);
-      const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
-      const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULT_TRANSFER_RETRY_MS;
-      /** Runs a transfer again while its errors say a retry may help, for at most retryMs. */
-      const retrying = <T>(stream: StreamKind, attempt: (n: number) => Promise<T>) =>
-        pRetry(attempt, {
-          retries: 1_000,
-          minTimeout: 250,
-          maxTimeout: 2_000,
-          maxRetryTime: retryMs,
-          signal,
-          shouldRetry: ({ error }) => !signal.aborted && FerryError.from(error).retryable,
-          onFailedAttempt: ({ error, attemptNumber }) => {
-            log.warn({ stream, attempt: attemptNumber, err: error.message }, 'transfer attempt failed');
-            emit({ retrying: { stream, attempt: attemptNumber, error: FerryError.from(error).message } });
-          },
-        });
-      try {
-        const send = (kind: StreamKind, round: number, source: AsyncIterable<Buffer>, totalBytes = UNKNOWN_SIZE) =>
-          sendStream({
-            source,
-            totalBytes,
-            kind,
-            round,
-            migrationId: record.id,
-            sourceHost: this.config.name,
-            destinationHost: request.destinationHost,
-            client,
-            signal,
-          });
-        // Everything slow happens while the container still runs: the image, and the bulk of its
-        // bind-mounted data. Hooks too: a failure here has frozen nothing.
-        if (request.sendImage) {
-          const started = performance.now();
-          // docker-archive keeps the image's name and its ID (the config digest) through the load.
-          const image = container.imageName || container.imageId;
-          const sent = await retrying('image', async () => {
-            const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal });
-            const [result] = await Promise.all([
-              send('image', 0, save.stdout as AsyncIterable<Buffer>).catch((error: unknown) => {
-                save.kill();
-                throw error;
-              }),
-              save,
-            ]);
-            return result;
-          });
-          emit({ imageSent: { image: container.imageName || container.imageId, bytes: sent.bytes, ms: Math.round(performance.now() - started) } });
-        }
-        const dataPaths = record.dataPaths ?? [];
-        const syncData = async (round: number, entries: Entry[], removals: string[]) => {
-          const started = performance.now();
-          // A broken data stream is sent again whole: applying it twice gives the same tree.
-          const { packed, dirty } = await retrying('data', async () => {
-            const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
-            const [, dirty] = await Promise.all([send('data', round, packed.stream), packed.done]);
-            return { packed, dirty };
-          });
-          emit({
-            dataSynced: {
-              round,
-              bytes: packed.contentBytes(),
-              entries: entries.length,
-              removed: removals.length,
-              ms: Math.round(performance.now() - started),
-              paths: dataPaths,
-            },
-          });
-          return dirty;
-        };
-        let sentManifest: Manifest | undefined;
-        let dirty = new Set<string>();
-        if (dataPaths.length && request.noPresync) sentManifest = new Map();
-        if (dataPaths.length && !request.noPresync) {
-          sentManifest = await scan(dataPaths);
-          dirty = await syncData(0, [...sentManifest.values()], []);
-        }
-        await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
-        const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
-        log.info({ phase }, 'checkpointing');
-        const started = performance.now();
-        const stats = await checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { signal, timeoutMs });
-        const checkpointMs = Math.round(performance.now() - started);
-        const { size } = await stat(record.archivePath);
-        emit({ checkpointed: { checkpointMs, archiveBytes: size, validation, frozenMs: stats.frozenMs ?? 0 } });
-        log.info({ phase, checkpointMs, frozenMs: stats.frozenMs, bytes: size }, 'checkpointed');
-
-        phase = 'transfer';
-        await this.journal.advance(record.id, 'transfer');
-        if (sentManifest) {
-          // Frozen now: only what changed since the first round still has to go.
-          const change = delta(sentManifest, await scan(dataPaths), dirty);
-          await syncData(1, change.send, change.remove);
-        }
-        let reported = 0;
-        const sent = await retrying('checkpoint', async (attempt) => {
-          // After a break, continue from what the destination has kept.
-          const resumeFrom =
-            attempt === 1
-              ? 0
-              : Number(
-                  (
-                    await peer.status(record.id, { timeoutMs: 5_000 }).catch((error: unknown) => {
-                      throw new FerryError('TRANSFER_FAILED', `cannot resume the transfer: ${FerryError.from(error).message}`, {
-                        phase: 'transfer',
-                        cause: error,
-                      });
-                    })
-                  ).receivedBytes,
-                );
-          if (resumeFrom) emit({ retrying: { stream: 'checkpoint', attempt, error: '', resumeFrom } });
-          return sendArchive({
-            path: record.archivePath,
-            migrationId: record.id,
-            sourceHost: this.config.name,
-            destinationHost: request.destinationHost,
-            client,
-            signal,
-            resumeFrom,
-            onProgress: (bytes, total) => {
-              if (bytes - reported >= PROGRESS_EVERY_BYTES || bytes === total) {
-                reported = bytes;
-                emit({ progress: { bytes, totalBytes: total } });
-              }
-            },
-          });
-        });
-        await this.journal.update(record.id, { outcome: SENT });
-        emit({ transferred: { bytes: sent.bytes, transferMs: sent.ms, sha256: sent.sha256 } });
-        log.info({ phase, bytes: sent.bytes, ms: sent.ms }, 'archive sent');
-      } finally {
-        client.close();
-        peer.close();
-      }
-    } catch (error) {
-      // Until the destination restores, the source copy is the container: bring it back now
-      // rather than wait for a coordinator that may be gone.
-      const failure = FerryError.from(error, { phase, host: this.config.name });
-      log.error({ phase, code: failure.code, err: failure.message }, 'checkpoint/send failed; rolling back');
-      await this.rollback(record.id, failure.message).catch((rollbackError: unknown) => {
-        log.error({ err: String(rollbackError) }, 'rollback after failed send failed');
-      });
-      // The destination may hold staged data or a partial archive; tell it, in case nobody else can.
-      const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
-      await peer
-        .rollback(record.id, failure.message, { timeoutMs: 30_000 })
-        .catch((peerError: unknown) => log.warn({ err: String(peerError) }, 'could not roll back the destination'))
-        .finally(() => peer.close());
-      throw failure;
-    }
+  /** Source: checkpoint, then send the archive straight to the destination agent (see source.ts). */
+  checkpointAndSend(request: CheckpointAndSendInput, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
+    return checkpointAndSend(this, request, emit, signal);
   }
 
   /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
@@ -669,7 +373,7 @@ export class AgentService {
     }
     let outcome: string;
     if (record.role === 'source') {
-      if (record.phase !== 'transfer' || record.outcome !== SENT) {
+      if (record.phase !== 'transfer' || record.outcome !== SENT_OUTCOME) {
         throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
       }
       const current = await findContainer(this.config.podman, record.containerId);
@@ -758,12 +462,12 @@ export class AgentService {
   }
 }
 
-function requireText(value: string | undefined, field: string): void {
+export function requireText(value: string | undefined, field: string): void {
   if (!value || typeof value !== 'string') throw new FerryError('BAD_REQUEST', `${field} is required`);
   if (value.length > 256) throw new FerryError('BAD_REQUEST', `${field} is longer than 256 characters`);
 }
 
-function requireMigrationId(id: string | undefined): void {
+export function requireMigrationId(id: string | undefined): void {
   requireText(id, 'migration_id');
   if (!validMigrationId(id as string)) throw new FerryError('BAD_REQUEST', `"${id}" is not a valid migration ID`);
 }

@@ -24,9 +24,13 @@ const NAME = 'bench-redis';
 const PORT = 6390;
 const VALUE_BYTES = 4096;
 
+/** Resident memory of a process in KiB; 0 once it is gone (the run then fails, see migrate). */
 function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 async function fill(ip: string, megabytes: number): Promise<void> {
@@ -54,6 +58,7 @@ async function migrate(from: string, to: string, inventory: string, agents: Reco
   const events = String(r.stdout).split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === 'done');
   if (!done) throw new Error(`migration failed: ${r.stdout}\n${r.stderr}`);
+  for (const [host, pid] of Object.entries(agents)) if (!rssKiB(pid)) throw new Error(`the agent of ${host} (pid ${pid}) died during the run`);
   return { summary: done.summary, peaks, base, events };
 }
 

@@ -2,7 +2,7 @@
 // ownership, modes and nanosecond mtimes kept (pax ferry.mtime), hard links as links, and paths
 // deleted since the last round as entries marked ferry.remove. A file that changes while it is
 // read is noted as dirty so the next round sends it again.
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import * as tar from 'tar-stream';
 import { changed, statEntry, type Entry } from './scan.ts';
 
@@ -33,15 +33,14 @@ function headerOf(entry: Entry): HeaderArgument {
   };
 }
 
-/** Writes exactly `size` bytes of the file (zeros if it shrank), honouring backpressure. */
 interface Sink {
   write(chunk: Buffer): boolean;
   end(): unknown;
   once(event: 'drain', listener: () => void): unknown;
 }
 
-async function copyContent(path: string, size: number, out: Sink, counted: (n: number) => void): Promise<void> {
-  const file = await open(path, 'r');
+/** Writes exactly `size` bytes of the open file (zeros if it shrank), honouring backpressure; closes it. */
+async function copyContent(file: FileHandle, size: number, out: Sink, counted: (n: number) => void): Promise<void> {
   try {
     let offset = 0;
     while (offset < size) {
@@ -83,11 +82,22 @@ export function packEntries(entries: readonly Entry[], removals: readonly string
       } else if (entry.type === 'file' && entry.nlink > 1 && firstName.has(entry.ino)) {
         await addEntry(pack, { ...header, type: 'link', linkname: firstName.get(entry.ino) ?? '' });
       } else if (entry.type === 'file') {
+        // Open before the header goes out: a live file may be gone (renamed, deleted) since the
+        // scan. Then it is simply not sent; the next round sees what is there instead.
+        const file = await open(entry.path, 'r').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw error;
+        });
+        if (!file) {
+          dirty.add(entry.path);
+          continue;
+        }
         if (entry.nlink > 1) firstName.set(entry.ino, tarName(entry.path));
         let finished!: Promise<void>;
         const added = new Promise<void>((resolve, reject) => {
           const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) => (error ? reject(error) : resolve()));
-          finished = copyContent(entry.path, entry.size, sink as unknown as Sink, (n) => (bytes += n));
+          sink.on('error', () => {}); // reported through `added` and `finished`
+          finished = copyContent(file, entry.size, sink as unknown as Sink, (n) => (bytes += n));
         });
         await finished;
         await added;

@@ -90,6 +90,23 @@ describe('bind-mount data: pack and extract', () => {
   });
 });
 
+describe('bind-mount data: a live tree', () => {
+  it('skips a file that vanished between the scan and the read, and marks it for the next round', async () => {
+    const src = mkdtempSync(join(tmpdir(), 'ferry-src-'));
+    const dst = mkdtempSync(join(tmpdir(), 'ferry-dst-'));
+    const data = join(src, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'hot.tmp'), 'about to be renamed');
+    writeFileSync(join(data, 'stays'), 'here');
+    const manifest = await scan([data]);
+    rmSync(join(data, 'hot.tmp')); // the container renamed it away after the scan
+    const { dirty } = await copy([data], [...manifest.values()], [], mapping(src, dst));
+    expect(dirty.has(join(data, 'hot.tmp'))).toBe(true);
+    expect(existsSync(join(dst, 'data/hot.tmp'))).toBe(false);
+    expect(readFileSync(join(dst, 'data/stays'), 'utf8')).toBe('here');
+  });
+});
+
 /** A hand-made tar, as a hostile peer would send. */
 async function* hostile(entries: Array<{ header: tar.Header | Record<string, unknown>; body?: string }>): AsyncGenerator<Buffer> {
   const pack = tar.pack();

@@ -1,0 +1,115 @@
+// The destination's half of the preflight: can this host take the container? Each check names
+// what is wrong and the fix; prepareReceive turns the first failure into its error code.
+import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
+import { pathState } from './data/staging.ts';
+import type { MigrationRecord } from './journal.ts';
+import type { HostInfo } from './podman/info.ts';
+import { findContainer, hasImage, listContainers } from './podman/inspect.ts';
+import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
+import type { Podman } from './podman/podman.ts';
+import { portFree } from './ports.ts';
+
+/** What the checks need to know of this host. */
+export interface DestinationHost {
+  name: string;
+  podman: Podman;
+  info: HostInfo;
+  /** Migrations under way here. */
+  active: MigrationRecord[];
+}
+
+/** Prefix of the image check's detail when the source must send the image. */
+export const IMAGE_WILL_BE_SENT = 'image will be sent';
+
+export async function destinationChecks(
+  host: DestinationHost,
+  container: ContainerInfo,
+  dataPaths: readonly string[],
+  replaceData: boolean,
+): Promise<PreflightCheck[]> {
+  const { podman, name } = host;
+  const checks: PreflightCheck[] = [];
+  const info = host.info;
+  checks.push({
+    name: 'criu',
+    ok: info.criuCheckOk,
+    detail: info.criuCheckOk ? `criu ${info.criuVersion}` : `criu check fails on ${name}: ${info.criuCheckOutput}`,
+  });
+  const busy = host.active.find((r) => r.containerId === container.id);
+  checks.push({
+    name: 'busy',
+    ok: !busy,
+    detail: busy ? `migration ${busy.id} of this container is already in phase ${busy.phase} here` : 'no other migration',
+  });
+  const sameName = (await findContainer(podman, container.name)) ?? (await findContainer(podman, container.id));
+  checks.push({
+    name: 'name',
+    ok: !sameName,
+    detail: sameName
+      ? `${name} already has a container "${sameName.name}" (${sameName.id.slice(0, 12)}, ${sameName.state}); remove it first`
+      : 'no container with this name or ID',
+  });
+  const image = container.imageId ? await hasImage(podman, container.imageId) : false;
+  checks.push({
+    name: 'image',
+    ok: true,
+    detail: image
+      ? `image ${container.imageId.slice(0, 12)} present`
+      : `${IMAGE_WILL_BE_SENT}: ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${name}`,
+  });
+  for (const path of dataPaths) {
+    const state = await pathState(path);
+    const ok = state !== 'occupied' || replaceData;
+    checks.push({
+      name: 'data',
+      ok,
+      detail:
+        state === 'occupied'
+          ? replaceData
+            ? `${path} exists on ${name} and will be replaced (kept aside until commit)`
+            : `${path} already exists on ${name} and is not empty; move it away, or pass --replace-data to replace it`
+          : `${path} is free`,
+    });
+  }
+  // --tcp-established keeps the container's IP: the destination needs its network, a subnet
+  // that holds the IP, and no container of its own on it.
+  const [subnets, used] = await Promise.all([networkSubnets(podman), ipsInUse(podman)]);
+  for (const network of container.networks) {
+    const have = subnets.get(network);
+    checks.push({
+      name: 'network',
+      ok: have !== undefined,
+      detail: have ? `network ${network} present (${have.join(', ')})` : `network ${network} does not exist on ${name}; create it with the same subnet`,
+    });
+  }
+  const allSubnets = [...subnets.values()].flat();
+  for (const ip of container.ipAddresses) {
+    const holder = used.get(ip);
+    const fits = allSubnets.some((cidr) => inSubnet(ip, cidr));
+    checks.push({
+      name: 'ip',
+      ok: fits && !holder,
+      detail: holder
+        ? `IP ${ip} is used by container ${holder} on ${name}; the restored container must keep it for its TCP connections`
+        : fits
+          ? `IP ${ip} free`
+          : `IP ${ip} is outside every network subnet on ${name} (${allSubnets.join(', ') || 'none'})`,
+    });
+  }
+  const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
+  for (const port of container.ports) {
+    const owner = published.find((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
+    const free = !owner && (await portFree(port.hostPort, port.protocol, port.hostIp));
+    checks.push({
+      name: 'port',
+      ok: free,
+      detail: free
+        ? `${port.protocol} port ${port.hostPort} free`
+        : owner
+          ? `port ${port.hostPort}/${port.protocol} is already published by container ${owner.owner} on ${name}`
+          : `port ${port.hostPort}/${port.protocol} is in use by a process on ${name}`,
+    });
+  }
+  return checks;
+}
