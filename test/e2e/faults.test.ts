@@ -39,6 +39,11 @@ function startMigration(from: string, to: string, inventory: string, extra: stri
   };
 }
 
+/** The --json events a finished migration printed. */
+function printed(r: { stdout?: unknown }): Array<Record<string, any>> {
+  return String(r.stdout ?? '').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+}
+
 /** Cuts a lab host off the bridge for a while (its veth in the root namespace goes down). */
 async function linkDown(host: string, ms: number): Promise<void> {
   const veth = `${LAB}-v${host.slice(-1).toLowerCase()}`;
@@ -103,7 +108,7 @@ describe('faults in the middle of a migration', () => {
     await lab(['agent-start', 'hostB']);
     const r = await child;
     expect(r.exitCode, String(r.stdout)).toBe(0);
-    const events = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = printed(r);
     const retries = events.filter((e) => e.event === 'retrying' && e.stream === 'checkpoint');
     expect(retries.length).toBeGreaterThan(0);
     expect(events.at(-1)).toMatchObject({ event: 'done' });
@@ -120,7 +125,7 @@ describe('faults in the middle of a migration', () => {
     await lab(['agent-stop', 'hostB', '--kill']);
     const r = await child;
     expect(r.exitCode).toBe(1);
-    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    const failed = printed(r).at(-1);
     expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'TRANSFER_FAILED', phase: 'transfer' } });
     await expectSafeOnA(ipA);
     await lab(['agent-start', 'hostB']);
@@ -158,7 +163,7 @@ describe('faults in the middle of a migration', () => {
     const r = await child;
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toContain('interrupted: rolling back');
-    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    const failed = printed(r).at(-1);
     expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'CANCELLED' } });
     await expectSafeOnA(ipA);
     await expectSettled('hostB');
@@ -170,7 +175,7 @@ describe('faults in the middle of a migration', () => {
     try {
       const r = await startMigration('hostA', 'hostB', inventory).child;
       expect(r.exitCode, String(r.stdout)).toBe(0);
-      const events = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const events = printed(r);
       const refused = events.find((e) => e.event === 'retrying' && String(e.error).includes('corrupted (CRC-32 mismatch)'));
       expect(refused).toBeDefined();
       expect(events.some((e) => e.event === 'retrying' && Number(e.resumeFrom) > 0)).toBe(true);
@@ -199,7 +204,7 @@ describe('faults in the middle of a migration', () => {
     const r = await child;
     await outage;
     expect(r.exitCode).toBe(1);
-    const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+    const failed = printed(r).at(-1);
     expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'TRANSFER_FAILED' } });
     await expectSafeOnA(ipA);
     await expectSettled('hostA');
@@ -214,9 +219,9 @@ describe('faults in the middle of a migration', () => {
     try {
       const r = await child;
       expect(r.exitCode).toBe(1);
-      const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+      const failed = printed(r).at(-1);
       expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'RESTORE_FAILED', phase: 'restore', host: 'hostB' } });
-      expect(failed.error.message).toContain(String(PORT));
+      expect(failed?.error.message).toContain(String(PORT));
       await expectSafeOnA(ipA);
       expect(await containerState('hostB', 'e2e-port-thief')).toBe('running'); // the thief was not touched
     } finally {
@@ -237,7 +242,7 @@ describe('faults in the middle of a migration', () => {
       await lab(['exec', 'hostB', 'sh', '-c', `dd if=/dev/zero of=${archives}/filler bs=1M 2>/dev/null; true`]);
       const r = await child;
       expect(r.exitCode).toBe(1);
-      const failed = JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}');
+      const failed = printed(r).at(-1);
       expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'DISK_FULL', host: 'hostB' } });
       await expectSafeOnA(ipA);
       expect(String((await lab(['exec', 'hostB', 'sh', '-c', `ls -A ${archives}`])).stdout).trim()).toBe('filler');
