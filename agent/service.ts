@@ -21,6 +21,7 @@ import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
 import { removeContainer, restoreImport } from './podman/restore.ts';
+import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
 import { checkpointAndSend, type CheckpointAndSendInput } from './source.ts';
 import type { ArchiveHeader } from './transfer/chunks.ts';
@@ -143,9 +144,11 @@ export class AgentService {
     return listContainers(this.config.podman, all);
   }
 
-  inspect(container: string): Promise<ContainerInfo> {
+  async inspect(container: string): Promise<ContainerInfo> {
     requireText(container, 'container');
-    return inspectContainer(this.config.podman, container);
+    const info = await inspectContainer(this.config.podman, container);
+    const [memory, data] = await Promise.all([cgroupMemoryBytes(info.cgroupPath), dataBytes(bindMountPaths(info))]);
+    return { ...info, estimatedBytes: memory + data };
   }
 
   /** Destination: checks that this host can take the container, then expects its archive. */

@@ -86,6 +86,7 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
       ignoreBindMounts: boolean;
       sourceCpuinfo: Buffer;
       sourceAddress: string;
+      archiveBytesEstimate: number;
       dryRun: boolean;
     },
     options?: CallOptions,

@@ -137,6 +137,7 @@ class Migration {
             ignoreBindMounts: this.options.ignoreBindMounts ?? false,
             sourceCpuinfo: sourceInfo.cpuinfo,
             sourceAddress: from.agent,
+            archiveBytesEstimate: Number(container.estimatedBytes),
             dryRun: this.options.dryRun ?? false,
           },
           { signal },

@@ -14,7 +14,7 @@ interface RawInspect {
   Image: string;
   ImageName?: string;
   OCIRuntime?: string;
-  State?: { Status?: string };
+  State?: { Status?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
   HostConfig?: { PortBindings?: Bindings };
   NetworkSettings?: {
@@ -85,6 +85,8 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     ociRuntime: raw.OCIRuntime ?? '',
     labels: { ...(raw.Config?.Labels ?? {}) },
     networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
+    cgroupPath: raw.State?.CgroupPath ?? '',
+    estimatedBytes: 0,
   };
 }
 

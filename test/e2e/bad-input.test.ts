@@ -50,6 +50,7 @@ describe('bad input changes nothing', () => {
     for (const check of ['criu', 'name', 'image', 'port', 'ip', 'network', 'cpu', 'disk']) {
       expect(r.stdout).toMatch(new RegExp(`hostB: ok +${check}: `));
     }
+    expect(r.stdout).toMatch(/hostB: ok +disk: \d+ MiB free in \S+, about \d+ MiB needed/);
     expect(r.stdout).toContain(`every check passed: ${NAME} can move from hostA to hostB (dry run: nothing was changed)`);
     await expectUntouched();
     const json = await ferry(['migrate', '--dry-run', '--from', 'hostA', '--to', 'hostB', NAME, '--json']);

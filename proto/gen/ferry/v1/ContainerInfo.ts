@@ -2,6 +2,7 @@
 
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from '../../ferry/v1/PortMapping';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from '../../ferry/v1/Mount';
+import type { Long } from '@grpc/proto-loader';
 
 export interface ContainerInfo {
   'id'?: (string);
@@ -15,6 +16,8 @@ export interface ContainerInfo {
   'ociRuntime'?: (string);
   'labels'?: ({[key: string]: string});
   'networks'?: (string)[];
+  'cgroupPath'?: (string);
+  'estimatedBytes'?: (number | string | Long);
 }
 
 export interface ContainerInfo__Output {
@@ -29,4 +32,6 @@ export interface ContainerInfo__Output {
   'ociRuntime': (string);
   'labels': ({[key: string]: string});
   'networks': (string)[];
+  'cgroupPath': (string);
+  'estimatedBytes': (number);
 }
