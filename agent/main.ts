@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT, then drains calls in flight.
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
+import { DEFAULT_PKI_DIR, loadTls } from '../common/pki.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
@@ -25,7 +26,9 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   --criu-config-dir DIR  where CRIU's config files are kept up to date (default /etc/criu)
   --settle-after-ms N    how long a migration may sit untouched before the agents settle it
                          themselves, e.g. when the coordinator died (default 60000)
-  --insecure             serve without TLS (required until mutual TLS lands; logs a warning)
+  --tls-dir DIR          mutual TLS: ca.pem, NAME.pem and NAME.key of this agent (default /etc/ferry/pki);
+                         make them with: ferry certs init; ferry certs issue NAME --role agent --ip ADDR
+  --insecure             serve plaintext with no authentication (logs a warning): trusted networks only
   --log-level LEVEL      debug, info, warn, error (default info)
   -h, --help             this text
 `;
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
       'podman-tmpdir': { type: 'string' },
       runtime: { type: 'string', default: 'runc' },
       insecure: { type: 'boolean', default: false },
+      'tls-dir': { type: 'string', default: DEFAULT_PKI_DIR },
       'criu-ghost-limit': { type: 'string', default: String(DEFAULT_CRIU_SETTINGS.ghostLimit) },
       'criu-config-dir': { type: 'string', default: '/etc/criu' },
       'settle-after-ms': { type: 'string', default: String(DEFAULT_RECOVERY.settleAfterMs) },
@@ -56,10 +60,8 @@ async function main(): Promise<void> {
   }
   if (!values.name) throw new FerryError('BAD_REQUEST', '--name is required (see --help)');
   const log = createLogger({ host: values.name }, { level: values['log-level'] as Level });
-  if (!values.insecure) {
-    throw new FerryError('BAD_REQUEST', 'TLS is not implemented yet; start the agent with --insecure on a trusted network');
-  }
-  log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
+  const tls = values.insecure ? undefined : await loadTls(values['tls-dir'], values.name);
+  if (!tls) log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
 
   const ghostLimit = Number(values['criu-ghost-limit']);
   if (!Number.isSafeInteger(ghostLimit) || ghostLimit < 1_048_576) {
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     stateDir: values['state-dir'],
     podman: new Podman({ binary: values.podman, globalArgs }),
     log,
+    tls,
   });
   await service.open();
   const settleAfterMs = Number(values['settle-after-ms']);
@@ -103,6 +106,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const ferry = FerryError.from(error);
-  process.stderr.write(`ferry-agent: ${ferry.code}: ${ferry.message}\n`);
+  process.stderr.write(`ferry-agent: ${ferry.code}: ${ferry.message}\n  hint: ${ferry.hint}\n`);
   process.exit(1);
 });

@@ -65,7 +65,7 @@ export class Reconciler {
 
   async #peer(record: MigrationRecord): Promise<PeerView> {
     if (!record.peerAddress) return 'unreachable';
-    const peer = new AgentConnection({ name: record.peer, agent: record.peerAddress });
+    const peer = new AgentConnection({ name: record.peer, agent: record.peerAddress }, this.#service.config.tls);
     try {
       const status = await peer.status(record.id, { timeoutMs: 5_000 });
       return { phase: status.phase, idleMs: Number(status.idleMs), busy: status.busy };
@@ -80,7 +80,7 @@ export class Reconciler {
 
   async #tellPeer(record: MigrationRecord, action: 'commit' | 'rollback', reason: string): Promise<void> {
     if (!record.peerAddress) return;
-    const peer = new AgentConnection({ name: record.peer, agent: record.peerAddress });
+    const peer = new AgentConnection({ name: record.peer, agent: record.peerAddress }, this.#service.config.tls);
     try {
       if (action === 'commit') await peer.commit(record.id, { timeoutMs: 60_000 });
       else await peer.rollback(record.id, reason, { timeoutMs: 300_000 });

@@ -1,7 +1,9 @@
 // The gRPC face of the agent: each RPC calls AgentService and converts errors once, here.
 // A cancelled call aborts the podman process it started.
 import * as grpc from '@grpc/grpc-js';
-import { ferryProto, serverOptions, toServiceError } from '../common/rpc.ts';
+import { FerryError } from '../common/errors.ts';
+import { ROLES } from '../common/pki.ts';
+import { callerOf, ferryProto, serverCredentials, serverOptions, toServiceError, type Caller } from '../common/rpc.ts';
 import type { AgentHandlers } from '../proto/gen/ferry/v1/Agent.ts';
 import type { Logger } from './log.ts';
 import type { AgentService } from './service.ts';
@@ -12,19 +14,42 @@ function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Server
   return controller.signal;
 }
 
+/** Calls that change containers or announce migrations: the coordinator's alone. */
+const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore']);
+
+/**
+ * Who may make this call. A plaintext agent (--insecure) identifies nobody and lets all in; with
+ * TLS every caller has a certificate of our CA (the handshake saw to that) naming its role.
+ */
+export function authorize(method: string, call: Parameters<typeof callerOf>[0], secure: boolean): Caller | undefined {
+  if (!secure) return undefined;
+  const caller = callerOf(call);
+  if (!caller || !(ROLES as readonly string[]).includes(caller.role)) {
+    throw new FerryError('UNAUTHORIZED', 'the client certificate names no Ferry role');
+  }
+  if (COORDINATOR_ONLY.has(method) && caller.role !== 'coordinator') {
+    throw new FerryError('UNAUTHORIZED', `${method} needs the coordinator's certificate; ${caller.name} is an ${caller.role}`);
+  }
+  return caller;
+}
+
 export function handlers(service: AgentService, log: Logger): AgentHandlers {
   const host = service.config.name;
+  const secure = service.config.tls !== undefined;
   const fail = (method: string, error: unknown) => {
     const status = toServiceError(error, host);
     log.warn({ method, status: status.code, err: status.details }, 'rpc failed');
     return status;
   };
-  function unary<Req, Res>(method: string, run: (request: Req, signal: AbortSignal) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(
+    method: string,
+    run: (request: Req, signal: AbortSignal, caller: Caller | undefined) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       // Through a promise, so that a synchronous throw is answered like any other failure.
       const signal = cancelSignal(call);
       Promise.resolve()
-        .then(() => run(call.request, signal))
+        .then(() => run(call.request, signal, authorize(method, call, secure)))
         .then(
           (reply) => callback(null, reply),
           (error: unknown) => callback(fail(method, error)),
@@ -52,8 +77,8 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     CheckpointAndSend: (call) => {
       const signal = cancelSignal(call);
       const request = call.request;
-      service
-        .track(request.migrationId, () => service.checkpointAndSend(
+      const run = () =>
+        service.checkpointAndSend(
           {
             migrationId: request.migrationId,
             container: request.container,
@@ -68,30 +93,35 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
           },
           (event) => call.write(event),
           signal,
-        ))
+        );
+      Promise.resolve()
+        .then(() => authorize('CheckpointAndSend', call, secure))
+        .then(() => service.track(request.migrationId, run))
         .then(
           () => call.end(),
           (error: unknown) => call.emit('error', fail('CheckpointAndSend', error)),
         );
     },
     Receive: (call, callback) => {
-      service.receive(call).then(
-        (reply) => callback(null, reply),
-        (error: unknown) => callback(fail('Receive', error)),
-      );
+      Promise.resolve()
+        .then(() => service.receive(call, authorize('Receive', call, secure)))
+        .then(
+          (reply) => callback(null, reply),
+          (error: unknown) => callback(fail('Receive', error)),
+        );
     },
     Restore: unary('Restore', async (request, signal) =>
       service.track(request.migrationId, () =>
         service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
       ),
     ),
-    Commit: unary('Commit', async (request) => ({
-      outcome: await service.track(request.migrationId, () => service.commit(request.migrationId)),
+    Commit: unary('Commit', async (request, _signal, caller) => ({
+      outcome: await service.track(request.migrationId, () => service.commit(request.migrationId, caller)),
     })),
-    Rollback: unary('Rollback', async (request) => ({
-      outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason)),
+    Rollback: unary('Rollback', async (request, _signal, caller) => ({
+      outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason, caller)),
     })),
-    MigrationStatus: unary('MigrationStatus', (request) => service.status(request.migrationId)),
+    MigrationStatus: unary('MigrationStatus', (request, _signal, caller) => service.status(request.migrationId, caller)),
   };
 }
 
@@ -99,7 +129,7 @@ export async function startServer(service: AgentService, log: Logger): Promise<{
   const server = new grpc.Server(serverOptions());
   server.addService(ferryProto().ferry.v1.Agent.service, handlers(service, log));
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(service.config.listen, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(service.config.listen, serverCredentials(service.config.tls), (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });

@@ -13,8 +13,10 @@ import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.
 import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
 import { extractData } from './data/extract.ts';
 import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
-import { Journal, SENT_OUTCOME, validMigrationId } from './journal.ts';
+import { Journal, SENT_OUTCOME, validMigrationId, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
+import { notAfter, type TlsFiles } from '../common/pki.ts';
+import type { Caller } from '../common/rpc.ts';
 import { restoreInPlace } from './podman/checkpoint.ts';
 import { runHook } from './podman/hooks.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
@@ -36,6 +38,8 @@ export interface AgentConfig {
   stateDir: string;
   podman: Podman;
   log: Logger;
+  /** Mutual TLS for this agent's server and its calls to peers; absent with --insecure. */
+  tls?: TlsFiles | undefined;
 }
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
@@ -82,9 +86,20 @@ export class AgentService {
     }
   }
 
-  async status(migrationId: string): Promise<{ role: string; phase: string; outcome: string; idleMs: number; busy: boolean; receivedBytes: number }> {
+  /**
+   * An agent (rather than the coordinator) may touch a migration only when the migration names it
+   * as the other host: that is the grant the coordinator gave when it announced the migration.
+   */
+  #requirePeer(record: MigrationRecord, caller: Caller | undefined, what: string): void {
+    if (caller && caller.role !== 'coordinator' && caller.name !== record.peer) {
+      throw new FerryError('UNAUTHORIZED', `${caller.name} may not ${what} migration ${record.id}: it names ${record.peer}`);
+    }
+  }
+
+  async status(migrationId: string, caller?: Caller): Promise<{ role: string; phase: string; outcome: string; idleMs: number; busy: boolean; receivedBytes: number }> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
+    this.#requirePeer(record, caller, 'ask about');
     return {
       role: record.role,
       phase: record.phase,
@@ -136,6 +151,7 @@ export class AgentService {
       uptimeMs: Date.now() - this.#started,
       freeDiskBytes: fs.bavail * fs.bsize,
       cpuinfo,
+      certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
       ...host,
     };
   }
@@ -221,7 +237,7 @@ export class AgentService {
   }
 
   /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
-  async receive(messages: AsyncIterable<TransferChunk__Output>): Promise<{ bytes: number; sha256: string }> {
+  async receive(messages: AsyncIterable<TransferChunk__Output>, caller?: Caller): Promise<{ bytes: number; sha256: string }> {
     let accepted: string | undefined;
     const release = () => {
       if (accepted) this.#busy.set(accepted, (this.#busy.get(accepted) ?? 1) - 1);
@@ -229,7 +245,7 @@ export class AgentService {
     };
     try {
       const result = await receiveArchive(messages, async (header) => {
-        const target = await this.#accept(header);
+        const target = await this.#accept(header, caller);
         accepted = header.migrationId;
         this.#busy.set(accepted, (this.#busy.get(accepted) ?? 0) + 1);
         return target;
@@ -260,9 +276,12 @@ export class AgentService {
   }
 
   /** Whether this migration expects this stream now, and where its bytes go. */
-  async #accept(header: ArchiveHeader): Promise<Target> {
+  async #accept(header: ArchiveHeader, caller: Caller | undefined): Promise<Target> {
     requireMigrationId(header.migrationId);
     const record = this.journal.require(header.migrationId);
+    if (caller && (caller.role !== 'agent' || caller.name !== header.sourceHost)) {
+      throw new FerryError('UNAUTHORIZED', `${caller.name} (${caller.role}) may not send as ${header.sourceHost}`);
+    }
     const resuming = header.kind === 'checkpoint' && record.phase === 'transfer' && !record.outcome?.startsWith('received');
     if (record.role !== 'destination' || (record.phase !== 'preflight' && !resuming)) {
       throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`);
@@ -359,12 +378,20 @@ export class AgentService {
     return next;
   }
 
-  commit(migrationId: string): Promise<string> {
+  commit(migrationId: string, caller?: Caller): Promise<string> {
+    this.#requirePeerOf(migrationId, caller, 'commit');
     return this.#serialize(migrationId, () => this.#commit(migrationId));
   }
 
-  rollback(migrationId: string, reason: string): Promise<string> {
+  rollback(migrationId: string, reason: string, caller?: Caller): Promise<string> {
+    this.#requirePeerOf(migrationId, caller, 'roll back');
     return this.#serialize(migrationId, () => this.#rollback(migrationId, reason));
+  }
+
+  #requirePeerOf(migrationId: string, caller: Caller | undefined, what: string): void {
+    if (!caller) return;
+    requireMigrationId(migrationId);
+    this.#requirePeer(this.journal.require(migrationId), caller, what);
   }
 
   async #commit(migrationId: string): Promise<string> {

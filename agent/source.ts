@@ -79,8 +79,8 @@ export async function checkpointAndSend(
   const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
   let phase: 'checkpoint' | 'transfer' = 'checkpoint';
   try {
-    const client = agentClient(request.destinationAddress);
-    const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
+    const client = agentClient(request.destinationAddress, service.config.tls, request.destinationHost);
+    const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress }, service.config.tls);
     const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULT_TRANSFER_RETRY_MS;
     /** Runs a transfer again while its errors say a retry may help, for at most retryMs. */
     const retrying = <T>(stream: StreamKind, attempt: (n: number) => Promise<T>) =>
@@ -222,7 +222,7 @@ export async function checkpointAndSend(
       log.error({ err: String(rollbackError) }, 'rollback after failed send failed');
     });
     // The destination may hold staged data or a partial archive; tell it, in case nobody else can.
-    const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress });
+    const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress }, service.config.tls);
     await peer
       .rollback(record.id, failure.message, { timeoutMs: 30_000 })
       .catch((peerError: unknown) => log.warn({ err: String(peerError) }, 'could not roll back the destination'))

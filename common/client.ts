@@ -3,6 +3,7 @@
 // FerryError with the host filled in.
 import * as grpc from '@grpc/grpc-js';
 import { FerryError } from './errors.ts';
+import type { TlsFiles } from './pki.ts';
 import { agentClient, fromServiceError, type AgentClient } from './rpc.ts';
 import type { CheckpointAndSendRequest } from '../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import type { ContainerInfo, ContainerInfo__Output } from '../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -40,9 +41,9 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   readonly host: H;
   readonly #client: AgentClient;
 
-  constructor(host: H) {
+  constructor(host: H, tls?: TlsFiles) {
     this.host = host;
-    this.#client = agentClient(host.agent);
+    this.#client = agentClient(host.agent, tls, host.name);
   }
 
   close(): void {

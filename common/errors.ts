@@ -35,8 +35,13 @@ export const ERROR_CODES = {
   },
   AGENT_UNREACHABLE: {
     meaning: 'The Ferry agent on a host did not answer.',
-    hint: 'Check that the agent runs on that host (`ferry hosts`) and that its port is reachable.',
+    hint: 'Check that the agent runs on that host (`ferry hosts`) and that its port is reachable; an agent with TLS needs the coordinator certificate (--tls-dir, or "tls" in the inventory).',
     retryable: true,
+  },
+  UNAUTHORIZED: {
+    meaning: "The caller's certificate does not allow this call: a wrong role, or a peer the migration did not name.",
+    hint: 'Control calls need the coordinator certificate; an agent may only send or settle migrations that name it.',
+    retryable: false,
   },
   CONTAINER_NOT_FOUND: {
     meaning: 'No container with that name or ID exists on the host.',

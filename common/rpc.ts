@@ -6,6 +6,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../proto/gen/ferry.ts';
 import type { AgentClient } from '../proto/gen/ferry/v1/Agent.ts';
 import { FerryError, isErrorCode, type ErrorCode } from './errors.ts';
+import type { TlsFiles } from './pki.ts';
+import type { PeerCertificate } from 'node:tls';
 import { isPhase } from './phases.ts';
 
 export type { AgentClient };
@@ -47,9 +49,35 @@ export function serverOptions(): grpc.ServerOptions {
   };
 }
 
-export function agentClient(address: string): AgentClient {
+/**
+ * A client of the agent at `address`: mutual TLS with `tls`, plaintext without (--insecure).
+ * With TLS the agent's certificate must name `hostName` (its inventory name, a DNS SAN) when one
+ * is given, else the address itself (an IP SAN).
+ */
+export function agentClient(address: string, tls?: TlsFiles, hostName?: string): AgentClient {
   const Agent = ferryProto().ferry.v1.Agent;
-  return new Agent(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  if (!tls) return new Agent(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const named = hostName && /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hostName) ? { 'grpc.ssl_target_name_override': hostName } : {};
+  return new Agent(address, grpc.credentials.createSsl(tls.ca, tls.key, tls.cert), { ...CHANNEL_OPTIONS, ...named });
+}
+
+/** The agent's side: only clients with a certificate from the same CA get in. */
+export function serverCredentials(tls?: TlsFiles): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+}
+
+export interface Caller {
+  role: string;
+  name: string;
+}
+
+/** Who is calling, from the client certificate; undefined on a plaintext (--insecure) agent. */
+export function callerOf(call: { getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }): Caller | undefined {
+  const certificate = call.getAuthContext?.()?.sslPeerCertificate;
+  if (!certificate?.subject) return undefined;
+  const field = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
+  return { role: field(certificate.subject.OU), name: field(certificate.subject.CN) };
 }
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, grpc.status>> = {
@@ -68,6 +96,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, grpc.status>> = {
   AGENT_UNREACHABLE: grpc.status.UNAVAILABLE,
   TRANSFER_FAILED: grpc.status.UNAVAILABLE,
   CANCELLED: grpc.status.CANCELLED,
+  UNAUTHORIZED: grpc.status.PERMISSION_DENIED,
 };
 
 const META = {
@@ -124,6 +153,8 @@ export function fromServiceError(error: unknown, host: string): FerryError {
       return new FerryError('AGENT_UNREACHABLE', `agent on ${host} did not answer in time`, { host, cause: error });
     case grpc.status.CANCELLED:
       return new FerryError('CANCELLED', `call to ${host} was cancelled`, { host, cause: error });
+    case grpc.status.PERMISSION_DENIED:
+      return new FerryError('UNAUTHORIZED', status.details ?? 'permission denied', { host, cause: error });
     case grpc.status.INVALID_ARGUMENT:
       return new FerryError('BAD_REQUEST', status.details ?? 'invalid argument', { host, cause: error });
     default:

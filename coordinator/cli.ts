@@ -1,9 +1,11 @@
 // ferry: the coordinator CLI. Parses arguments, runs one command and renders its events; the
 // work itself lives in migrate.ts and friends. Exit codes: 0 ok, 1 failed (the container runs
 // on the source), 2 bad usage, 3 failed and the rollback did not complete.
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
+import { DEFAULT_PKI_DIR, initCa, issue, loadTls, notAfter, type TlsFiles } from '../common/pki.ts';
 import { AgentConnection } from '../common/client.ts';
 import type { MigrationEvent } from './events.ts';
 import { loadInventory, locateInventory, resolveHost, type HostEntry, type Inventory } from './inventory.ts';
@@ -19,6 +21,10 @@ Usage:
   ferry evacuate --from HOST --to HOST[,HOST...]  move every running container off a host
   ferry hosts                                     the inventory's hosts: agent, podman, runc, CRIU, criu check
   ferry ps HOST                                   containers on a host
+  ferry certs init [--dir DIR]                    make the fleet's private CA (default /etc/ferry/pki)
+  ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N]
+                                                  a certificate for an agent (with its addresses)
+                                                  or for the coordinator
   ferry help                                      this text
 (also installed as \`migrate\`: \`migrate --from hostA --to hostB CONTAINER\`)
 
@@ -28,6 +34,8 @@ Options:
   --inventory FILE   hosts file (default: $FERRY_INVENTORY, /etc/ferry/inventory.json,
                      then the local lab's /var/lib/ferry-lab/ferry/inventory.json)
   --json             one JSON object per event on stdout, for scripts
+  --tls-dir DIR      where ca.pem, coordinator.pem and coordinator.key are (default: the
+                     inventory's "tls", then /etc/ferry/pki; none: plaintext to --insecure agents)
   --compress ALG     checkpoint archive compression: none (default), zstd, gzip
   --verify-timeout MS  how long each published port may take to answer (default 10000)
   --replace-data     bind-mount paths that already hold data on the destination are replaced
@@ -84,6 +92,12 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'no-presync': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         'transfer-retry-ms': { type: 'string', default: '30000' },
+        'tls-dir': { type: 'string' },
+        dir: { type: 'string', default: DEFAULT_PKI_DIR },
+        role: { type: 'string' },
+        ip: { type: 'string', multiple: true },
+        dns: { type: 'string', multiple: true },
+        days: { type: 'string', default: '825' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -98,24 +112,60 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
     return command || values.help ? 0 : 2;
   }
   try {
+    if (command === 'certs') return await runCerts(values, rest, output);
     const inventory = loadInventory(locateInventory(values.inventory));
+    const tls = await coordinatorTls(values['tls-dir'], inventory);
     switch (command) {
       case 'migrate':
-        return await runMigrate(inventory, values, rest, output);
+        return await runMigrate(inventory, tls, values, rest, output);
       case 'preflight':
-        return await runMigrate(inventory, { ...values, 'dry-run': true }, rest, output);
+        return await runMigrate(inventory, tls, { ...values, 'dry-run': true }, rest, output);
       case 'evacuate':
-        return await runEvacuate(inventory, values, rest, output);
+        return await runEvacuate(inventory, tls, values, rest, output);
       case 'hosts':
-        return await runHosts(inventory, output);
+        return await runHosts(inventory, tls, output);
       case 'ps':
-        return await runPs(inventory, rest, output);
+        return await runPs(inventory, tls, rest, output);
       default:
         return usage(`unknown command "${command}"`);
     }
   } catch (error) {
     return report(FerryError.from(error), output);
   }
+}
+
+/**
+ * The coordinator's certificate: from --tls-dir, else the inventory's "tls", else the default
+ * PKI directory when it has one; without any, plaintext (agents started with --insecure).
+ */
+async function coordinatorTls(dir: string | undefined, inventory: Inventory): Promise<TlsFiles | undefined> {
+  if (dir) return loadTls(dir, 'coordinator');
+  if (inventory.tls) return loadTls(inventory.tls.dir, inventory.tls.name);
+  if (existsSync(`${DEFAULT_PKI_DIR}/coordinator.pem`)) return loadTls(DEFAULT_PKI_DIR, 'coordinator');
+  return undefined;
+}
+
+async function runCerts(
+  values: { dir: string; role?: string | undefined; ip?: string[] | undefined; dns?: string[] | undefined; days: string },
+  rest: string[],
+  io: Output,
+): Promise<number> {
+  const [action, name] = rest;
+  if (action === 'init') {
+    const { created } = await initCa(values.dir);
+    io.out(created ? `certs      made the Ferry CA in ${values.dir} (ca.pem, ca.key)` : `certs      ${values.dir} already has a CA; kept it`);
+    return 0;
+  }
+  if (action === 'issue' && name) {
+    const role = values.role ?? (name === 'coordinator' ? 'coordinator' : 'agent');
+    if (role !== 'agent' && role !== 'coordinator') usage(`--role must be agent or coordinator, not "${role}"`);
+    const days = Number(values.days);
+    if (!Number.isInteger(days) || days < 1) usage('--days must be a whole number of days');
+    const path = await issue(values.dir, name, { role, ips: values.ip ?? [], dns: values.dns ?? [], days });
+    io.out(`certs      issued ${path} (${role}) valid until ${notAfter(readFileSync(path))}`);
+    return 0;
+  }
+  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR]');
 }
 
 function report(error: FerryError, io: Output): number {
@@ -222,7 +272,7 @@ function renderer(io: Output): Renderer {
   return Object.assign(render, { sawFailure: () => failed });
 }
 
-async function runMigrate(inventory: Inventory, values: Values, rest: string[], io: Output): Promise<number> {
+async function runMigrate(inventory: Inventory, tls: TlsFiles | undefined, values: Values, rest: string[], io: Output): Promise<number> {
   if (rest.length !== 1) usage(rest.length ? `one container at a time, got ${rest.length}: ${rest.join(' ')}` : 'which container? ferry migrate --from A --to B CONTAINER');
   const { from, to } = endpoints(inventory, values);
   if (to.length !== 1) usage('migrate takes one --to host');
@@ -230,7 +280,7 @@ async function runMigrate(inventory: Inventory, values: Values, rest: string[], 
   const interrupt = interruptible(io);
   const render = renderer(io);
   try {
-    await migrate({ from, to: to[0] as HostEntry, container: rest[0] as string, ...settings, signal: interrupt.signal }, render);
+    await migrate({ from, to: to[0] as HostEntry, container: rest[0] as string, ...settings, signal: interrupt.signal, tls }, render);
     return 0;
   } catch (error) {
     const failure = FerryError.from(error);
@@ -242,11 +292,11 @@ async function runMigrate(inventory: Inventory, values: Values, rest: string[], 
   }
 }
 
-async function runEvacuate(inventory: Inventory, values: Values, rest: string[], io: Output): Promise<number> {
+async function runEvacuate(inventory: Inventory, tls: TlsFiles | undefined, values: Values, rest: string[], io: Output): Promise<number> {
   if (rest.length) usage(`evacuate takes no container names (got ${rest.join(' ')}); it moves every running container`);
   const { from, to } = endpoints(inventory, values);
   const settings = migrationSettings(values);
-  const source = new AgentConnection(from);
+  const source = new AgentConnection(from, tls);
   let containers;
   try {
     containers = (await source.list(false)).filter((c) => c.state === 'running');
@@ -260,7 +310,7 @@ async function runEvacuate(inventory: Inventory, values: Values, rest: string[],
       if (interrupt.signal.aborted) break;
       const target = to[index % to.length] as HostEntry;
       try {
-        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal }, renderer(io));
+        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal, tls }, renderer(io));
       } catch (error) {
         failed += 1;
         const failure = FerryError.from(error);
@@ -276,11 +326,11 @@ async function runEvacuate(inventory: Inventory, values: Values, rest: string[],
   return failed ? 1 : 0;
 }
 
-async function runHosts(inventory: Inventory, io: Output): Promise<number> {
+async function runHosts(inventory: Inventory, tls: TlsFiles | undefined, io: Output): Promise<number> {
   if (!inventory.hosts.size) usage('the inventory has no hosts (pass --inventory FILE)');
   const rows = await Promise.all(
     [...inventory.hosts.values()].map(async (host) => {
-      const agent = new AgentConnection(host);
+      const agent = new AgentConnection(host, tls);
       try {
         const info = await agent.info({ timeoutMs: 10_000 });
         return { host: host.name, agent: host.agent, ok: true, info };
@@ -299,7 +349,8 @@ async function runHosts(inventory: Inventory, io: Output): Promise<number> {
         const i = row.info;
         io.out(
           `${row.host.padEnd(8)} ${row.agent.padEnd(22)} up  podman ${i.podmanVersion} ${i.ociRuntime} ${i.runcVersion} criu ${i.criuVersion}` +
-            ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}`,
+            ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
+            ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
         );
       } else {
         io.out(`${row.host.padEnd(8)} ${row.agent.padEnd(22)} DOWN ${'error' in row && row.error ? row.error.message : ''}`);
@@ -309,10 +360,10 @@ async function runHosts(inventory: Inventory, io: Output): Promise<number> {
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-async function runPs(inventory: Inventory, rest: string[], io: Output): Promise<number> {
+async function runPs(inventory: Inventory, tls: TlsFiles | undefined, rest: string[], io: Output): Promise<number> {
   if (rest.length !== 1) usage('ferry ps HOST');
   const host = resolveHost(inventory, rest[0] as string);
-  const agent = new AgentConnection(host);
+  const agent = new AgentConnection(host, tls);
   try {
     const containers = await agent.list(true);
     if (io.json) {

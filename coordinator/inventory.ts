@@ -14,6 +14,8 @@ export interface HostEntry {
 export interface Inventory {
   path: string | undefined;
   hosts: Map<string, HostEntry>;
+  /** Where the coordinator's certificate is: {"dir": "...", "name": "coordinator"}. */
+  tls?: { dir: string; name: string } | undefined;
 }
 
 /** Where the inventory is looked for when --inventory is not given, in order. */
@@ -47,7 +49,11 @@ export function parseInventory(text: string, path: string | undefined): Inventor
     }
     hosts.set(name, { name, address: entry.address, agent: entry.agent });
   }
-  return { path, hosts };
+  const tls = (raw as { tls?: { dir?: unknown; name?: unknown } }).tls;
+  if (tls !== undefined && (typeof tls?.dir !== 'string' || (tls.name !== undefined && typeof tls.name !== 'string'))) {
+    throw new FerryError('INVENTORY_INVALID', `${where}: "tls" needs "dir" (and optionally "name", default coordinator)`);
+  }
+  return { path, hosts, tls: tls ? { dir: tls.dir as string, name: (tls.name as string | undefined) ?? 'coordinator' } : undefined };
 }
 
 export function loadInventory(path: string | undefined): Inventory {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { FerryError } from '../common/errors.ts';
+import type { TlsFiles } from '../common/pki.ts';
 import type { Phase } from '../common/phases.ts';
 import { AgentConnection } from '../common/client.ts';
 import type { Emit, MigrationSummary } from './events.ts';
@@ -31,6 +32,8 @@ export interface MigrateOptions {
   restoreTimeoutMs?: number | undefined;
   verifyTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
+  /** The coordinator's certificate, CA and key; plaintext without. */
+  tls?: TlsFiles | undefined;
 }
 
 /** How long a rollback keeps trying an agent that does not answer. */
@@ -48,8 +51,8 @@ export async function migrate(options: MigrateOptions, emit: Emit): Promise<Migr
     throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
   }
   const migrationId = newMigrationId();
-  const source = new AgentConnection(from);
-  const destination = new AgentConnection(to);
+  const source = new AgentConnection(from, options.tls);
+  const destination = new AgentConnection(to, options.tls);
   try {
     return await new Migration(migrationId, options, source, destination, emit).run();
   } finally {

@@ -16,6 +16,7 @@ export interface InfoReply {
   'uptimeMs'?: (number | string | Long);
   'freeDiskBytes'?: (number | string | Long);
   'cpuinfo'?: (Buffer | Uint8Array | string);
+  'certNotAfter'?: (string);
 }
 
 export interface InfoReply__Output {
@@ -32,4 +33,5 @@ export interface InfoReply__Output {
   'uptimeMs': (number);
   'freeDiskBytes': (number);
   'cpuinfo': (Buffer);
+  'certNotAfter': (string);
 }

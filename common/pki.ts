@@ -1,0 +1,112 @@
+// Ferry's private CA, with the openssl CLI: one CA per fleet, a certificate per agent (its names
+// and addresses as SANs) and one for the coordinator. The role is the certificate's OU, and the
+// host name its CN: agents authorize callers by them.
+import { X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { FerryError } from './errors.ts';
+
+export type Role = 'agent' | 'coordinator';
+export const ROLES: readonly Role[] = ['agent', 'coordinator'];
+
+/** What a party needs to speak mutual TLS: the CA, its certificate and its key. */
+export interface TlsFiles {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export const DEFAULT_PKI_DIR = '/etc/ferry/pki';
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const r = await execa('openssl', args, { cwd, reject: false, all: true, stdin: 'ignore' });
+  if (r.failed) {
+    throw new FerryError('INTERNAL', `openssl ${args[0]} failed: ${String(r.all).trim().split('\n').slice(-3).join(' ')}`);
+  }
+}
+
+/** Makes the CA (ca.pem, ca.key) unless the directory has one. */
+export async function initCa(dir: string): Promise<{ created: boolean }> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (await readFile(join(dir, 'ca.pem')).then(() => true, () => false)) return { created: false };
+  await openssl(
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+      '-days', '3650', '-subj', '/O=ferry/CN=Ferry CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    dir,
+  );
+  await chmod(join(dir, 'ca.key'), 0o600);
+  return { created: true };
+}
+
+export interface IssueOptions {
+  role: Role;
+  ips?: readonly string[];
+  dns?: readonly string[];
+  /** Validity as openssl dates (YYYYMMDDHHMMSSZ); default: from now, for `days`. */
+  notBefore?: string;
+  notAfter?: string;
+  days?: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Issues NAME.pem and NAME.key in `dir`, signed by the CA there. */
+export async function issue(dir: string, name: string, options: IssueOptions): Promise<string> {
+  if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
+  if (!ROLES.includes(options.role)) throw new FerryError('BAD_REQUEST', `role must be agent or coordinator, not "${options.role}"`);
+  const sans = [...(options.dns ?? []).map((d) => `DNS:${d}`), ...(options.ips ?? []).map((ip) => `IP:${ip}`)];
+  if (options.role === 'agent' && !sans.length) sans.push(`DNS:${name}`);
+  const work = join(dir, `.issue-${name}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { mode: 0o700 });
+  try {
+    // `openssl ca` (not `x509 -req`) because it takes explicit start and end dates.
+    await writeFile(join(work, 'index.txt'), '');
+    await writeFile(
+      join(work, 'ca.cnf'),
+      [
+        '[ca]', 'default_ca = ferry', '[ferry]', `dir = ${work}`, 'database = $dir/index.txt', 'new_certs_dir = $dir',
+        'default_md = sha256', 'policy = any', 'copy_extensions = none', 'unique_subject = no', 'rand_serial = yes',
+        '[any]', 'commonName = supplied', 'organizationName = optional', 'organizationalUnitName = optional',
+        '[ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyEncipherment',
+        `extendedKeyUsage = ${options.role === 'agent' ? 'serverAuth,clientAuth' : 'clientAuth'}`,
+        ...(sans.length ? [`subjectAltName = ${sans.join(',')}`] : []),
+      ].join('\n'),
+    );
+    await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'req.csr',
+      '-subj', `/O=ferry/OU=${options.role}/CN=${name}`], work);
+    const validity = options.notBefore && options.notAfter
+      ? ['-startdate', options.notBefore, '-enddate', options.notAfter]
+      : ['-days', String(options.days ?? 825)];
+    await openssl(['ca', '-batch', '-config', 'ca.cnf', '-extensions', 'ext', '-cert', join(dir, 'ca.pem'), '-keyfile', join(dir, 'ca.key'),
+      '-in', 'req.csr', '-out', 'cert.pem', '-notext', ...validity], work);
+    await writeFile(join(dir, `${name}.key`), await readFile(join(work, 'key.pem')), { mode: 0o600 });
+    await writeFile(join(dir, `${name}.pem`), await readFile(join(work, 'cert.pem')));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return join(dir, `${name}.pem`);
+}
+
+/** The CA, certificate and key of NAME in `dir`. */
+export async function loadTls(dir: string, name: string): Promise<TlsFiles> {
+  try {
+    const [ca, cert, key] = await Promise.all([
+      readFile(join(dir, 'ca.pem')),
+      readFile(join(dir, `${name}.pem`)),
+      readFile(join(dir, `${name}.key`)),
+    ]);
+    return { ca, cert, key };
+  } catch (cause) {
+    throw new FerryError('BAD_REQUEST', `no TLS files for "${name}" in ${dir} (ca.pem, ${name}.pem, ${name}.key)`, {
+      cause,
+      hint: `Make them with: ferry certs init --dir ${dir} && ferry certs issue ${name} --role ... --dir ${dir}`,
+    });
+  }
+}
+
+/** When a certificate stops being valid, as an ISO date. */
+export function notAfter(pem: Buffer): string {
+  return new Date(new X509Certificate(pem).validTo).toISOString();
+}

@@ -1,0 +1,124 @@
+// Mutual TLS and roles, on a real agent server (podman is a fake here: these calls never reach
+// it). Only certificates of the fleet's CA get in; an agent's certificate cannot make control
+// calls; a transfer is taken only from the host the migration names.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { credentials, status, type ServiceError, type Server } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentConnection } from '../../common/client.ts';
+import { FerryError } from '../../common/errors.ts';
+import { initCa, issue, loadTls, type TlsFiles } from '../../common/pki.ts';
+import { agentClient, ferryProto } from '../../common/rpc.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { Podman } from '../../agent/podman/podman.ts';
+import { startServer } from '../../agent/server.ts';
+import { AgentService } from '../../agent/service.ts';
+
+const pki = mkdtempSync(join(tmpdir(), 'ferry-pki-'));
+const otherPki = mkdtempSync(join(tmpdir(), 'ferry-pki-other-'));
+const stateDir = mkdtempSync(join(tmpdir(), 'ferry-tls-state-'));
+let server: Server;
+let port: number;
+let service: AgentService;
+const tls: Record<string, TlsFiles> = {};
+
+beforeAll(async () => {
+  await initCa(pki);
+  await initCa(otherPki);
+  await issue(pki, 'hostT', { role: 'agent', ips: ['127.0.0.1'], dns: ['hostT'] });
+  await issue(pki, 'hostA', { role: 'agent', ips: ['127.0.0.2'], dns: ['hostA'] });
+  await issue(pki, 'coordinator', { role: 'coordinator' });
+  await issue(pki, 'expired', { role: 'coordinator', notBefore: '20200101000000Z', notAfter: '20200102000000Z' });
+  await issue(otherPki, 'coordinator', { role: 'coordinator' });
+  for (const name of ['hostT', 'hostA', 'coordinator', 'expired']) tls[name] = await loadTls(pki, name);
+  tls.stranger = await loadTls(otherPki, 'coordinator');
+  const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
+  service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger, tls: tls.hostT });
+  await service.open();
+  ({ server, port } = await startServer(service, silentLogger));
+});
+
+afterAll(() => server?.forceShutdown());
+
+const as = (who: string | undefined) => new AgentConnection({ name: 'hostT', agent: `127.0.0.1:${port}` }, who ? tls[who] : undefined);
+
+async function failure(promise: Promise<unknown>): Promise<FerryError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(FerryError);
+  return error as FerryError;
+}
+
+describe('mutual TLS on the agent', () => {
+  it('lets the coordinator in, and shows when its own certificate expires', async () => {
+    const agent = as('coordinator');
+    const info = await agent.info();
+    agent.close();
+    expect(info.host).toBe('hostT');
+    expect(Date.parse(info.certNotAfter)).toBeGreaterThan(Date.now());
+  });
+
+  it('refuses a client with no certificate, one from another CA, an expired one, or plaintext', async () => {
+    // A client that trusts our CA but shows no certificate of its own.
+    const Agent = ferryProto().ferry.v1.Agent;
+    const bare = new Agent(`127.0.0.1:${port}`, credentials.createSsl(tls.coordinator!.ca), { 'grpc.ssl_target_name_override': 'hostT' });
+    const bareError = await new Promise<ServiceError | null>((resolve) => bare.info({}, { deadline: Date.now() + 5_000 }, (e) => resolve(e)));
+    bare.close();
+    expect(bareError?.code).toBe(status.UNAVAILABLE);
+    for (const [label, agent] of [['another CA', as('stranger')], ['expired', as('expired')], ['plaintext', as(undefined)]] as const) {
+      const error = await failure(agent.info({ timeoutMs: 5_000 }));
+      agent.close();
+      expect(error.code, label).toBe('AGENT_UNREACHABLE');
+    }
+  });
+
+  it("does not take control calls from an agent's certificate", async () => {
+    const agent = as('hostA');
+    expect((await agent.info()).host).toBe('hostT'); // reading is fine
+    const prepare = await failure(agent.prepareReceive({
+      migrationId: 'm-1', sourceHost: 'hostA', container: { id: 'abc', name: 'c' }, ttlMs: 1000, replaceData: false,
+      ignoreBindMounts: false, sourceCpuinfo: Buffer.alloc(0), sourceAddress: '127.0.0.2:1', dryRun: false, archiveBytesEstimate: 0,
+    }));
+    expect(prepare.code).toBe('UNAUTHORIZED');
+    expect(prepare.message).toBe("PrepareReceive needs the coordinator's certificate; hostA is an agent");
+    expect((await failure(agent.inspect('c'))).code).toBe('UNAUTHORIZED');
+    expect((await failure(agent.restore('m-1', '', 1000))).code).toBe('UNAUTHORIZED');
+    agent.close();
+  });
+
+  it('takes a transfer only for a migration it expects, from the host that migration names', async () => {
+    const before = readdirSync(stateDir, { recursive: true }).map(String).sort();
+    const send = (header: Record<string, unknown>) =>
+      new Promise<ServiceError>((resolve, reject) => {
+        const client = agentClient(`127.0.0.1:${port}`, tls.hostA, 'hostT');
+        const call = client.receive((error) => (client.close(), error ? resolve(error) : reject(new Error('accepted'))));
+        call.write({ header } as never);
+        call.write({ data: { offset: 0, data: Buffer.from('x'), crc32: 0 } } as never);
+        call.end();
+      });
+    const unknown = await send({ migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 1 });
+    expect(unknown.metadata.get('ferry-code')[0]).toBe('MIGRATION_UNKNOWN');
+    // A migration announced by the coordinator, naming hostB as the source: hostA gets nowhere.
+    await service.journal.create({
+      id: 'm-granted', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostB', phase: 'preflight',
+      archivePath: join(stateDir, 'archives', 'm-granted.tar'), touched: false,
+    });
+    const impostor = await send({ migrationId: 'm-granted', sourceHost: 'hostB', totalBytes: 1 });
+    expect([impostor.code, impostor.metadata.get('ferry-code')[0]]).toEqual([status.PERMISSION_DENIED, 'UNAUTHORIZED']);
+    const honest = await send({ migrationId: 'm-granted', sourceHost: 'hostA', totalBytes: 1 });
+    expect(honest.details).toBe('migration m-granted expects its archive from hostB, not hostA');
+    expect((await failure(as('hostA').rollback('m-granted', 'not mine'))).code).toBe('UNAUTHORIZED');
+    await service.journal.forget('m-granted');
+    expect(readdirSync(stateDir, { recursive: true }).map(String).sort()).toEqual(before);
+  });
+});
+
+describe('the agent binary', () => {
+  it('will not serve plaintext unless told to, and says how to get certificates', async () => {
+    const r = await execa(new URL('../../bin/ferry-agent', import.meta.url).pathname, ['--name', 'nocert', '--listen', '127.0.0.1:0', '--state-dir', mkdtempSync(join(tmpdir(), 'ferry-nocert-')), '--tls-dir', pki], { reject: false, timeout: 20_000 });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain(`no TLS files for "nocert" in ${pki}`);
+    expect(String(r.stderr)).toContain('ferry certs issue nocert');
+  });
+});
