@@ -1,7 +1,8 @@
 // What an agent does, independent of gRPC: server.ts maps RPCs onto these methods. A source
 // agent checkpoints and sends; a destination agent prepares, receives and restores; both commit
 // or roll back what they did, idempotently, from their journal.
-import { mkdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -11,7 +12,7 @@ import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
 import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.ts';
 import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
-import { extractData } from './data/extract.ts';
+import { DEFAULT_LIMITS, extractData } from './data/extract.ts';
 import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
 import { Journal, SENT_OUTCOME, validMigrationId, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
@@ -123,6 +124,12 @@ export class AgentService {
     await mkdir(this.config.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(this.archiveDir, { recursive: true, mode: 0o700 });
     const records = await this.journal.open();
+    // Archives of migrations that are over (a crash between the end and the clean-up) go now.
+    const open = new Set(this.journal.active().map((r) => r.id));
+    for (const name of await readdir(this.archiveDir)) {
+      const id = name.replace(/(\.image)?\.tar$/, '');
+      if (!open.has(id)) await rm(join(this.archiveDir, name), { force: true, recursive: true });
+    }
     const unfinished = records.filter((r) => this.journal.active().includes(r));
     if (unfinished.length) {
       this.config.log.warn({ migrations: unfinished.map((r) => `${r.id}:${r.role}:${r.phase}`) }, 'unfinished migrations in the journal');
@@ -320,7 +327,9 @@ export class AgentService {
         if (!record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`);
         await this.journal.update(record.id, { touched: true });
         const resolve = stagingResolver(record.dataPaths, record.id);
-        return streamTarget((input) => extractData(input, resolve));
+        // No more than the disk holds, whatever the headers claim.
+        const limits = { ...DEFAULT_LIMITS, maxBytes: await freeBytesFor(record.dataPaths) };
+        return streamTarget((input) => extractData(input, resolve, limits));
       }
     }
   }
@@ -489,6 +498,17 @@ export class AgentService {
     await this.journal.advance(migrationId, 'failed', { outcome });
     log.info({ outcome }, 'rolled back');
     return outcome;
+  }
+}
+
+/** Free bytes on the filesystem of the first declared path's nearest existing parent. */
+async function freeBytesFor(paths: readonly string[]): Promise<number> {
+  let dir = dirname(paths[0] ?? '/');
+  for (;;) {
+    const fs = await statfs(dir).catch(() => undefined);
+    if (fs) return fs.bavail * fs.bsize;
+    if (dir === '/') return Number.MAX_SAFE_INTEGER;
+    dir = dirname(dir);
   }
 }
 

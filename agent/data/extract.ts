@@ -89,7 +89,15 @@ function roomOrClose(extract: tar.Extract): Promise<void> {
   });
 }
 
-export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve): Promise<ExtractStats> {
+export interface ExtractLimits {
+  /** Most file bytes the stream may write (e.g. the free space of the destination). */
+  maxBytes: number;
+  maxEntries: number;
+}
+
+export const DEFAULT_LIMITS: ExtractLimits = { maxBytes: Number.MAX_SAFE_INTEGER, maxEntries: 10_000_000 };
+
+export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve, limits: ExtractLimits = DEFAULT_LIMITS): Promise<ExtractStats> {
   const extract = tar.extract();
   const stats: ExtractStats = { entries: 0, bytes: 0, removed: 0 };
   const directories: Array<{ target: string; header: tar.Header }> = [];
@@ -133,6 +141,10 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
       const target = await place(header.name);
       const pax = header.pax as Record<string, string> | null | undefined;
       stats.entries += 1;
+      if (stats.entries > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} data entries`);
+      if (header.type === 'file' && stats.bytes + header.size > limits.maxBytes) {
+        throw refuse(`data entry ${header.name} would take the data past ${limits.maxBytes} bytes (its header says ${header.size})`);
+      }
       if (pax?.[PAX_REMOVE] === '1') {
         await rm(target, { recursive: true, force: true });
         stats.removed += 1;

@@ -1,7 +1,7 @@
 // Bad input on the agent's gRPC API itself: a real agent server on 127.0.0.1:0 (podman is a fake
 // here, for these error paths only). Each call gets INVALID_ARGUMENT or the like, and the
 // agent's state directory is unchanged afterwards.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -42,6 +42,23 @@ function unary(method: string, request: unknown): Promise<grpc.ServiceError> {
 }
 
 const code = (e: grpc.ServiceError) => [e.code, e.metadata.get('ferry-code')[0]];
+
+describe('archives at rest', () => {
+  it('are removed at start when their migration is over or unknown; an open one keeps its archive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-rest-'));
+    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
+    const first = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
+    await first.open();
+    const base = { role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true };
+    await first.journal.create({ ...base, id: 'm-open', phase: 'transfer', archivePath: join(dir, 'archives', 'm-open.tar') });
+    await first.journal.create({ ...base, id: 'm-over', phase: 'failed', archivePath: join(dir, 'archives', 'm-over.tar') });
+    for (const name of ['m-open.tar', 'm-over.tar', 'm-over.image.tar', 'm-ghost.tar']) writeFileSync(join(dir, 'archives', name), 'x');
+    const restarted = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
+    await restarted.open();
+    expect(readdirSync(join(dir, 'archives'))).toEqual(['m-open.tar']);
+    expect(statSync(join(dir, 'archives')).mode & 0o777).toBe(0o700);
+  });
+});
 
 describe('the agent API refuses bad input and changes nothing', () => {
   it('missing or malformed fields', async () => {

@@ -110,6 +110,15 @@ describe('mutual TLS on the agent', () => {
     expect(honest.details).toBe('migration m-granted expects its archive from hostB, not hostA');
     expect((await failure(as('hostA').rollback('m-granted', 'not mine'))).code).toBe('UNAUTHORIZED');
     await service.journal.forget('m-granted');
+    // A grant is short-lived: past its time, even the named host is refused.
+    await service.journal.create({
+      id: 'm-stale', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA', phase: 'preflight',
+      archivePath: join(stateDir, 'archives', 'm-stale.tar'), touched: false, expiresAt: new Date(Date.now() - 1000).toISOString(),
+    });
+    const stale = await send({ migrationId: 'm-stale', sourceHost: 'hostA', totalBytes: 1 });
+    expect(stale.metadata.get('ferry-code')[0]).toBe('MIGRATION_UNKNOWN');
+    expect(stale.details).toMatch(/^migration m-stale expired at /);
+    await service.journal.forget('m-stale');
     expect(readdirSync(stateDir, { recursive: true }).map(String).sort()).toEqual(before);
   });
 });

@@ -141,6 +141,23 @@ describe('bind-mount data: what is refused', () => {
     expect(existsSync('/tmp/owned')).toBe(false);
   });
 
+  it('absolute names, a huge declared size, and too many entries', async () => {
+    expect((await refused([{ header: { name: '/srv/pg/x', type: 'file', mode: 0o644 }, body: 'x' }])).message).toMatch(/not a clean relative path/);
+    const huge = await extractData(
+      hostile([{ header: { name: 'srv/pg/huge', type: 'file', size: 5, mode: 0o644 }, body: 'small' }]),
+      resolve,
+      { maxBytes: 4, maxEntries: 100 },
+    ).catch((e: unknown) => e as FerryError);
+    expect((huge as FerryError).message).toMatch(/would take the data past 4 bytes/);
+    expect(existsSync(join(dst, 'srv/pg/huge'))).toBe(false);
+    const many = await extractData(
+      hostile(Array.from({ length: 5 }, (_, i) => ({ header: { name: `srv/pg/f${i}`, type: 'file', mode: 0o644 }, body: '' }))),
+      resolve,
+      { maxBytes: 1000, maxEntries: 3 },
+    ).catch((e: unknown) => e as FerryError);
+    expect((many as FerryError).message).toBe('more than 3 data entries');
+  });
+
   it('hard links to files outside, and device files', async () => {
     expect((await refused([{ header: { name: 'srv/pg/shadow', type: 'link', linkname: 'etc/shadow' } }])).message).toMatch(/outside the paths declared/);
     expect((await refused([{ header: { name: 'srv/pg/sda', type: 'block-device', devmajor: 8, devminor: 0 } }])).message).toMatch(/only files, directories and links/);

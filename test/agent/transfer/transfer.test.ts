@@ -1,6 +1,6 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -74,6 +74,7 @@ describe('archive transfer between agents', () => {
     const sha = createHash('sha256').update(data).digest('hex');
     expect(result).toMatchObject({ bytes: data.length, sha256: sha });
     expect(readFileSync(join(inbox, 'm-1.tar')).equals(data)).toBe(true);
+    expect(statSync(join(inbox, 'm-1.tar')).mode & 0o777).toBe(0o600); // a container's memory: root's eyes only
     expect(progress.at(-1)).toBe(data.length);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
