@@ -134,7 +134,11 @@ export async function checkpointAndSend(
         // A broken data stream is sent again whole: applying it twice gives the same tree.
         const { packed, dirty } = await retrying('data', async () => {
           const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
-          const [, dirty] = await Promise.all([send('data', round, packed.stream), packed.done]);
+          const sent = send('data', round, packed.stream).catch((error: unknown) => {
+            packed.abort(error); // stop packing: its open file and its wait for room go too
+            throw error;
+          });
+          const [, dirty] = await Promise.all([sent, packed.done]);
           return { packed, dirty };
         });
         emit({

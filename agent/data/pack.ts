@@ -16,6 +16,8 @@ export interface PackResult {
   done: Promise<Set<string>>;
   /** Bytes of file content packed so far. */
   contentBytes: () => number;
+  /** Stops packing (the consumer failed): `done` rejects and open files close. */
+  abort: (error: unknown) => void;
 }
 
 export const tarName = (path: string) => path.replace(/^\/+/, '');
@@ -36,7 +38,22 @@ function headerOf(entry: Entry): HeaderArgument {
 interface Sink {
   write(chunk: Buffer): boolean;
   end(): unknown;
-  once(event: 'drain', listener: () => void): unknown;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+  readonly destroyed: boolean;
+}
+
+/** Waits for room in the entry, or for its end: a destroyed pack (the send failed) stops us. */
+function roomOrClose(out: Sink): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }
 
 /** Writes exactly `size` bytes of the open file (zeros if it shrank), honouring backpressure; closes it. */
@@ -49,7 +66,8 @@ async function copyContent(file: FileHandle, size: number, out: Sink, counted: (
       const chunk = bytesRead ? buffer.subarray(0, bytesRead) : Buffer.alloc(size - offset);
       offset += chunk.length;
       counted(bytesRead);
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      if (out.destroyed) throw new Error('the data stream was stopped');
+      if (!out.write(chunk)) await roomOrClose(out);
     }
   } finally {
     await file.close();
@@ -111,5 +129,10 @@ export function packEntries(entries: readonly Entry[], removals: readonly string
     return dirty;
   })();
   done.catch((error: unknown) => pack.destroy(error as Error));
-  return { stream: pack as unknown as AsyncIterable<Buffer>, done, contentBytes: () => bytes };
+  return {
+    stream: pack as unknown as AsyncIterable<Buffer>,
+    done,
+    contentBytes: () => bytes,
+    abort: (error) => pack.destroy(error instanceof Error ? error : new Error(String(error))),
+  };
 }

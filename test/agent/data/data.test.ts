@@ -163,3 +163,17 @@ describe('bind-mount data: what is refused', () => {
     expect((await refused([{ header: { name: 'srv/pg/sda', type: 'block-device', devmajor: 8, devminor: 0 } }])).message).toMatch(/only files, directories and links/);
   });
 });
+
+describe('bind-mount data: a consumer that fails', () => {
+  it('stops the packer: its promise settles and its files close', async () => {
+    const src = mkdtempSync(join(tmpdir(), 'ferry-src-'));
+    const data = join(src, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'big'), Buffer.alloc(8 * 1024 * 1024, 1));
+    const packed = packEntries([...(await scan([data])).values()], []);
+    // Read a little, then give up, as a broken send does.
+    for await (const _chunk of packed.stream) break;
+    packed.abort(new Error('the destination went away'));
+    await expect(packed.done).rejects.toThrow();
+  });
+});
