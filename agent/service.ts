@@ -77,14 +77,22 @@ export class AgentService {
 
   /** Marks the migration busy while `work` runs. */
   async track<T>(id: string, work: () => Promise<T>): Promise<T> {
-    this.#busy.set(id, (this.#busy.get(id) ?? 0) + 1);
+    this.#enter(id);
     try {
       return await work();
     } finally {
-      const left = (this.#busy.get(id) ?? 1) - 1;
-      if (left) this.#busy.set(id, left);
-      else this.#busy.delete(id);
+      this.#leave(id);
     }
+  }
+
+  #enter(id: string): void {
+    this.#busy.set(id, (this.#busy.get(id) ?? 0) + 1);
+  }
+
+  #leave(id: string): void {
+    const left = (this.#busy.get(id) ?? 1) - 1;
+    if (left) this.#busy.set(id, left);
+    else this.#busy.delete(id);
   }
 
   /**
@@ -245,16 +253,13 @@ export class AgentService {
 
   /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
   async receive(messages: AsyncIterable<TransferChunk__Output>, caller?: Caller): Promise<{ bytes: number; sha256: string }> {
+    // Busy from the moment the header names the migration (track() needs the ID up front).
     let accepted: string | undefined;
-    const release = () => {
-      if (accepted) this.#busy.set(accepted, (this.#busy.get(accepted) ?? 1) - 1);
-      if (accepted && !this.#busy.get(accepted)) this.#busy.delete(accepted);
-    };
     try {
       const result = await receiveArchive(messages, async (header) => {
         const target = await this.#accept(header, caller);
         accepted = header.migrationId;
-        this.#busy.set(accepted, (this.#busy.get(accepted) ?? 0) + 1);
+        this.#enter(accepted);
         return target;
       });
       const { migrationId, kind, round } = result.header;
@@ -274,7 +279,7 @@ export class AgentService {
     } catch (error) {
       throw FerryError.from(error, { phase: 'transfer', host: this.config.name });
     } finally {
-      release();
+      if (accepted) this.#leave(accepted);
     }
   }
 

@@ -7,6 +7,7 @@ import { dirname, relative, sep } from 'node:path';
 import * as tar from 'tar-stream';
 import { FerryError } from '../../common/errors.ts';
 import { PAX_MTIME, PAX_REMOVE } from './pack.ts';
+import { roomOrClose } from './streams.ts';
 
 const HOLE_BLOCK = 64 * 1024;
 
@@ -74,19 +75,6 @@ async function writeSparse(path: string, source: AsyncIterable<Buffer>, size: nu
     await file.close();
   }
   return size;
-}
-
-/** Waits for room in the extractor, or for its end: a refused entry destroys it mid-stream. */
-function roomOrClose(extract: tar.Extract): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      extract.off('drain', done);
-      extract.off('close', done);
-      resolve();
-    };
-    extract.on('drain', done);
-    extract.on('close', done);
-  });
 }
 
 export interface ExtractLimits {

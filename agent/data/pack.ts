@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import * as tar from 'tar-stream';
 import { changed, statEntry, type Entry } from './scan.ts';
+import { roomOrClose } from './streams.ts';
 
 export const PAX_MTIME = 'ferry.mtime';
 export const PAX_REMOVE = 'ferry.remove';
@@ -41,19 +42,6 @@ interface Sink {
   on(event: 'drain' | 'close', listener: () => void): unknown;
   off(event: 'drain' | 'close', listener: () => void): unknown;
   readonly destroyed: boolean;
-}
-
-/** Waits for room in the entry, or for its end: a destroyed pack (the send failed) stops us. */
-function roomOrClose(out: Sink): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
 }
 
 /** Writes exactly `size` bytes of the open file (zeros if it shrank), honouring backpressure; closes it. */
