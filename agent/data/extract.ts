@@ -50,7 +50,11 @@ async function assertNoSymlinkBetween(root: string, target: string): Promise<voi
 function mtimeOf(header: tar.Header): number {
   const pax = header.pax as Record<string, string> | null | undefined;
   const ns = pax?.[PAX_MTIME];
-  return ns ? Number(BigInt(ns)) / 1e9 : header.mtime.getTime() / 1000;
+  if (!ns) return header.mtime.getTime() / 1000;
+  // Whole seconds and the fraction apart: nanoseconds since 1970 exceed a double's exact range,
+  // and converting them whole would round twice (off by up to a microsecond).
+  const total = BigInt(ns);
+  return Number(total / 1_000_000_000n) + Number(total % 1_000_000_000n) / 1e9;
 }
 
 async function writeSparse(path: string, source: AsyncIterable<Buffer>, size: number, mode: number): Promise<number> {

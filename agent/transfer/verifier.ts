@@ -1,0 +1,69 @@
+// What a byte stream between agents is, and how the receiving end checks it: every chunk at the
+// offset it claims and intact (CRC-32), no more than announced, and the whole stream against the
+// sender's size and SHA-256 at the end.
+import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { FerryError } from '../../common/errors.ts';
+
+export type StreamKind = 'checkpoint' | 'image' | 'data';
+export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data'];
+
+export function isStreamKind(kind: unknown): kind is StreamKind {
+  return typeof kind === 'string' && (STREAM_KINDS as readonly string[]).includes(kind);
+}
+
+/** Size unknown until the end (a tar made on the fly, an export podman is still writing). */
+export const UNKNOWN_SIZE = -1;
+
+/** Checks chunks as they arrive: order, offsets, size and finally the hash. */
+export class ChunkVerifier {
+  #hash: Hash;
+  #received: number;
+  readonly #expected: number;
+  #done = false;
+
+  /** `totalBytes` may be UNKNOWN_SIZE; a resumed stream starts at `offset` with `hash` having taken in the bytes before. */
+  constructor(totalBytes: number, resume?: { offset: number; hash: Hash }) {
+    if (!Number.isSafeInteger(totalBytes) || totalBytes < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid stream size ${totalBytes}`);
+    this.#expected = totalBytes;
+    this.#received = resume?.offset ?? 0;
+    this.#hash = resume?.hash ?? createHash('sha256');
+  }
+
+  get received(): number {
+    return this.#received;
+  }
+
+  get complete(): boolean {
+    return this.#done;
+  }
+
+  /** Returns the bytes to store once they are known to belong at this offset and intact. */
+  data(offset: number, data: Buffer, checksum: number): Buffer {
+    if (this.#done) throw integrity('data arrived after the end');
+    if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
+    if (this.#expected !== UNKNOWN_SIZE && this.#received + data.length > this.#expected) {
+      throw integrity(`more data than the ${this.#expected} bytes announced`);
+    }
+    if (crc32(data) !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
+    this.#hash.update(data);
+    this.#received += data.length;
+    return data;
+  }
+
+  /** Checks the end against what arrived; returns the hex SHA-256. */
+  end(totalBytes: number, sha256: string): string {
+    if (this.#done) throw integrity('a second end arrived');
+    this.#done = true;
+    if (totalBytes !== this.#received || (this.#expected !== UNKNOWN_SIZE && totalBytes !== this.#expected)) {
+      throw integrity(`size mismatch: announced ${this.#expected}, end ${totalBytes}, received ${this.#received}`);
+    }
+    const actual = this.#hash.digest('hex');
+    if (actual !== sha256) throw integrity(`SHA-256 mismatch: sender ${sha256}, received ${actual}`);
+    return actual;
+  }
+}
+
+function integrity(message: string): FerryError {
+  return new FerryError('INTEGRITY_MISMATCH', message, { phase: 'transfer' });
+}
