@@ -1,7 +1,7 @@
 // One error type for all of Ferry. Every failure has a stable code (match on it, never on the
 // message), the phase it happened in, the host it happened on, and a hint that says what to do.
 // docs/errors.md is generated from ERROR_CODES and a test keeps the two in sync.
-import type { Phase } from './phases.ts';
+import { isPhase, type Phase } from './phases.ts';
 
 interface CodeSpec {
   /** What went wrong, in general terms. */
@@ -101,6 +101,11 @@ export const ERROR_CODES = {
   TRANSFER_FAILED: {
     meaning: 'The archive could not be sent from the source agent to the destination agent.',
     hint: 'Check the network between the two hosts and the destination disk; the container was rolled back to the source.',
+    retryable: true,
+  },
+  GRANT_INVALID: {
+    meaning: 'A data connection presented a stream grant that is unknown, already used or expired.',
+    hint: 'Grants are one-time and short-lived; the source agent asks for a fresh one by itself. If this persists, check that both agents run the same Ferry version.',
     retryable: true,
   },
   INTEGRITY_MISMATCH: {
@@ -221,9 +226,27 @@ export class FerryError extends Error {
     };
   }
 
+  /** The inverse of toJSON(), for errors that crossed a wire as JSON; an unknown code becomes INTERNAL. */
+  static fromJSON(json: Record<string, unknown>): FerryError {
+    const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const code = isErrorCode(json.code) ? json.code : 'INTERNAL';
+    return new FerryError(code, str(json.message) ?? code, {
+      phase: isPhase(json.phase) ? json.phase : undefined,
+      host: str(json.host),
+      hint: str(json.hint),
+      details: Array.isArray(json.details) ? json.details.filter((d): d is string => typeof d === 'string') : undefined,
+    });
+  }
+
   /** Any thrown value as a FerryError; what is not one already becomes INTERNAL. */
   static from(error: unknown, context: ErrorContext = {}): FerryError {
     if (error instanceof FerryError) return error.at(context.phase, context.host);
+    // stream.pipeline reports a source and a destination that both failed as one AggregateError:
+    // what went wrong is in there.
+    if (error instanceof AggregateError && error.errors.length) {
+      const inner = (error.errors as unknown[]).find((e) => e instanceof FerryError) ?? error.errors[0];
+      return FerryError.from(inner, context);
+    }
     if (error instanceof Error && error.name === 'AbortError') {
       return new FerryError('CANCELLED', 'the operation was cancelled', { ...context, cause: error });
     }

@@ -24,6 +24,13 @@ describe('FerryError', () => {
     expect(isErrorCode('SAME_HOST')).toBe(true);
     expect(isErrorCode('NOPE')).toBe(false);
   });
+
+  it("finds the Ferry error inside stream.pipeline's AggregateError", () => {
+    const inner = new FerryError('DISK_FULL', 'the destination disk is full', { host: 'hostB' });
+    const aggregated = new AggregateError([new Error('write EPIPE'), inner], 'the destination disk is full');
+    expect(FerryError.from(aggregated)).toMatchObject({ code: 'DISK_FULL', host: 'hostB' });
+    expect(FerryError.from(new AggregateError([new Error('boom')])).code).toBe('INTERNAL');
+  });
 });
 
 describe('docs/errors.md', () => {
