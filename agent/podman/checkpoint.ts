@@ -10,7 +10,10 @@ export const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'zstd'];
 export interface CheckpointStats {
   /** podman's whole checkpoint, ms. */
   podmanMs: number;
-  /** How long CRIU kept the processes frozen, ms, when CRIU reported it. */
+  /** runc's checkpoint (CRIU's dump inside it), ms, when podman reported it. */
+  runtimeMs: number | undefined;
+  /** How long CRIU took to freeze the processes, and kept them frozen, ms, when CRIU reported it. */
+  freezingMs: number | undefined;
   frozenMs: number | undefined;
   memdumpMs: number | undefined;
   pagesWritten: number | undefined;
@@ -19,25 +22,33 @@ export interface CheckpointStats {
 interface RawStats {
   podman_checkpoint_duration?: number;
   container_statistics?: Array<{
-    criu_statistics?: { frozen_time?: number; memdump_time?: number; pages_written?: number };
+    runtime_checkpoint_duration?: number;
+    criu_statistics?: { freezing_time?: number; frozen_time?: number; memdump_time?: number; pages_written?: number };
   }>;
 }
 
 /** podman --print-stats reports microseconds. */
-export function parseCheckpointStats(stdout: string): CheckpointStats {
+export const ms = (us: number | undefined) => (typeof us === 'number' ? Math.round(us / 1000) : undefined);
+
+/** The JSON that --print-stats prints (after anything else podman printed), or {}. */
+export function statsJson<T extends object>(stdout: string): Partial<T> {
   const start = stdout.indexOf('{');
-  let raw: RawStats = {};
-  if (start >= 0) {
-    try {
-      raw = JSON.parse(stdout.slice(start)) as RawStats;
-    } catch {
-      raw = {};
-    }
+  if (start < 0) return {};
+  try {
+    return JSON.parse(stdout.slice(start)) as Partial<T>;
+  } catch {
+    return {};
   }
-  const criu = raw.container_statistics?.[0]?.criu_statistics;
-  const ms = (us: number | undefined) => (us === undefined ? undefined : Math.round(us / 1000));
+}
+
+export function parseCheckpointStats(stdout: string): CheckpointStats {
+  const raw = statsJson<RawStats>(stdout);
+  const container = raw.container_statistics?.[0];
+  const criu = container?.criu_statistics;
   return {
     podmanMs: ms(raw.podman_checkpoint_duration) ?? 0,
+    runtimeMs: ms(container?.runtime_checkpoint_duration),
+    freezingMs: ms(criu?.freezing_time),
     frozenMs: ms(criu?.frozen_time),
     memdumpMs: ms(criu?.memdump_time),
     pagesWritten: criu?.pages_written,
