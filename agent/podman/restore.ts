@@ -1,7 +1,7 @@
 // `podman container restore --import`: brings a received checkpoint back to life. podman leaves
 // a `Created` container behind when a restore fails, so a failure removes it before reporting.
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
-import { withCriuLines } from './checkpoint.ts';
+import { ms, statsJson, withCriuLines } from './checkpoint.ts';
 import { findContainer, inspectContainer } from './inspect.ts';
 import type { Podman, RunOptions } from './podman.ts';
 
@@ -11,18 +11,42 @@ export interface RestoreRequest {
   name: string;
 }
 
-export async function restoreImport(podman: Podman, request: RestoreRequest, options: RunOptions = {}): Promise<ContainerInfo> {
+export interface RestoreStats {
+  /** podman's whole restore, ms. */
+  podmanMs: number;
+  /** runc's restore (CRIU's inside it), ms, when podman reported it. */
+  runtimeMs: number | undefined;
+}
+
+interface RawStats {
+  podman_restore_duration?: number;
+  container_statistics?: Array<{ runtime_restore_duration?: number }>;
+}
+
+export function parseRestoreStats(stdout: string): RestoreStats {
+  const raw = statsJson<RawStats>(stdout);
+  return { podmanMs: ms(raw.podman_restore_duration) ?? 0, runtimeMs: ms(raw.container_statistics?.[0]?.runtime_restore_duration) };
+}
+
+/** Restores from an archive path (a file, or a link the import feeder serves) and inspects the result. */
+export async function restoreImport(
+  podman: Podman,
+  request: RestoreRequest,
+  options: RunOptions = {},
+): Promise<{ container: ContainerInfo; stats: RestoreStats }> {
+  let stats: RestoreStats;
   try {
-    await podman.run(['container', 'restore', '--tcp-established', '--import', request.archivePath], {
+    const out = await podman.run(['container', 'restore', '--tcp-established', '--print-stats', '--import', request.archivePath], {
       ...options,
       errorCode: 'RESTORE_FAILED',
     });
+    stats = parseRestoreStats(out);
   } catch (error) {
     const explained = await withCriuLines(error);
     await removeContainer(podman, request.name).catch(() => undefined);
     throw explained;
   }
-  return inspectContainer(podman, request.name, options);
+  return { container: await inspectContainer(podman, request.name, { timeoutMs: options.timeoutMs }), stats };
 }
 
 /** Removes the container if it exists; true when there was one. */

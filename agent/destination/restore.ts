@@ -1,0 +1,136 @@
+// The destination's restore. It may start while the archive is still on its way: podman's
+// import is fed the archive as it lands (import-feed.ts), so podman's start-up, its two config
+// passes, the container's creation and the extraction all happen during the transfer, and only
+// its last steps (mounts, network, runc restore) remain once the archive has checked out. When
+// the archive cannot be fed that way (compressed), or the feeding goes wrong before podman got
+// the end of the archive, the finished file is imported instead.
+import { join } from 'node:path';
+import { FerryError } from '../../common/errors.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import { promote } from '../data/staging.ts';
+import type { Journal, MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import { runHook } from '../podman/hooks.ts';
+import { findContainer } from '../podman/inspect.ts';
+import type { Podman } from '../podman/podman.ts';
+import { removeContainer, restoreImport, type RestoreStats } from '../podman/restore.ts';
+import { ImportFeeder, NotStreamable } from './import-feed.ts';
+import type { Inbox } from './inbox.ts';
+
+/** What the restore needs of the agent: no more. */
+export interface RestoreContext {
+  host: string;
+  podman: Podman;
+  journal: Journal;
+  log: Logger;
+  archiveDir: string;
+  inbox: Inbox;
+}
+
+export interface RestoreOutcome {
+  container: ContainerInfo;
+  /** From the whole archive being there (or the restore being asked, if later) to podman returning. */
+  restoreMs: number;
+  runtimeMs: number | undefined;
+  validation: string;
+  streamed: boolean;
+  /** Why the archive was imported whole, when it was. */
+  fallback: string;
+}
+
+export async function restoreArchive(
+  ctx: RestoreContext,
+  record: MigrationRecord,
+  request: { expectedValidation: string; timeoutMs: number | undefined },
+  signal: AbortSignal,
+): Promise<RestoreOutcome> {
+  const { podman, journal, inbox } = ctx;
+  const log = ctx.log.child({ migrationId: record.id, phase: 'restore' });
+  const asked = performance.now();
+  const dataPaths = record.dataPaths ?? [];
+  // What must hold before podman may get the end of the archive, i.e. before it may run anything.
+  const gate = async () => {
+    await inbox.until(() => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1), signal);
+    await journal.advance(record.id, 'restore');
+    // The data goes into place first: the restored processes reopen their files at once.
+    if (dataPaths.length) await journal.update(record.id, { promoted: await promote(dataPaths, record.id) });
+  };
+  await removeLeftover(ctx, record);
+
+  let stats: RestoreStats | undefined;
+  let container: ContainerInfo | undefined;
+  let streamed = false;
+  let fallback = '';
+  const feeder = new ImportFeeder({
+    archivePath: record.archivePath,
+    dir: join(ctx.archiveDir, `${record.id}.import`),
+    inbox,
+    note: (what, fields = {}) => log.info(fields, what),
+  });
+  const feeding = new AbortController();
+  const stop = () => feeding.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  // podman is stopped only while it cannot have started restoring: once it has the end of the
+  // archive it sets up the network and runs CRIU, and killed half-way it leaves an IP leased on
+  // this host for good. From then on a cancelled restore lets podman finish, and the rollback
+  // removes the container the way podman cleans up after itself.
+  const stopPodman = new AbortController();
+  feeding.signal.addEventListener('abort', () => feeder.released || stopPodman.abort(feeding.signal.reason), { once: true });
+  let restored: Promise<unknown> | undefined;
+  try {
+    await feeder.prepare(feeding.signal);
+    const importing = restoreImport(podman, { archivePath: feeder.link, name: record.container }, { signal: stopPodman.signal, timeoutMs: request.timeoutMs });
+    restored = importing;
+    // podman failing ends the feeding; the feeding failing ends podman.
+    importing.catch(() => feeding.abort(new Error('podman restore ended')));
+    const fed = feeder.run(gate, feeding.signal).catch((error: unknown) => {
+      feeding.abort(error);
+      throw error;
+    });
+    [{ container, stats }] = await Promise.all([importing, fed]);
+    streamed = true;
+    if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
+  } catch (error) {
+    await restored?.catch(() => undefined); // podman is gone before anything is cleaned up
+    // Once podman had the end of the archive, this is how the restore itself went; a cancelled
+    // or rolled-back migration is not retried either.
+    if (feeder.released || signal.aborted || inbox.failure) throw error;
+    fallback = error instanceof NotStreamable ? error.message : `the streamed import failed before the end of the archive: ${FerryError.from(error).message}`;
+    log.warn({ reason: fallback }, 'importing the whole archive instead');
+    await removeLeftover(ctx, record);
+  } finally {
+    signal.removeEventListener('abort', stop);
+    await feeder.dispose();
+  }
+  if (!streamed) {
+    await gate();
+    // Not stopped half-way either (see above): podman finishes, then the cancel counts.
+    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container }, { timeoutMs: request.timeoutMs }));
+    if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
+  }
+  if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
+  const restoreMs = Math.round(performance.now() - Math.max(asked, inbox.verified?.at ?? asked));
+  log.info({ streamed, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined }, 'restored');
+  await runHook(podman, container.id, container.labels, 'postRestore', { signal });
+  const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
+  if (validation !== request.expectedValidation) {
+    throw new FerryError('VALIDATION_MISMATCH', `${container.name} validates differently after the restore`, {
+      details: [`before the checkpoint: ${request.expectedValidation}`, `after the restore:    ${validation}`],
+    });
+  }
+  return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback };
+}
+
+/**
+ * A streamed import that an earlier attempt (or an agent restart) cut off before the end of the
+ * archive leaves a created container that never ran. Preflight made sure no container of this ID
+ * was here, so it is this migration's; one that runs is not touched.
+ */
+async function removeLeftover(ctx: RestoreContext, record: MigrationRecord): Promise<void> {
+  const current = await findContainer(ctx.podman, record.containerId);
+  if (!current) return;
+  if (current.state === 'running' || current.state === 'paused') {
+    throw new FerryError('RESTORE_FAILED', `container ${record.container} already runs on ${ctx.host}; not restoring it again`, { phase: 'restore' });
+  }
+  await removeContainer(ctx.podman, record.containerId);
+}

@@ -1,0 +1,179 @@
+// The destination's side of the byte streams of a migration: it grants them (OpenStream, over
+// the control plane, to the source the migration names) and takes them on its data port. Each
+// kind lands where it belongs: the checkpoint archive in a resumable 0600 file that the restore
+// follows as it grows, the image in a file for `podman load`, bind-mounted data extracted into
+// staging beside its final path.
+import { rm, stat, statfs, truncate } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { FerryError } from '../../common/errors.ts';
+import type { Caller } from '../../common/rpc.ts';
+import type { OpenStreamReply } from '../../proto/gen/ferry/v1/OpenStreamReply.ts';
+import type { OpenStreamRequest__Output } from '../../proto/gen/ferry/v1/OpenStreamRequest.ts';
+import { DEFAULT_LIMITS, extractData } from '../data/extract.ts';
+import { stagingResolver } from '../data/staging.ts';
+import type { AcceptedStream, StreamOpen } from '../dataplane/server.ts';
+import type { Grants } from '../dataplane/grants.ts';
+import type { Journal, MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import type { Podman } from '../podman/podman.ts';
+import { hashPrefix } from '../transfer/hash.ts';
+import { fileTarget, streamTarget } from '../transfer/targets.ts';
+import { isStreamKind, UNKNOWN_SIZE, type StreamKind } from '../transfer/verifier.ts';
+import { requireMigrationId } from '../validate.ts';
+import type { Inbox } from './inbox.ts';
+
+/** What receiving needs of the agent: no more. */
+export interface StreamsContext {
+  host: string;
+  podman: Podman;
+  journal: Journal;
+  log: Logger;
+  archiveDir: string;
+  grants: Grants;
+  dataPort(): number;
+  inbox(record: MigrationRecord): Inbox;
+  /** Marks the migration busy while a stream is open (the reconciler leaves it alone). */
+  enter(id: string): void;
+  leave(id: string): void;
+  /** Aborts when the migration is rolled back here: its streams stop at once. */
+  cancelled(id: string): AbortSignal;
+  /** Streams open right now, by migration and kind: a resumed stream waits for its predecessor to be gone. */
+  openStreams: Set<string>;
+}
+
+export function imagePath(archiveDir: string, id: string): string {
+  return join(archiveDir, `${id}.image.tar`);
+}
+
+/** The source asks for a grant: checks everything a stream of this kind needs now, then issues one. */
+export async function grantStream(ctx: StreamsContext, request: OpenStreamRequest__Output, caller: Caller | undefined): Promise<OpenStreamReply> {
+  requireMigrationId(request.migrationId);
+  const kind = request.kind;
+  if (!isStreamKind(kind)) throw new FerryError('BAD_REQUEST', `unknown stream kind "${kind}"`, { phase: 'transfer' });
+  const record = ctx.journal.require(request.migrationId);
+  if (caller && (caller.role !== 'agent' || caller.name !== record.peer)) {
+    throw new FerryError('UNAUTHORIZED', `${caller.name} (${caller.role}) may not send for migration ${record.id}: it names ${record.peer}`);
+  }
+  if (kind === 'checkpoint' && record.role === 'destination' && record.received && record.phase !== 'rollback' && record.phase !== 'failed') {
+    // The sender lost the DONE of a stream that did arrive whole: tell it so, rather than refuse.
+    return { token: '', port: ctx.dataPort(), resumeFrom: record.received.bytes, ttlMs: 0, complete: true, sha256: record.received.sha256 };
+  }
+  expecting(record, kind);
+  const total = Number(request.totalBytes);
+  if (!Number.isSafeInteger(total) || total < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid stream size ${request.totalBytes}`);
+  const fs = await statfs(ctx.archiveDir);
+  if (total > fs.bavail * fs.bsize) {
+    throw new FerryError('DISK_FULL', `the ${kind} stream needs ${total} bytes and ${ctx.host} has ${fs.bavail * fs.bsize} free`, { phase: 'transfer' });
+  }
+  if (ctx.openStreams.has(`${record.id}:${kind}`)) {
+    // The stream of a previous attempt is still being torn down here; the sender retries.
+    throw new FerryError('TRANSFER_FAILED', `a previous ${kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
+  }
+  const resumeFrom = kind === 'checkpoint' && request.resume ? await sizeOf(record.archivePath) : 0;
+  const grant = ctx.grants.issue({ migrationId: record.id, kind, round: request.round, peer: record.peer, resumeFrom, totalBytes: total });
+  return { token: grant.token, port: ctx.dataPort(), resumeFrom, ttlMs: ctx.grants.ttlMs };
+}
+
+/** Refuses a stream the migration does not expect in its present state. */
+function expecting(record: MigrationRecord, kind: StreamKind): void {
+  if (record.role !== 'destination' || (record.phase !== 'preflight' && record.phase !== 'transfer')) {
+    throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`, { phase: 'transfer' });
+  }
+  if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
+    throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
+  }
+  if (kind === 'checkpoint' && record.received) throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole archive here`, { phase: 'transfer' });
+  if (kind === 'image' && !record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`, { phase: 'transfer' });
+  if (kind === 'data' && !record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`, { phase: 'transfer' });
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return (await stat(path).catch(() => undefined))?.size ?? 0;
+}
+
+/** A connection on the data port presents its grant: where do its bytes go? */
+export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, caller: Caller | undefined): Promise<AcceptedStream> {
+  const grant = ctx.grants.redeem(streamOpen.token, caller);
+  const record = ctx.journal.require(grant.migrationId);
+  expecting(record, grant.kind);
+  const key = `${record.id}:${grant.kind}`;
+  if (ctx.openStreams.has(key)) throw new FerryError('TRANSFER_FAILED', `a previous ${grant.kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
+  ctx.openStreams.add(key);
+  ctx.enter(record.id);
+  const release = () => {
+    ctx.openStreams.delete(key);
+    ctx.leave(record.id);
+  };
+  const base = { totalBytes: grant.totalBytes, release, signal: ctx.cancelled(record.id) };
+  try {
+    switch (grant.kind) {
+      case 'checkpoint': {
+        if (record.phase === 'preflight') await ctx.journal.advance(record.id, 'transfer', { touched: true });
+        const inbox = ctx.inbox(record);
+        const from = grant.resumeFrom;
+        if (from > 0) {
+          const have = await sizeOf(record.archivePath);
+          if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
+          await truncate(record.archivePath, from);
+          ctx.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
+        }
+        inbox.wrote(from);
+        return {
+          ...base,
+          label: 'checkpoint',
+          target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, onWritten: (bytes) => inbox.wrote(bytes) }),
+          resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
+          complete: async (archive) => {
+            await ctx.journal.update(record.id, { received: archive });
+            inbox.verify(archive);
+          },
+        };
+      }
+      case 'image': {
+        const path = imagePath(ctx.archiveDir, record.id);
+        return {
+          ...base,
+          label: 'image',
+          target: await fileTarget(path),
+          complete: async () => {
+            try {
+              await ctx.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
+            } finally {
+              await rm(path, { force: true });
+            }
+          },
+        };
+      }
+      case 'data': {
+        await ctx.journal.update(record.id, { touched: true });
+        const paths = record.dataPaths ?? [];
+        const resolve = stagingResolver(paths, record.id);
+        // No more than the disk holds, whatever the headers claim.
+        const limits = { ...DEFAULT_LIMITS, maxBytes: await freeBytesFor(paths) };
+        return {
+          ...base,
+          label: `data round ${grant.round}`,
+          target: streamTarget((input) => extractData(input, resolve, limits)),
+          complete: async () => {
+            await ctx.journal.update(record.id, { dataRound: Math.max(ctx.journal.require(record.id).dataRound ?? -1, grant.round) });
+            ctx.inbox(record).dataArrived(grant.round);
+          },
+        };
+      }
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Free bytes on the filesystem of the first declared path's nearest existing parent. */
+async function freeBytesFor(paths: readonly string[]): Promise<number> {
+  let dir = dirname(paths[0] ?? '/');
+  for (;;) {
+    const fs = await statfs(dir).catch(() => undefined);
+    if (fs) return fs.bavail * fs.bsize;
+    if (dir === '/') return Number.MAX_SAFE_INTEGER;
+    dir = dirname(dir);
+  }
+}

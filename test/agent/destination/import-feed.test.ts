@@ -1,0 +1,136 @@
+// The import feeder against a reader that opens the archive three times as podman 4.3 does (two
+// passes for the config, one that extracts everything), while the archive is still arriving.
+// This is the feeding protocol only; that podman itself restores from it is the e2e tests' job.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { execa } from 'execa';
+import * as tar from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
+import { Inbox } from '../../../agent/destination/inbox.ts';
+import { TarWalker } from '../../../agent/transfer/tar-walk.ts';
+
+const NODE = new URL('../../../node_modules/node/bin/node', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'ferry-feed-'));
+
+// Reads the link to its end three times, noting when each pass ended.
+const READER = `
+const fs = require('node:fs');
+const [link, out] = process.argv.slice(2);
+for (const pass of [1, 2, 3]) {
+  const bytes = fs.readFileSync(link);
+  fs.writeFileSync(out + '/pass' + pass, bytes);
+  fs.writeFileSync(out + '/pass' + pass + '.at', String(Date.now()));
+}
+`;
+
+async function podmanLikeArchive(): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({ name: 'artifacts/', type: 'directory' });
+  pack.entry({ name: 'devshm-checkpoint.tar' }, Buffer.alloc(1536));
+  pack.entry({ name: 'config.dump' }, '{"ID":"c0ffee","OCIRuntime":"runc"}');
+  pack.entry({ name: 'spec.dump' }, '{"ociVersion":"1.0.2"}');
+  pack.entry({ name: 'checkpoint/pages-1.img' }, randomBytes(3 * 1024 * 1024));
+  pack.entry({ name: 'stats-dump' }, 'stats');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function names(archive: Buffer): string[] {
+  const found: string[] = [];
+  const walker = new TarWalker((e) => found.push(e.name));
+  walker.push(archive);
+  return found;
+}
+
+/** Lands the archive in pieces, as the receiver would, telling the inbox after each. */
+async function arrive(path: string, archive: Buffer, inbox: Inbox, piece = 256 * 1024): Promise<void> {
+  await writeFile(path, '');
+  for (let i = 0; i < archive.length; i += piece) {
+    await appendFile(path, archive.subarray(i, i + piece));
+    inbox.wrote(Math.min(i + piece, archive.length));
+    await sleep(5);
+  }
+}
+
+describe('ImportFeeder', () => {
+  it('serves two config passes and the growing archive, holding its end back until the gate passes', async () => {
+    const work = mkdtempSync(join(dir, 'ok-'));
+    const archive = await podmanLikeArchive();
+    const path = join(work, 'm.tar');
+    const inbox = new Inbox();
+    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+    const controller = new AbortController();
+    const arriving = arrive(path, archive, inbox);
+    await feeder.prepare(controller.signal);
+    writeFileSync(join(work, 'reader.cjs'), READER);
+    const reader = execa(NODE, [join(work, 'reader.cjs'), feeder.link, work]);
+    let released = 0;
+    const gate = async () => {
+      await arriving;
+      await sleep(300); // the archive is whole, but not yet checked: the reader must still wait
+      expect(feeder.released).toBe(false);
+      inbox.verify({ bytes: archive.length, sha256: 'checked elsewhere' });
+      released = Date.now();
+    };
+    await feeder.run(gate, controller.signal);
+    await reader;
+    for (const pass of [1, 2]) {
+      const mini = readFileSync(join(work, `pass${pass}`));
+      expect(names(mini), `pass ${pass}`).toEqual(['config.dump', 'spec.dump']);
+      expect(mini.includes('{"ID":"c0ffee","OCIRuntime":"runc"}')).toBe(true);
+    }
+    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expect(Number(readFileSync(join(work, 'pass3.at'), 'utf8'))).toBeGreaterThanOrEqual(released);
+    expect(feeder.opens).toBe(3);
+    expect(feeder.released).toBe(true);
+    await feeder.dispose();
+  });
+
+  it('will not feed a compressed archive: that one is imported whole', async () => {
+    const work = mkdtempSync(join(dir, 'zip-'));
+    const path = join(work, 'm.tar.gz');
+    const compressed = gzipSync(await podmanLikeArchive());
+    const inbox = new Inbox();
+    await writeFile(path, compressed);
+    inbox.wrote(compressed.length);
+    inbox.verify({ bytes: compressed.length, sha256: '' });
+    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+    await expect(feeder.prepare(new AbortController().signal)).rejects.toBeInstanceOf(NotStreamable);
+  });
+
+  it('stops waiting for podman when told to, without leaving anything blocked', async () => {
+    const work = mkdtempSync(join(dir, 'stop-'));
+    const archive = await podmanLikeArchive();
+    const path = join(work, 'm.tar');
+    const inbox = new Inbox();
+    await writeFile(path, archive);
+    inbox.wrote(archive.length);
+    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+    const controller = new AbortController();
+    await feeder.prepare(controller.signal);
+    const running = feeder.run(async () => {}, controller.signal);
+    setTimeout(() => controller.abort(new Error('podman exited')), 200);
+    await expect(running).rejects.toThrow();
+    expect(feeder.opens).toBe(0);
+    await feeder.dispose();
+  });
+
+  it('stops when the migration is rolled back while it waits for bytes', async () => {
+    const work = mkdtempSync(join(dir, 'fail-'));
+    const inbox = new Inbox();
+    await writeFile(join(work, 'm.tar'), '');
+    const feeder = new ImportFeeder({ archivePath: join(work, 'm.tar'), dir: join(work, 'm.import'), inbox });
+    const preparing = feeder.prepare(new AbortController().signal);
+    const { FerryError } = await import('../../../common/errors.ts');
+    inbox.fail(new FerryError('CANCELLED', 'rolled back'));
+    await expect(preparing).rejects.toThrow('rolled back');
+  });
+});
