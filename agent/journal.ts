@@ -30,6 +30,16 @@ export interface MigrationRecord {
   dataPaths?: string[] | undefined;
   promoted?: string[] | undefined;
   needsImage?: boolean | undefined;
+  /**
+   * Source: the end of the archive stream went out, so the destination may hold the whole
+   * archive and restore it. From then on the source resumes only once the destination says it
+   * holds no copy.
+   */
+  sealed?: boolean | undefined;
+  /** Destination: the whole archive arrived and checked out. */
+  received?: { bytes: number; sha256: string } | undefined;
+  /** Destination: the last round of bind-mounted data fully in staging. */
+  dataRound?: number | undefined;
 }
 
 /** The source's record stays in phase transfer until commit; this outcome marks the archive delivered. */

@@ -7,6 +7,7 @@ import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
 import { DEFAULT_RECOVERY, Reconciler } from './recovery.ts';
+import { DataServer } from './dataplane/server.ts';
 import { startServer, stopServer } from './server.ts';
 import { AgentService } from './service.ts';
 
@@ -16,6 +17,9 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
 
   --name NAME            this host's name, as the inventory calls it (required)
   --listen ADDR:PORT     where to serve gRPC (default 0.0.0.0:7070)
+  --data-listen ADDR:PORT  where to take byte streams (archives, images, data) from other agents,
+                         mutual TLS like gRPC (default: the --listen address, its port + 1;
+                         port 0 with --listen port 0)
   --state-dir DIR        journal and archives (default /var/lib/ferry/agent)
   --podman PATH          podman binary (default podman)
   --podman-root DIR      podman --root for this host's storage
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     options: {
       name: { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:7070' },
+      'data-listen': { type: 'string' },
       'state-dir': { type: 'string', default: '/var/lib/ferry/agent' },
       podman: { type: 'string', default: 'podman' },
       'podman-root': { type: 'string' },
@@ -87,8 +92,11 @@ async function main(): Promise<void> {
   await service.open();
   const settleAfterMs = Number(values['settle-after-ms']);
   if (!Number.isSafeInteger(settleAfterMs) || settleAfterMs < 1000) throw new FerryError('BAD_REQUEST', '--settle-after-ms must be at least 1000');
+  const data = new DataServer({ tls, log, accept: (open, caller) => service.acceptStream(open, caller) });
+  const dataAt = parseListen(values['data-listen'] ?? dataListenFor(values.listen), '--data-listen');
+  service.dataPort = await data.listen(dataAt.host, dataAt.port);
   const { server, port } = await startServer(service, log);
-  log.info({ listen: values.listen, port }, 'agent listening');
+  log.info({ listen: values.listen, port, dataPort: service.dataPort }, 'agent listening');
   const reconciler = new Reconciler(service, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
   reconciler.start();
 
@@ -98,10 +106,25 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     reconciler.stop();
-    void stopServer(server, 10_000).then(() => process.exit(0));
+    void Promise.all([stopServer(server, 10_000), data.close()]).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** host:port, [v6]:port. */
+function parseListen(value: string, flag: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) throw new FerryError('BAD_REQUEST', `${flag} must be ADDR:PORT, not "${value}"`);
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+/** The data port sits beside the gRPC port: same address, the next port (ephemeral stays ephemeral). */
+function dataListenFor(listen: string): string {
+  const { host, port } = parseListen(listen, '--listen');
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `${shown}:${port === 0 ? 0 : port + 1}`;
 }
 
 main().catch((error: unknown) => {

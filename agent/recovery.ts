@@ -105,9 +105,10 @@ export class Reconciler {
     }
     const stale = this.#idle(record) > this.#options.settleAfterMs;
     if (record.role === 'source') {
-      const sent = record.outcome === SENT_OUTCOME;
+      // Sealed: the end of the archive went out, so the destination may have it whole and restore it.
+      const sent = record.outcome === SENT_OUTCOME || record.sealed === true;
       if (!sent) {
-        // Checkpointing or sending when the agent died: the destination has not restored.
+        // Checkpointing or sending when the agent died: the destination cannot have restored.
         if (!this.#orphans.has(record.id) && !stale) return;
         log.warn({}, 'the checkpoint/send was cut off: resuming the container here');
         await this.#tellPeer(record, 'rollback', 'the source agent lost the send').catch(() => undefined);
@@ -122,7 +123,7 @@ export class Reconciler {
       }
       if (peer === 'unknown' || peer.phase === 'failed') {
         log.warn({}, 'the destination has no restored copy: resuming the container here');
-        await service.rollback(record.id, 'the destination did not restore it');
+        await service.rollback(record.id, 'the destination did not restore it', undefined, true);
       } else if (peer.phase === 'done') {
         await service.commit(record.id);
       } else if (!peer.busy && peer.idleMs > this.#options.settleAfterMs) {
@@ -134,14 +135,16 @@ export class Reconciler {
         } else if (peer.phase === 'preflight' || peer.phase === 'transfer') {
           log.warn({}, 'the coordinator is gone before the restore: rolling back');
           await this.#tellPeer(record, 'rollback', 'the coordinator is gone');
-          await service.rollback(record.id, 'the coordinator is gone');
+          await service.rollback(record.id, 'the coordinator is gone', undefined, true);
         }
       }
       return;
     }
     // Destination.
-    if (record.phase === 'restore' && this.#orphans.has(record.id)) {
-      log.warn({}, 'a restore was cut off by an agent restart: removing what it made');
+    if (record.phase === 'restore' && (this.#orphans.has(record.id) || stale)) {
+      // Nothing restores it any more (the agent restarted, or the call that did ended): podman
+      // may have half made the container; nobody will finish it.
+      log.warn({}, 'a restore was cut off: removing what it made');
       await service.rollback(record.id, 'the restore was cut off');
       return;
     }

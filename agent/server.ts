@@ -14,7 +14,7 @@ function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Server
   return controller.signal;
 }
 
-/** Calls that change containers or announce migrations: the coordinator's alone. */
+/** Calls that change containers or announce migrations: the coordinator's alone. OpenStream is checked against the migration's source. */
 const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore']);
 
 /**
@@ -90,6 +90,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
             ignoreBindMounts: request.ignoreBindMounts,
             noPresync: request.noPresync,
             transferRetryMs: Number(request.transferRetryMs),
+            bwlimitBytesPerSec: Number(request.bwlimitBytesPerSec),
           },
           (event) => call.write(event),
           signal,
@@ -102,24 +103,18 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
           (error: unknown) => call.emit('error', fail('CheckpointAndSend', error)),
         );
     },
-    Receive: (call, callback) => {
-      Promise.resolve()
-        .then(() => service.receive(call, authorize('Receive', call, secure)))
-        .then(
-          (reply) => callback(null, reply),
-          (error: unknown) => callback(fail('Receive', error)),
-        );
-    },
-    Restore: unary('Restore', async (request, signal) =>
-      service.track(request.migrationId, () =>
+    OpenStream: unary('OpenStream', (request, _signal, caller) => service.openStream(request, caller)),
+    Restore: unary('Restore', async (request, signal) => {
+      const outcome = await service.track(request.migrationId, () =>
         service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
-      ),
-    ),
+      );
+      return { ...outcome, runtimeMs: outcome.runtimeMs ?? 0 };
+    }),
     Commit: unary('Commit', async (request, _signal, caller) => ({
       outcome: await service.track(request.migrationId, () => service.commit(request.migrationId, caller)),
     })),
     Rollback: unary('Rollback', async (request, _signal, caller) => ({
-      outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason, caller)),
+      outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason, caller, request.peerRolledBack)),
     })),
     MigrationStatus: unary('MigrationStatus', (request, _signal, caller) => service.status(request.migrationId, caller)),
   };

@@ -1,35 +1,39 @@
-// What an agent does, independent of gRPC: server.ts maps RPCs onto these methods. A source
-// agent checkpoints and sends; a destination agent prepares, receives and restores; both commit
-// or roll back what they did, idempotently, from their journal.
-import { mkdir, readdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// What an agent does, independent of gRPC: server.ts maps RPCs onto these methods, the data port
+// (dataplane/) hands incoming streams to acceptStream. The service owns the journal, the busy
+// bookkeeping and the per-migration locks; each role's steps live in their own rooms (source/,
+// destination/) and get a narrow context, not the service. Both roles commit or roll back what
+// they did, idempotently, from their journal.
+import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
+import { notAfter, type TlsFiles } from '../common/pki.ts';
+import type { Caller } from '../common/rpc.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { OpenStreamReply } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
+import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
-import type { TransferChunk__Output } from '../proto/gen/ferry/v1/TransferChunk.ts';
 import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
-import { DEFAULT_LIMITS, extractData } from './data/extract.ts';
-import { dropReplaced, leftPath, pathState, promote, stagingResolver, unstage } from './data/staging.ts';
-import { Journal, SENT_OUTCOME, validMigrationId, type MigrationRecord } from './journal.ts';
+import { bindMountPaths } from './data/bind-mounts.ts';
+import { dropReplaced, leftPath, pathState, unstage } from './data/staging.ts';
+import { Grants } from './dataplane/grants.ts';
+import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
+import { Inbox } from './destination/inbox.ts';
+import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
+import { acceptStream, grantStream, imagePath, type StreamsContext } from './destination/streams.ts';
+import { Journal, SENT_OUTCOME, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
-import { notAfter, type TlsFiles } from '../common/pki.ts';
-import type { Caller } from '../common/rpc.ts';
 import { restoreInPlace } from './podman/checkpoint.ts';
-import { runHook } from './podman/hooks.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
-import { removeContainer, restoreImport } from './podman/restore.ts';
+import { removeContainer } from './podman/restore.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
-import { checkpointAndSend, type CheckpointAndSendInput } from './source.ts';
-import type { ArchiveHeader } from './transfer/chunks.ts';
-import { fileTarget, receiveArchive, streamTarget, type Target } from './transfer/receive.ts';
-import { hashPrefix } from './transfer/send.ts';
+import { checkpointAndSend, type CheckpointAndSendInput, type SourceContext } from './source/checkpoint-and-send.ts';
+import { requireMigrationId, requireText } from './validate.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -54,22 +58,27 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
 };
 
 
-/** The host paths a container bind-mounts: the data that must travel with it. */
-export function bindMountPaths(container: ContainerInfo): string[] {
-  return [...new Set(container.mounts.filter((m) => m.type === 'bind').map((m) => m.source))].sort();
-}
-
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
 
 export class AgentService {
   readonly config: AgentConfig;
   readonly journal: Journal;
+  readonly grants = new Grants();
+  /** The port of this agent's data plane, once it listens (main.ts). */
+  dataPort = 0;
   readonly #started = Date.now();
   #hostInfo: Promise<HostInfo> | undefined;
   #cpuinfo: Promise<Buffer> | undefined;
-  /** Migrations an RPC is working on right now: the reconciler leaves them alone. */
+  /** Migrations an RPC or a stream is working on right now: the reconciler leaves them alone. */
   readonly #busy = new Map<string, number>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Destination: what has arrived of each migration, for the restore that follows it. */
+  readonly #inboxes = new Map<string, Inbox>();
+  /** Destination: restores under way, so that a rollback can stop one before undoing it. */
+  readonly #restoring = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  /** Aborted when a migration is rolled back here: its open streams are cut. */
+  readonly #cancels = new Map<string, AbortController>();
+  readonly #openStreams = new Set<string>();
 
   isBusy(id: string): boolean {
     return (this.#busy.get(id) ?? 0) > 0;
@@ -119,6 +128,46 @@ export class AgentService {
     };
   }
 
+  #inbox(record: MigrationRecord): Inbox {
+    let inbox = this.#inboxes.get(record.id);
+    if (!inbox) {
+      // After a restart: what the journal and the disk say has arrived.
+      inbox = new Inbox({ verified: record.received && { ...record.received, at: performance.now() }, dataRound: record.dataRound ?? -1 });
+      this.#inboxes.set(record.id, inbox);
+      void stat(record.archivePath).then(
+        (st) => inbox?.written || inbox?.wrote(st.size),
+        () => undefined,
+      );
+    }
+    return inbox;
+  }
+
+  #cancelled(id: string): AbortSignal {
+    let controller = this.#cancels.get(id);
+    if (!controller) {
+      controller = new AbortController();
+      this.#cancels.set(id, controller);
+    }
+    return controller.signal;
+  }
+
+  get #streams(): StreamsContext {
+    return {
+      host: this.config.name,
+      podman: this.config.podman,
+      journal: this.journal,
+      log: this.config.log,
+      archiveDir: this.archiveDir,
+      grants: this.grants,
+      dataPort: () => this.dataPort,
+      inbox: (record) => this.#inbox(record),
+      enter: (id) => this.#enter(id),
+      leave: (id) => this.#leave(id),
+      cancelled: (id) => this.#cancelled(id),
+      openStreams: this.#openStreams,
+    };
+  }
+
   constructor(config: AgentConfig) {
     this.config = config;
     this.journal = new Journal(config.stateDir);
@@ -135,7 +184,7 @@ export class AgentService {
     // Archives of migrations that are over (a crash between the end and the clean-up) go now.
     const open = new Set(this.journal.active().map((r) => r.id));
     for (const name of await readdir(this.archiveDir)) {
-      const id = name.replace(/(\.image)?\.tar$/, '');
+      const id = name.replace(/(\.image\.tar|\.tar|\.import)$/, '');
       if (!open.has(id)) await rm(join(this.archiveDir, name), { force: true, recursive: true });
     }
     const unfinished = records.filter((r) => this.journal.active().includes(r));
@@ -167,6 +216,7 @@ export class AgentService {
       freeDiskBytes: fs.bavail * fs.bsize,
       cpuinfo,
       certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
+      dataPort: this.dataPort,
       ...host,
     };
   }
@@ -246,137 +296,70 @@ export class AgentService {
     return { checks, needsImage };
   }
 
-  /** Source: checkpoint, then send the archive straight to the destination agent (see source.ts). */
+  /** Source: checkpoint, streaming the archive to the destination agent (see source/). */
   checkpointAndSend(request: CheckpointAndSendInput, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
-    return checkpointAndSend(this, request, emit, signal);
+    const context: SourceContext = {
+      host: this.config.name,
+      podman: this.config.podman,
+      tls: this.config.tls,
+      log: this.config.log,
+      journal: this.journal,
+      archiveDir: this.archiveDir,
+      rollback: (id, reason, peerRolledBack) => this.rollback(id, reason, undefined, peerRolledBack),
+    };
+    return checkpointAndSend(context, request, emit, signal);
   }
 
-  /** Destination: a stream of a prepared migration (its image, its data, its checkpoint). */
-  async receive(messages: AsyncIterable<TransferChunk__Output>, caller?: Caller): Promise<{ bytes: number; sha256: string }> {
-    // Busy from the moment the header names the migration (track() needs the ID up front).
-    let accepted: string | undefined;
-    try {
-      const result = await receiveArchive(messages, async (header) => {
-        const target = await this.#accept(header, caller);
-        accepted = header.migrationId;
-        this.#enter(accepted);
-        return target;
-      });
-      const { migrationId, kind, round } = result.header;
-      const log = this.config.log.child({ migrationId, phase: 'transfer' });
-      if (kind === 'checkpoint') {
-        await this.journal.update(migrationId, { outcome: `received ${result.bytes} bytes sha256 ${result.sha256}` });
-      } else if (kind === 'image') {
-        const path = this.#imagePath(migrationId);
-        try {
-          await this.config.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
-        } finally {
-          await rm(path, { force: true });
-        }
-      }
-      log.info({ kind, round, bytes: result.bytes }, 'stream received and verified');
-      return { bytes: result.bytes, sha256: result.sha256 };
-    } catch (error) {
-      throw FerryError.from(error, { phase: 'transfer', host: this.config.name });
-    } finally {
-      if (accepted) this.#leave(accepted);
-    }
+  /** Destination, asked by the source the migration names: a one-time grant for one stream. */
+  openStream(request: OpenStreamRequest__Output, caller?: Caller): Promise<OpenStreamReply> {
+    return grantStream(this.#streams, request, caller);
   }
 
-  #imagePath(id: string): string {
-    return join(this.archiveDir, `${id}.image.tar`);
+  /** Destination: a connection on the data port presents its grant. */
+  acceptStream(open: StreamOpen, caller: Caller | undefined): Promise<AcceptedStream> {
+    return acceptStream(this.#streams, open, caller);
   }
 
-  /** Whether this migration expects this stream now, and where its bytes go. */
-  async #accept(header: ArchiveHeader, caller: Caller | undefined): Promise<Target> {
-    requireMigrationId(header.migrationId);
-    const record = this.journal.require(header.migrationId);
-    if (caller && (caller.role !== 'agent' || caller.name !== header.sourceHost)) {
-      throw new FerryError('UNAUTHORIZED', `${caller.name} (${caller.role}) may not send as ${header.sourceHost}`);
-    }
-    const resuming = header.kind === 'checkpoint' && record.phase === 'transfer' && !record.outcome?.startsWith('received');
-    if (record.role !== 'destination' || (record.phase !== 'preflight' && !resuming)) {
-      throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`);
-    }
-    if (this.isBusy(record.id)) {
-      // The stream of a previous attempt is still being torn down here; the sender retries.
-      throw new FerryError('TRANSFER_FAILED', `a previous stream of migration ${record.id} is still open here`);
-    }
-    if (record.peer !== header.sourceHost) {
-      throw new FerryError('BAD_REQUEST', `migration ${record.id} expects its archive from ${record.peer}, not ${header.sourceHost}`);
-    }
-    if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
-      throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
-    }
-    const fs = await statfs(this.archiveDir);
-    if (header.totalBytes > fs.bavail * fs.bsize) {
-      throw new FerryError('DISK_FULL', `the archive needs ${header.totalBytes} bytes and ${this.config.name} has ${fs.bavail * fs.bsize} free`);
-    }
-    switch (header.kind) {
-      case 'checkpoint': {
-        const from = header.resumeFrom ?? 0;
-        if (record.phase === 'preflight') await this.journal.advance(record.id, 'transfer', { touched: true });
-        if (from === 0) return fileTarget(record.archivePath, { resumable: true });
-        const have = (await stat(record.archivePath).catch(() => undefined))?.size ?? 0;
-        if (from > have) {
-          throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
-        }
-        await truncate(record.archivePath, from);
-        this.config.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
-        return fileTarget(record.archivePath, { resumable: true, resumeFrom: from, hash: await hashPrefix(record.archivePath, from) });
-      }
-      case 'image':
-        if (!record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`);
-        return fileTarget(this.#imagePath(record.id));
-      case 'data': {
-        if (!record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`);
-        await this.journal.update(record.id, { touched: true });
-        const resolve = stagingResolver(record.dataPaths, record.id);
-        // No more than the disk holds, whatever the headers claim.
-        const limits = { ...DEFAULT_LIMITS, maxBytes: await freeBytesFor(record.dataPaths) };
-        return streamTarget((input) => extractData(input, resolve, limits));
-      }
-    }
-  }
-
-  /** Destination: restore the received archive. */
-  async restore(
-    migrationId: string,
-    expectedValidation: string,
-    timeoutMs: number,
-    signal: AbortSignal,
-  ): Promise<{ container: ContainerInfo; restoreMs: number; validation: string }> {
+  /**
+   * Destination: restore the archive. It may be asked before the archive is here: podman's
+   * import then runs as the bytes arrive and finishes once the whole archive checked out.
+   */
+  async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal): Promise<RestoreOutcome> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
-    if (record.role !== 'destination' || record.phase !== 'transfer' || !record.outcome?.startsWith('received')) {
-      throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no verified archive to restore here (phase ${record.phase})`, {
-        phase: 'restore',
-      });
+    if (record.role !== 'destination' || (record.phase !== 'preflight' && record.phase !== 'transfer')) {
+      throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no archive to restore here (phase ${record.phase})`, { phase: 'restore' });
     }
-    await this.journal.advance(migrationId, 'restore');
-    const started = performance.now();
+    if (this.#restoring.has(migrationId)) {
+      throw new FerryError('MIGRATION_BUSY', `a restore of migration ${migrationId} is already under way here`, { phase: 'restore' });
+    }
+    const controller = new AbortController();
+    const context = {
+      host: this.config.name,
+      podman: this.config.podman,
+      journal: this.journal,
+      log: this.config.log,
+      archiveDir: this.archiveDir,
+      inbox: this.#inbox(record),
+    };
+    const done = restoreArchive(context, record, { expectedValidation, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined }, AbortSignal.any([signal, controller.signal]));
+    this.#restoring.set(migrationId, { controller, done });
     try {
-      // The data goes into place first: the restored processes reopen their files at once.
-      if (record.dataPaths?.length) {
-        await this.journal.update(migrationId, { promoted: await promote(record.dataPaths, migrationId) });
-      }
-      const container = await restoreImport(
-        this.config.podman,
-        { archivePath: record.archivePath, name: record.container },
-        { signal, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined },
-      );
-      const restoreMs = Math.round(performance.now() - started);
-      await runHook(this.config.podman, container.id, container.labels, 'postRestore', { signal });
-      const validation = (await runHook(this.config.podman, container.id, container.labels, 'validate', { signal })) ?? '';
-      if (validation !== expectedValidation) {
-        throw new FerryError('VALIDATION_MISMATCH', `${container.name} validates differently after the restore`, {
-          details: [`before the checkpoint: ${expectedValidation}`, `after the restore:    ${validation}`],
-        });
-      }
+      const outcome = await done;
       await this.journal.advance(migrationId, 'verify');
-      return { container, restoreMs, validation };
+      return outcome;
     } catch (error) {
-      throw FerryError.from(error, { phase: 'restore', host: this.config.name });
+      const failure = FerryError.from(error, { phase: 'restore', host: this.config.name });
+      if (this.journal.get(migrationId)?.phase === 'restore') {
+        // podman had the whole archive and the restore failed anyway (or was cut off): what it
+        // made here goes now, so that the source, told so, may resume. Nobody needs to come back for it.
+        await this.rollback(migrationId, `${failure.code}: ${failure.message}`).catch((rollbackError: unknown) =>
+          this.config.log.error({ migrationId, err: FerryError.from(rollbackError).message }, 'could not undo the failed restore'),
+        );
+      }
+      throw failure;
+    } finally {
+      this.#restoring.delete(migrationId);
     }
   }
 
@@ -397,9 +380,13 @@ export class AgentService {
     return this.#serialize(migrationId, () => this.#commit(migrationId));
   }
 
-  rollback(migrationId: string, reason: string, caller?: Caller): Promise<string> {
+  /**
+   * `peerRolledBack`: the destination confirmed it holds no copy. A source whose whole archive
+   * may have reached the destination resumes only with that confirmation.
+   */
+  rollback(migrationId: string, reason: string, caller?: Caller, peerRolledBack = false): Promise<string> {
     this.#requirePeerOf(migrationId, caller, 'roll back');
-    return this.#serialize(migrationId, () => this.#rollback(migrationId, reason));
+    return this.#serialize(migrationId, () => this.#rollback(migrationId, reason, peerRolledBack));
   }
 
   #requirePeerOf(migrationId: string, caller: Caller | undefined, what: string): void {
@@ -417,7 +404,9 @@ export class AgentService {
     }
     let outcome: string;
     if (record.role === 'source') {
-      if (record.phase !== 'transfer' || record.outcome !== SENT_OUTCOME) {
+      // Sealed without the word that podman's checkpoint succeeded: this agent died after the
+      // archive went out whole, and the destination restored it (the reconciler checked).
+      if (record.phase !== 'transfer' || (record.outcome !== SENT_OUTCOME && !record.sealed)) {
         throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
       }
       const current = await findContainer(this.config.podman, record.containerId);
@@ -440,8 +429,10 @@ export class AgentService {
       await dropReplaced(record.dataPaths ?? [], migrationId);
       outcome = 'kept the restored container';
     }
-    await rm(record.archivePath, { force: true });
+    await this.#removeFiles(migrationId, record);
     await this.journal.advance(migrationId, 'done', { outcome });
+    this.#inboxes.delete(migrationId);
+    this.#cancels.delete(migrationId);
     return outcome;
   }
 
@@ -467,14 +458,22 @@ export class AgentService {
   }
 
   /** Undoes what this host did for the migration; safe to call again. */
-  async #rollback(migrationId: string, reason: string): Promise<string> {
+  async #rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.phase === 'failed') return record.outcome ?? 'already rolled back';
     if (record.phase === 'done') {
       throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
     }
+    if (record.role === 'source' && record.sealed && record.phase !== 'rollback' && !peerRolledBack) {
+      throw new FerryError('ROLLBACK_FAILED', `the whole archive of ${record.container} may have reached ${record.peer}, which did not confirm it holds no copy: the container stays frozen on ${this.config.name} rather than risk two running copies`, {
+        phase: 'rollback',
+        host: this.config.name,
+        hint: `Make sure ${record.peer}'s agent is up; the agents settle it between them. Or check ${record.peer} with \`ferry ps\`: if it has no copy, run the rollback again.`,
+      });
+    }
     const log = this.config.log.child({ migrationId, phase: 'rollback' });
+    if (record.role === 'destination') await this.#stopReceiving(migrationId);
     await this.journal.advance(migrationId, 'rollback', { outcome: reason });
     const podman = this.config.podman;
     let outcome: string;
@@ -499,30 +498,32 @@ export class AgentService {
     } catch (error) {
       throw FerryError.from(error, { phase: 'rollback', host: this.config.name }).at('rollback', this.config.name);
     }
-    await rm(record.archivePath, { force: true });
+    await this.#removeFiles(migrationId, record);
     await this.journal.advance(migrationId, 'failed', { outcome });
+    this.#inboxes.delete(migrationId);
     log.info({ outcome }, 'rolled back');
     return outcome;
   }
-}
 
-/** Free bytes on the filesystem of the first declared path's nearest existing parent. */
-async function freeBytesFor(paths: readonly string[]): Promise<number> {
-  let dir = dirname(paths[0] ?? '/');
-  for (;;) {
-    const fs = await statfs(dir).catch(() => undefined);
-    if (fs) return fs.bavail * fs.bsize;
-    if (dir === '/') return Number.MAX_SAFE_INTEGER;
-    dir = dirname(dir);
+  /** The archive, the image and the import's FIFOs (an agent killed mid-import leaves them). */
+  async #removeFiles(migrationId: string, record: MigrationRecord): Promise<void> {
+    await rm(record.archivePath, { force: true });
+    await rm(imagePath(this.archiveDir, migrationId), { force: true });
+    await rm(join(this.archiveDir, `${migrationId}.import`), { recursive: true, force: true });
   }
-}
 
-export function requireText(value: string | undefined, field: string): void {
-  if (!value || typeof value !== 'string') throw new FerryError('BAD_REQUEST', `${field} is required`);
-  if (value.length > 256) throw new FerryError('BAD_REQUEST', `${field} is longer than 256 characters`);
-}
-
-export function requireMigrationId(id: string | undefined): void {
-  requireText(id, 'migration_id');
-  if (!validMigrationId(id as string)) throw new FerryError('BAD_REQUEST', `"${id}" is not a valid migration ID`);
+  /** Destination: cut the migration's streams, stop its restore, and wait for both to be gone. */
+  async #stopReceiving(migrationId: string): Promise<void> {
+    const stopped = new FerryError('CANCELLED', `migration ${migrationId} was rolled back on ${this.config.name}`, { phase: 'rollback' });
+    this.grants.revoke(migrationId);
+    this.#inboxes.get(migrationId)?.fail(stopped);
+    this.#cancelled(migrationId);
+    this.#cancels.get(migrationId)?.abort(stopped);
+    const restoring = this.#restoring.get(migrationId);
+    restoring?.controller.abort(stopped);
+    await restoring?.done.catch(() => undefined);
+    for (let i = 0; i < 100 && [...this.#openStreams].some((key) => key.startsWith(`${migrationId}:`)); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }

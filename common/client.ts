@@ -16,6 +16,8 @@ import type { RollbackReply__Output } from '../proto/gen/ferry/v1/RollbackReply.
 import type { InfoReply__Output } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
+import type { OpenStreamReply__Output } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
+import type { OpenStreamRequest } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 
 /** Enough to reach an agent: its name for messages, its gRPC address. */
 export interface AgentEndpoint {
@@ -107,8 +109,15 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
     return (await this.#unary<object, CommitReply__Output>(this.#client.commit, { migrationId }, { timeoutMs: 120_000, ...options })).outcome;
   }
 
-  async rollback(migrationId: string, reason: string, options?: CallOptions): Promise<string> {
-    return (await this.#unary<object, RollbackReply__Output>(this.#client.rollback, { migrationId, reason }, { timeoutMs: 300_000, ...options })).outcome;
+  /** `peerRolledBack`: for a source, the destination confirmed it holds no copy. */
+  async rollback(migrationId: string, reason: string, options?: CallOptions & { peerRolledBack?: boolean }): Promise<string> {
+    const request = { migrationId, reason, peerRolledBack: options?.peerRolledBack ?? false };
+    return (await this.#unary<object, RollbackReply__Output>(this.#client.rollback, request, { timeoutMs: 300_000, ...options })).outcome;
+  }
+
+  /** Agent to agent: a grant for one byte stream of a migration, asked of its destination. */
+  openStream(request: OpenStreamRequest, options?: CallOptions): Promise<OpenStreamReply__Output> {
+    return this.#unary<object, OpenStreamReply__Output>(this.#client.openStream, request, { timeoutMs: 15_000, ...options });
   }
 
   status(migrationId: string, options?: CallOptions): Promise<MigrationStatusReply__Output> {

@@ -45,14 +45,20 @@ Options:
   --dry-run          run the preflight checks only
   --transfer-retry-ms MS  how long a broken transfer keeps being resumed from where it stopped
                      before the migration rolls back (default 30000)
+  --bwlimit RATE     cap every stream of the migration (archive, image, data) at RATE bytes per
+                     second; K, M, G mean KiB, MiB, GiB (e.g. 100M); default: no cap
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
-name and image) -> checkpoint (podman container checkpoint --tcp-established on the source)
--> transfer (the source agent streams the archive straight to the destination agent, SHA-256
-checked; the image if the destination lacks it and bind-mounted data go before the freeze, and
-only the data that changed since, after it) -> restore (podman container restore --import --tcp-established) -> verify (same
-published ports, each answers on the destination) -> commit (the source copy is removed).
+name and image) -> checkpoint (podman container checkpoint --tcp-established on the source;
+the image if the destination lacks it and bind-mounted data go before the freeze)
+-> transfer (the source agent streams the archive to the destination agent's data port while
+podman writes it, mutual TLS, each chunk CRC-32 checked and the whole SHA-256 checked; only
+the data that changed since the first round goes after the freeze) -> restore (the destination
+feeds podman container restore --import the archive as it arrives and lets it finish once the
+whole checked out) -> verify (same published ports, each answers on the destination) -> commit
+(the source copy is removed). The summary's "service gone" runs from CRIU's freeze to the first
+answer on the destination.
 Any failure after the freeze rolls back: the destination removes what it made, the source
 resumes from its local checkpoint. Ctrl-C rolls back too.
 
@@ -92,6 +98,7 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'no-presync': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         'transfer-retry-ms': { type: 'string', default: '30000' },
+        bwlimit: { type: 'string' },
         'tls-dir': { type: 'string' },
         dir: { type: 'string', default: DEFAULT_PKI_DIR },
         role: { type: 'string' },
@@ -191,6 +198,19 @@ interface Values {
   'no-presync': boolean;
   'dry-run': boolean;
   'transfer-retry-ms': string;
+  bwlimit?: string | undefined;
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "100M" -> 104857600 bytes per second; undefined: no cap. */
+export function parseRate(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
+  const unit = RATE_UNITS[(match?.[2] ?? '').toUpperCase()];
+  const rate = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(rate) || rate < 64 * 1024) usage(`--bwlimit must be a rate of at least 64K (bytes per second, with K, M or G), not "${text}"`);
+  return rate;
 }
 
 function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
@@ -221,6 +241,7 @@ function migrationSettings(values: Values) {
     ignoreBindMounts: values['ignore-bind-mounts'],
     noPresync: values['no-presync'],
     dryRun: values['dry-run'],
+    bwlimitBytesPerSec: parseRate(values.bwlimit),
   };
 }
 

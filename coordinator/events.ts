@@ -20,8 +20,16 @@ export interface MigrationSummary {
   restoreMs: number;
   verifyMs: number;
   totalMs: number;
-  /** From the freeze to the verified restore: how long the service was gone. */
+  /** From CRIU's freeze on the source to the first answer on the destination's ports. */
   downtimeMs: number;
+  /** How long CRIU kept the processes frozen on the source, as it said. */
+  frozenMs: number;
+  /** runc's own checkpoint and restore (podman --print-stats): their sum is the floor of a move. */
+  runtimeCheckpointMs: number;
+  runtimeRestoreMs: number;
+  floorMs: number;
+  /** Whether podman imported the archive while it arrived (false: the whole file, after it). */
+  streamedRestore: boolean;
   /** Bind-mounted data: bytes sent while the container ran, and after the freeze. */
   dataBytesLive: number;
   dataBytesFrozen: number;
@@ -38,13 +46,14 @@ export type MigrationEvent =
   | { kind: 'checks'; migrationId: string; host: string; checks: CheckView[] }
   | { kind: 'preflight-ok'; migrationId: string; container: string; from: string; to: string }
   | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
-  | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number }
+  | { kind: 'dumped'; migrationId: string; host: string; ms: number }
+  | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number; frozenMs: number; runtimeMs: number }
   | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }
   | { kind: 'retrying'; migrationId: string; stream: string; attempt: number; error: string; resumeFrom: number }
   | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
   | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
-  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number }
+  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string }
   | { kind: 'verified'; migrationId: string; host: string; address: string; ports: PortView[] }
   | { kind: 'rollback'; migrationId: string; host: string; outcome: string; ok: boolean }
   | { kind: 'warning'; migrationId: string; error: FerryError }

@@ -1,16 +1,23 @@
 // One live migration, driven phase by phase: preflight, checkpoint + transfer (source agent to
-// destination agent directly), restore, verify, commit. Any failure after preflight rolls back:
-// the destination removes what it made first, then the source resumes its frozen copy, so the
+// destination agent directly), restore, verify, commit. The destination's restore is asked for as
+// the source starts to freeze, so podman's import runs while the archive streams; it completes
+// only once the whole archive checked out. Any failure after preflight rolls back: the
+// destination removes what it made first, then the source resumes its frozen copy, so the
 // container never runs on two hosts and always on one.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import { FerryError } from '../common/errors.ts';
-import type { TlsFiles } from '../common/pki.ts';
-import type { Phase } from '../common/phases.ts';
 import { AgentConnection } from '../common/client.ts';
+import { FerryError } from '../common/errors.ts';
+import type { Phase } from '../common/phases.ts';
+import type { TlsFiles } from '../common/pki.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
+import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
 import type { Emit, MigrationSummary } from './events.ts';
 import type { HostEntry } from './inventory.ts';
-import { deadPorts, verifyPorts } from './verify.ts';
+import { deadPorts, firstAnswer, verifyPorts } from './verify.ts';
 
 export interface MigrateOptions {
   from: HostEntry;
@@ -27,6 +34,8 @@ export interface MigrateOptions {
   dryRun?: boolean | undefined;
   /** How long a broken transfer keeps being resumed before the migration rolls back. */
   transferRetryMs?: number | undefined;
+  /** Caps every stream of the migration, bytes per second (0 or absent: no cap). */
+  bwlimitBytesPerSec?: number | undefined;
   /** Per-phase deadlines. */
   checkpointTimeoutMs?: number | undefined;
   restoreTimeoutMs?: number | undefined;
@@ -38,6 +47,7 @@ export interface MigrateOptions {
 
 /** How long a rollback keeps trying an agent that does not answer. */
 const ROLLBACK_RETRY_MS = 30_000;
+const DEFAULT_TRANSFER_RETRY_MS = 30_000;
 
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -61,6 +71,24 @@ export async function migrate(options: MigrateOptions, emit: Emit): Promise<Migr
   }
 }
 
+/** What the checkpoint, transfer and restore phases measured. */
+interface Moved {
+  container: ContainerInfo;
+  checkpointMs: number;
+  archiveBytes: number;
+  transferMs: number;
+  frozenMs: number;
+  runtimeCheckpointMs: number;
+  dataBytesLive: number;
+  dataBytesFrozen: number;
+  imageBytes: number;
+  /** performance.now() of CRIU's freeze, as the source reported it. */
+  freezeAt: number;
+  restored: RestoreReply__Output;
+  /** The first TCP answer on the destination's published ports, when there are any. */
+  answered: Promise<number | undefined>;
+}
+
 class Migration {
   readonly id: string;
   readonly options: MigrateOptions;
@@ -68,11 +96,13 @@ class Migration {
   readonly destination: AgentConnection<HostEntry>;
   readonly emit: Emit;
   phase: Phase = 'preflight';
-  /** Whether the source has frozen the container: from here on, failure means rollback. */
+  /** Whether the source was asked to checkpoint: from here on, failure means rollback. */
   frozen = false;
   prepared = false;
-  /** Whether the destination was asked to restore: only then can it hold a running copy. */
+  /** Whether the destination was asked to restore. */
   restoreRequested = false;
+  /** Whether the whole archive reached the destination: only then can it hold a running copy. */
+  archiveDelivered = false;
 
   constructor(id: string, options: MigrateOptions, source: AgentConnection<HostEntry>, destination: AgentConnection<HostEntry>, emit: Emit) {
     this.id = id;
@@ -89,190 +119,53 @@ class Migration {
 
   async run(): Promise<MigrationSummary | undefined> {
     const started = performance.now();
-    const { signal } = this.options;
     const from = this.source.host;
     const to = this.destination.host;
     try {
-      // preflight: nothing is changed until every check has passed.
-      this.enter('preflight', from.name, `checking ${this.options.container} on ${from.name} and room for it on ${to.name}`);
-      const [sourceInfo, destinationInfo] = await Promise.all([
-        this.source.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); }),
-        this.destination.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); }),
-      ]);
-      for (const [info, host] of [[sourceInfo, from.name], [destinationInfo, to.name]] as const) {
-        if (!info.criuCheckOk) {
-          throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
-        }
-      }
-      if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
-        throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
-          phase: 'preflight',
-          hint: 'Run both agents with the same --runtime (runc on these machines).',
-        });
-      }
-      const container = await this.source.inspect(this.options.container, { signal }).catch((e: unknown) => {
-        throw FerryError.from(e).at('preflight', from.name);
-      });
-      if (container.state !== 'running') {
-        throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state} on ${from.name}, not running`, {
-          phase: 'preflight',
-          host: from.name,
-        });
-      }
-      // A port that is dead before the move would fail verification after it, with the container
-      // frozen for nothing: find out now.
-      const dead = await deadPorts(from.address, container.ports);
-      if (dead.length) {
-        throw new FerryError('PREFLIGHT_FAILED', `published port ${dead.join(', ')} of ${container.name} does not answer on ${from.name} (${from.address})`, {
-          phase: 'preflight',
-          host: from.name,
-          hint: 'Ferry verifies every published TCP port after the move; start the service inside the container, or check the inventory address of the host.',
-        });
-      }
-      const prepared = await this.destination
-        .prepareReceive(
-          {
-            migrationId: this.id,
-            sourceHost: from.name,
-            container,
-            ttlMs: 30 * 60_000,
-            replaceData: this.options.replaceData ?? false,
-            ignoreBindMounts: this.options.ignoreBindMounts ?? false,
-            sourceCpuinfo: sourceInfo.cpuinfo,
-            sourceAddress: from.agent,
-            archiveBytesEstimate: Number(container.estimatedBytes),
-            dryRun: this.options.dryRun ?? false,
-          },
-          { signal },
-        )
-        .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
-      this.emit({
-        kind: 'checks',
-        migrationId: this.id,
-        host: from.name,
-        checks: [
-          { name: 'criu', ok: true, detail: `criu ${sourceInfo.criuVersion} check passes on ${from.name}` },
-          { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
-          { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
-          { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
-        ],
-      });
-      this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
-      if (this.options.dryRun) {
-        this.emit({ kind: 'preflight-ok', migrationId: this.id, container: container.name, from: from.name, to: to.name });
-        return undefined;
-      }
-      this.prepared = true;
-
-      // checkpoint and transfer: one call to the source, which streams to the destination.
-      this.enter('checkpoint', from.name, `freezing ${container.name} (${container.id.slice(0, 12)}) with --tcp-established`);
-      let checkpointMs = 0;
-      let archiveBytes = 0;
-      let transferMs = 0;
-      let validation = '';
-      let dataBytesLive = 0;
-      let dataBytesFrozen = 0;
-      let imageBytes = 0;
-      let frozenAt = performance.now();
-      this.frozen = true;
-      const events = this.source.checkpointAndSend(
-        {
-          migrationId: this.id,
-          container: container.id,
-          destinationHost: to.name,
-          destinationAddress: to.agent,
-          compress: this.options.compress ?? 'none',
-          timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
-          sendImage: prepared.needsImage,
-          ignoreBindMounts: this.options.ignoreBindMounts ?? false,
-          noPresync: this.options.noPresync ?? false,
-          transferRetryMs: this.options.transferRetryMs ?? 0,
-        },
-        { signal },
-      );
-      for await (const event of events) {
-        if (event.checkpointed) {
-          checkpointMs = Number(event.checkpointed.checkpointMs);
-          archiveBytes = Number(event.checkpointed.archiveBytes);
-          validation = event.checkpointed.validation;
-          // The freeze began when podman's checkpoint did; downtime runs from there to the verify.
-          frozenAt = performance.now() - checkpointMs;
-          this.emit({ kind: 'checkpointed', migrationId: this.id, host: from.name, checkpointMs, archiveBytes });
-          this.enter('transfer', from.name, `sending ${archiveBytes} bytes from ${from.name} to ${to.name}`);
-        } else if (event.imageSent) {
-          imageBytes = Number(event.imageSent.bytes);
-          this.emit({ kind: 'image-sent', migrationId: this.id, image: event.imageSent.image, bytes: imageBytes, ms: Number(event.imageSent.ms) });
-        } else if (event.dataSynced) {
-          const d = event.dataSynced;
-          if (d.round === 0) dataBytesLive = Number(d.bytes);
-          else dataBytesFrozen = Number(d.bytes);
-          this.emit({
-            kind: 'data-synced',
-            migrationId: this.id,
-            round: d.round,
-            bytes: Number(d.bytes),
-            entries: Number(d.entries),
-            removed: Number(d.removed),
-            ms: Number(d.ms),
-            paths: d.paths,
-          });
-        } else if (event.retrying) {
-          const r = event.retrying;
-          this.emit({ kind: 'retrying', migrationId: this.id, stream: r.stream, attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
-        } else if (event.progress) {
-          this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
-        } else if (event.transferred) {
-          transferMs = Number(event.transferred.transferMs);
-          this.emit({
-            kind: 'transferred',
-            migrationId: this.id,
-            bytes: Number(event.transferred.bytes),
-            transferMs,
-            sha256: event.transferred.sha256,
-          });
-        }
-      }
-      if (signal?.aborted) throw new FerryError('CANCELLED', 'the migration was cancelled', { phase: this.phase });
-
-      this.enter('restore', to.name, `restoring ${container.name} on ${to.name}`);
-      this.restoreRequested = true;
-      const restored = await this.destination
-        .restore(this.id, validation, this.options.restoreTimeoutMs ?? 10 * 60_000, { signal })
-        .catch((e: unknown) => { throw FerryError.from(e).at('restore', to.name); });
-      const restoreMs = Number(restored.restoreMs);
-      this.emit({ kind: 'restored', migrationId: this.id, host: to.name, restoreMs });
+      const checked = await this.preflight();
+      if (!checked) return undefined;
+      const moved = await this.moveAndRestore(checked.container, checked.prepared);
 
       this.enter('verify', to.name, `checking published ports on ${to.address}`);
       const verifyStarted = performance.now();
-      const restoredPorts = restored.container?.ports ?? [];
-      await verifyPorts(to.address, container.ports, restoredPorts, {
+      const restoredPorts = moved.restored.container?.ports ?? [];
+      await verifyPorts(to.address, moved.container.ports, restoredPorts, {
         timeoutMs: this.options.verifyTimeoutMs ?? 10_000,
-        signal,
+        signal: this.options.signal,
         host: to.name,
       });
-      const verifyMs = Math.round(performance.now() - verifyStarted);
+      const verified = performance.now();
+      const verifyMs = Math.round(verified - verifyStarted);
       this.emit({ kind: 'verified', migrationId: this.id, host: to.name, address: to.address, ports: restoredPorts });
-      if (signal?.aborted) throw new FerryError('CANCELLED', 'the migration was cancelled', { phase: this.phase });
+      this.cancelled();
 
       // commit: the destination is verified, so the source copy can go.
       this.enter('commit', from.name, `removing the frozen copy from ${from.name}`);
       await this.commit();
-      const totalMs = Math.round(performance.now() - started);
+      // The outage: from CRIU's freeze on the source to the first answer on the destination's
+      // ports (or the verified restore, for a container that publishes none).
+      const answeredAt = (await moved.answered) ?? verified;
+      const runtimeRestoreMs = Number(moved.restored.runtimeMs);
       const summary: MigrationSummary = {
         migrationId: this.id,
-        container: container.name,
+        container: moved.container.name,
         from: from.name,
         to: to.name,
-        checkpointMs,
-        archiveBytes,
-        transferMs,
-        restoreMs,
+        checkpointMs: moved.checkpointMs,
+        archiveBytes: moved.archiveBytes,
+        transferMs: moved.transferMs,
+        restoreMs: Number(moved.restored.restoreMs),
         verifyMs,
-        totalMs,
-        downtimeMs: Math.round(performance.now() - frozenAt),
-        dataBytesLive,
-        dataBytesFrozen,
-        imageBytes,
+        totalMs: Math.round(performance.now() - started),
+        downtimeMs: Math.max(0, Math.round(answeredAt - moved.freezeAt)),
+        frozenMs: moved.frozenMs,
+        runtimeCheckpointMs: moved.runtimeCheckpointMs,
+        runtimeRestoreMs,
+        floorMs: moved.runtimeCheckpointMs + runtimeRestoreMs,
+        streamedRestore: moved.restored.streamed,
+        dataBytesLive: moved.dataBytesLive,
+        dataBytesFrozen: moved.dataBytesFrozen,
+        imageBytes: moved.imageBytes,
       };
       this.phase = 'done';
       this.emit({ kind: 'done', summary });
@@ -290,6 +183,243 @@ class Migration {
         });
       }
       throw failure;
+    }
+  }
+
+  cancelled(): void {
+    if (this.options.signal?.aborted) throw new FerryError('CANCELLED', 'the migration was cancelled', { phase: this.phase });
+  }
+
+  /** Every check on both hosts; nothing is changed until all have passed. Undefined after a dry run. */
+  async preflight(): Promise<{ container: ContainerInfo; prepared: PrepareReceiveReply__Output } | undefined> {
+    const { signal } = this.options;
+    const from = this.source.host;
+    const to = this.destination.host;
+    this.enter('preflight', from.name, `checking ${this.options.container} on ${from.name} and room for it on ${to.name}`);
+    const [sourceInfo, destinationInfo] = await Promise.all([
+      this.source.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); }),
+      this.destination.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); }),
+    ]);
+    for (const [info, host] of [[sourceInfo, from.name], [destinationInfo, to.name]] as const) {
+      if (!info.criuCheckOk) {
+        throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
+      }
+    }
+    if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
+      throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
+        phase: 'preflight',
+        hint: 'Run both agents with the same --runtime (runc on these machines).',
+      });
+    }
+    const container = await this.source.inspect(this.options.container, { signal }).catch((e: unknown) => {
+      throw FerryError.from(e).at('preflight', from.name);
+    });
+    if (container.state !== 'running') {
+      throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state} on ${from.name}, not running`, {
+        phase: 'preflight',
+        host: from.name,
+      });
+    }
+    // A port that is dead before the move would fail verification after it, with the container
+    // frozen for nothing: find out now.
+    const dead = await deadPorts(from.address, container.ports);
+    if (dead.length) {
+      throw new FerryError('PREFLIGHT_FAILED', `published port ${dead.join(', ')} of ${container.name} does not answer on ${from.name} (${from.address})`, {
+        phase: 'preflight',
+        host: from.name,
+        hint: 'Ferry verifies every published TCP port after the move; start the service inside the container, or check the inventory address of the host.',
+      });
+    }
+    const prepared = await this.destination
+      .prepareReceive(
+        {
+          migrationId: this.id,
+          sourceHost: from.name,
+          container,
+          ttlMs: 30 * 60_000,
+          replaceData: this.options.replaceData ?? false,
+          ignoreBindMounts: this.options.ignoreBindMounts ?? false,
+          sourceCpuinfo: sourceInfo.cpuinfo,
+          sourceAddress: from.agent,
+          archiveBytesEstimate: Number(container.estimatedBytes),
+          dryRun: this.options.dryRun ?? false,
+        },
+        { signal },
+      )
+      .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
+    this.emit({
+      kind: 'checks',
+      migrationId: this.id,
+      host: from.name,
+      checks: [
+        { name: 'criu', ok: true, detail: `criu ${sourceInfo.criuVersion} check passes on ${from.name}` },
+        { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
+        { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
+        { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
+      ],
+    });
+    this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
+    if (this.options.dryRun) {
+      this.emit({ kind: 'preflight-ok', migrationId: this.id, container: container.name, from: from.name, to: to.name });
+      return undefined;
+    }
+    this.prepared = true;
+    return { container, prepared };
+  }
+
+  /**
+   * checkpoint, transfer and restore, overlapped: one call to the source, which freezes and
+   * streams to the destination; as it starts to freeze, the restore is asked of the destination,
+   * which imports the archive as it arrives. Either failing stops the other.
+   */
+  async moveAndRestore(container: ContainerInfo, prepared: PrepareReceiveReply__Output): Promise<Moved> {
+    const signal = this.options.signal;
+    const from = this.source.host;
+    const to = this.destination.host;
+    this.enter('checkpoint', from.name, `freezing ${container.name} (${container.id.slice(0, 12)}) with --tcp-established`);
+    const sourceCall = new AbortController();
+    const sourceSignal = signal ? AbortSignal.any([signal, sourceCall.signal]) : sourceCall.signal;
+    const watching = new AbortController();
+    const restoreCall = new AbortController();
+    const moved: Omit<Moved, 'restored' | 'answered'> = {
+      container,
+      checkpointMs: 0,
+      archiveBytes: 0,
+      transferMs: 0,
+      frozenMs: 0,
+      runtimeCheckpointMs: 0,
+      dataBytesLive: 0,
+      dataBytesFrozen: 0,
+      imageBytes: 0,
+      freezeAt: performance.now(),
+    };
+    let restoring: Promise<RestoreReply__Output> | undefined;
+    let restoreFailure: FerryError | undefined;
+    let answered: Promise<number | undefined> = Promise.resolve(undefined);
+    this.frozen = true;
+    try {
+      const events = this.source.checkpointAndSend(
+        {
+          migrationId: this.id,
+          container: container.id,
+          destinationHost: to.name,
+          destinationAddress: to.agent,
+          compress: this.options.compress ?? 'none',
+          timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
+          sendImage: prepared.needsImage,
+          ignoreBindMounts: this.options.ignoreBindMounts ?? false,
+          noPresync: this.options.noPresync ?? false,
+          transferRetryMs: this.options.transferRetryMs ?? 0,
+          bwlimitBytesPerSec: this.options.bwlimitBytesPerSec ?? 0,
+        },
+        { signal: sourceSignal },
+      );
+      for await (const event of events) {
+        if (event.freezing) {
+          restoring = this.restore(event.freezing.validation, restoreCall.signal);
+          restoring.catch((error: unknown) => {
+            // A restore that failed for good stops the source: it rolls back at once. An agent
+            // out of reach is the source's business while it sends (it resumes, or gives up).
+            const failure = FerryError.from(error).at('restore', to.name);
+            // Stopped (by us, or by the source's own rollback when it failed first): the source's
+            // error is the one to report, and it follows.
+            if (failure.code === 'AGENT_UNREACHABLE' || failure.code === 'CANCELLED' || restoreCall.signal.aborted) return;
+            restoreFailure = failure;
+            sourceCall.abort(restoreFailure);
+          });
+        } else if (event.transferred && restoring) {
+          this.archiveDelivered = true;
+          this.onSourceEvent(event, moved);
+          // The destination cannot answer before the whole archive is there; from now on, off the
+          // critical path, watch for its first answer.
+          answered = firstAnswer(to.address, container.ports, watching.signal);
+        } else {
+          this.onSourceEvent(event, moved);
+        }
+      }
+      this.cancelled();
+      if (!restoring) throw new FerryError('INTERNAL', `${from.name} finished without freezing the container`, { phase: 'checkpoint' });
+      this.enter('restore', to.name, `restoring ${container.name} on ${to.name}`);
+      const restored = await restoring;
+      this.emit({
+        kind: 'restored',
+        migrationId: this.id,
+        host: to.name,
+        restoreMs: Number(restored.restoreMs),
+        runtimeMs: Number(restored.runtimeMs),
+        streamed: restored.streamed,
+        fallback: restored.fallback,
+      });
+      return { ...moved, restored, answered };
+    } catch (error) {
+      watching.abort();
+      sourceCall.abort();
+      // The destination's restore waits for an archive that may not come: stop it; the rollback
+      // that follows removes whatever it made.
+      restoreCall.abort();
+      await restoring?.catch(() => undefined);
+      throw restoreFailure ?? error;
+    }
+  }
+
+  /** The source's progress, as events for whoever watches; and what the summary needs of it. */
+  onSourceEvent(event: MigrationEvent__Output, moved: Omit<Moved, 'restored' | 'answered'>): void {
+    const from = this.source.host;
+    const to = this.destination.host;
+    if (event.dumped) {
+      this.emit({ kind: 'dumped', migrationId: this.id, host: from.name, ms: Number(event.dumped.ms) });
+      this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name} as podman writes it`);
+    } else if (event.checkpointed) {
+      const c = event.checkpointed;
+      moved.checkpointMs = Number(c.checkpointMs);
+      moved.archiveBytes = Number(c.archiveBytes);
+      moved.frozenMs = Number(c.frozenMs);
+      moved.runtimeCheckpointMs = Number(c.runtimeMs);
+      // The source said how long ago CRIU began the freeze; the network's delay is noise next to it.
+      moved.freezeAt = performance.now() - Number(c.freezeAgeMs);
+      this.emit({ kind: 'checkpointed', migrationId: this.id, host: from.name, checkpointMs: moved.checkpointMs, archiveBytes: moved.archiveBytes, frozenMs: moved.frozenMs, runtimeMs: moved.runtimeCheckpointMs });
+    } else if (event.imageSent) {
+      moved.imageBytes = Number(event.imageSent.bytes);
+      this.emit({ kind: 'image-sent', migrationId: this.id, image: event.imageSent.image, bytes: moved.imageBytes, ms: Number(event.imageSent.ms) });
+    } else if (event.dataSynced) {
+      const d = event.dataSynced;
+      if (d.round === 0) moved.dataBytesLive = Number(d.bytes);
+      else moved.dataBytesFrozen = Number(d.bytes);
+      this.emit({ kind: 'data-synced', migrationId: this.id, round: d.round, bytes: Number(d.bytes), entries: Number(d.entries), removed: Number(d.removed), ms: Number(d.ms), paths: d.paths });
+    } else if (event.retrying) {
+      const r = event.retrying;
+      this.emit({ kind: 'retrying', migrationId: this.id, stream: r.stream, attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
+    } else if (event.progress) {
+      this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
+    } else if (event.transferred) {
+      moved.transferMs = Number(event.transferred.transferMs);
+      this.emit({ kind: 'transferred', migrationId: this.id, bytes: Number(event.transferred.bytes), transferMs: moved.transferMs, sha256: event.transferred.sha256 });
+    }
+  }
+
+  /**
+   * The destination's restore, asked while the source freezes. An agent that cannot be reached
+   * (it restarts, the link is down) is asked again until it has been out of reach for the
+   * transfer's retry budget; any other failure is final.
+   */
+  async restore(validation: string, stop: AbortSignal): Promise<RestoreReply__Output> {
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop]) : stop;
+    this.restoreRequested = true;
+    const timeoutMs = this.options.restoreTimeoutMs ?? 10 * 60_000;
+    const budgetMs = this.options.transferRetryMs || DEFAULT_TRANSFER_RETRY_MS;
+    let unreachableSince: number | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      try {
+        return await this.destination.restore(this.id, validation, timeoutMs, { signal });
+      } catch (error) {
+        const failure = FerryError.from(error);
+        if (failure.code !== 'AGENT_UNREACHABLE' || signal.aborted) throw failure;
+        // A call that got through and was cut later starts a new outage.
+        if (unreachableSince === undefined || performance.now() - started > 2_000) unreachableSince = started;
+        if (performance.now() - unreachableSince > budgetMs) throw failure;
+        await sleep(Math.min(2_000, 250 * attempt), undefined, { signal }).catch(() => undefined);
+      }
     }
   }
 
@@ -311,18 +441,22 @@ class Migration {
     });
   }
 
-  /** Destination first (so there are never two copies), then the source. True when the container runs on the source again. */
+  /**
+   * Destination first (so there are never two copies), then the source, told whether the
+   * destination confirmed it holds nothing: a source whose whole archive may have reached the
+   * destination resumes only then. True when the container runs on the source again.
+   */
   async rollback(failure: FerryError): Promise<boolean> {
     if (!this.prepared || this.options.dryRun) return true; // nothing was changed anywhere
     this.phase = 'rollback';
     this.emit({ kind: 'phase', migrationId: this.id, phase: 'rollback', host: this.source.host.name, message: `rolling back: ${failure.describe()}` });
     const reason = `${failure.code}: ${failure.message}`;
-    const step = async (agent: AgentConnection): Promise<boolean> => {
+    const step = async (agent: AgentConnection, peerRolledBack = false): Promise<boolean> => {
       try {
         // An agent that is restarting gets a little while to come back; nothing else is retried.
         // The destination matters only once it may have restored; before that it settles on its own.
-        const patient = agent === this.source || this.restoreRequested;
-        const outcome = await pRetry(() => agent.rollback(this.id, reason), {
+        const patient = agent === this.source || this.archiveDelivered;
+        const outcome = await pRetry(() => agent.rollback(this.id, reason, { peerRolledBack }), {
           retries: patient ? 10 : 0,
           minTimeout: 500,
           maxTimeout: 5_000,
@@ -343,12 +477,7 @@ class Migration {
       }
     };
     const destinationClean = await step(this.destination);
-    if (!destinationClean && this.restoreRequested) {
-      // The destination may hold a running copy: resuming the source could make two. Better one
-      // stopped copy, reported loudly, than two diverging databases.
-      return false;
-    }
     if (!this.frozen) return true;
-    return step(this.source);
+    return step(this.source, destinationClean);
   }
 }

@@ -40,10 +40,14 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('preflight')} every check passed: ${event.container} can move from ${event.from} to ${event.to} (dry run: nothing was changed)`;
     case 'phase':
       return `${pad(event.phase)} ${event.message}`;
+    case 'dumped':
+      return `${pad('checkpoint')} CRIU's dump is done after ${formatMs(event.ms)}; the archive streams as podman writes it`;
     case 'checkpointed':
-      return `${pad('checkpoint')} done in ${formatMs(event.checkpointMs)}, archive ${formatBytes(event.archiveBytes)}`;
+      return `${pad('checkpoint')} podman's checkpoint done in ${formatMs(event.checkpointMs)} (runc ${formatMs(event.runtimeMs)}, frozen ${formatMs(event.frozenMs)}), archive ${formatBytes(event.archiveBytes)}`;
     case 'progress':
-      return `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / Math.max(1, event.totalBytes))}%)`;
+      return event.totalBytes > 0
+        ? `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / event.totalBytes)}%)`
+        : `${pad('transfer')} ${formatBytes(event.bytes)} received by the destination`;
     case 'retrying':
       return event.resumeFrom
         ? `${pad('transfer')} resuming the ${event.stream} transfer at ${formatBytes(event.resumeFrom)} (attempt ${event.attempt})`
@@ -57,7 +61,9 @@ export function formatEvent(event: MigrationEvent): string | undefined {
     case 'transferred':
       return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
     case 'restored':
-      return `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host}`;
+      return event.streamed
+        ? `${pad('restore')} done on ${event.host} ${formatMs(event.restoreMs)} after the last byte (runc ${formatMs(event.runtimeMs)}); podman imported the archive while it arrived`
+        : `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host} (runc ${formatMs(event.runtimeMs)})${event.fallback ? `; imported the whole archive: ${event.fallback}` : ''}`;
     case 'verified': {
       const ports = event.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ') || 'no published ports';
       return `${pad('verify')} ${ports} answer on ${event.address}`;
@@ -70,8 +76,9 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       const s = event.summary;
       return [
         `${pad('done')} ${s.container} moved from ${s.from} to ${s.to}`,
-        `  checkpoint ${formatMs(s.checkpointMs)} | transfer ${formatBytes(s.archiveBytes)} in ${formatMs(s.transferMs)} (${formatRate(s.archiveBytes, s.transferMs)})` +
-          ` | restore ${formatMs(s.restoreMs)} | verify ${formatMs(s.verifyMs)} | total ${formatMs(s.totalMs)} | service gone ~${formatMs(s.downtimeMs)}`,
+        `  service gone ${formatMs(s.downtimeMs)} (CRIU's freeze to the first answer on ${s.to}; runc's checkpoint + restore alone: ${formatMs(s.floorMs)})`,
+        `  checkpoint ${formatMs(s.checkpointMs)} | archive ${formatBytes(s.archiveBytes)} streamed in ${formatMs(s.transferMs)} (${formatRate(s.archiveBytes, s.transferMs)})` +
+          ` | restore ${formatMs(s.restoreMs)} after the last byte${s.streamedRestore ? '' : ' (whole-file import)'} | verify ${formatMs(s.verifyMs)} | total ${formatMs(s.totalMs)}`,
         ...(s.dataBytesLive || s.dataBytesFrozen
           ? [`  data ${formatBytes(s.dataBytesLive)} sent while running, ${formatBytes(s.dataBytesFrozen)} after the freeze`]
           : []),

@@ -68,6 +68,43 @@ export async function verifyPorts(
   }
 }
 
+/**
+ * When one of the published TCP ports first accepts a connection at this address (the
+ * performance time of the connect), or undefined without TCP ports or once `signal` aborts. A
+ * fresh attempt starts every few milliseconds without waiting for the last: a SYN that CRIU's
+ * network lock drops would otherwise hold the answer back until its retransmission.
+ */
+export function firstAnswer(address: string, ports: PortView[], signal: AbortSignal, everyMs = 10): Promise<number | undefined> {
+  const tcp = ports.filter((p) => p.protocol === 'tcp');
+  if (!tcp.length || signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const sockets = new Set<ReturnType<typeof connect>>();
+    let round = 0;
+    const finish = (at: number | undefined) => {
+      clearInterval(timer);
+      signal.removeEventListener('abort', stop);
+      for (const socket of sockets) socket.destroy();
+      resolve(at);
+    };
+    const stop = () => finish(undefined);
+    const attempt = () => {
+      const port = tcp[round++ % tcp.length] as PortView;
+      const socket = connect({ host: address, port: port.hostPort });
+      sockets.add(socket);
+      const drop = () => {
+        socket.destroy();
+        sockets.delete(socket);
+      };
+      socket.setTimeout(1_000, drop);
+      socket.once('error', drop);
+      socket.once('connect', () => finish(performance.now()));
+    };
+    const timer = setInterval(attempt, everyMs);
+    signal.addEventListener('abort', stop, { once: true });
+    attempt();
+  });
+}
+
 /** The published TCP ports that do not accept a connection at this address right now. */
 export async function deadPorts(address: string, ports: PortView[], timeoutMs = 2_000): Promise<number[]> {
   const tcp = ports.filter((p) => p.protocol === 'tcp');

@@ -9,6 +9,8 @@ import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from './ferry/v1/ContainerInfo';
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
+import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from './ferry/v1/Dumped';
+import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from './ferry/v1/Freezing';
 import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from './ferry/v1/ImageSent';
 import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from './ferry/v1/InfoReply';
 import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferry_v1_InfoRequest__Output } from './ferry/v1/InfoRequest';
@@ -19,21 +21,18 @@ import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from './ferry/v1/MigrationStatusReply';
 import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from './ferry/v1/MigrationStatusRequest';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from './ferry/v1/Mount';
+import type { OpenStreamReply as _ferry_v1_OpenStreamReply, OpenStreamReply__Output as _ferry_v1_OpenStreamReply__Output } from './ferry/v1/OpenStreamReply';
+import type { OpenStreamRequest as _ferry_v1_OpenStreamRequest, OpenStreamRequest__Output as _ferry_v1_OpenStreamRequest__Output } from './ferry/v1/OpenStreamRequest';
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from './ferry/v1/PortMapping';
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from './ferry/v1/PrepareReceiveRequest';
-import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from './ferry/v1/ReceiveReply';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
-import type { TransferChunk as _ferry_v1_TransferChunk, TransferChunk__Output as _ferry_v1_TransferChunk__Output } from './ferry/v1/TransferChunk';
-import type { TransferData as _ferry_v1_TransferData, TransferData__Output as _ferry_v1_TransferData__Output } from './ferry/v1/TransferData';
-import type { TransferHeader as _ferry_v1_TransferHeader, TransferHeader__Output as _ferry_v1_TransferHeader__Output } from './ferry/v1/TransferHeader';
 import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from './ferry/v1/TransferProgress';
-import type { TransferTrailer as _ferry_v1_TransferTrailer, TransferTrailer__Output as _ferry_v1_TransferTrailer__Output } from './ferry/v1/TransferTrailer';
 import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from './ferry/v1/Transferred';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -51,6 +50,8 @@ export interface ProtoGrpcType {
       ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
+      Dumped: MessageTypeDefinition<_ferry_v1_Dumped, _ferry_v1_Dumped__Output>
+      Freezing: MessageTypeDefinition<_ferry_v1_Freezing, _ferry_v1_Freezing__Output>
       ImageSent: MessageTypeDefinition<_ferry_v1_ImageSent, _ferry_v1_ImageSent__Output>
       InfoReply: MessageTypeDefinition<_ferry_v1_InfoReply, _ferry_v1_InfoReply__Output>
       InfoRequest: MessageTypeDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoRequest__Output>
@@ -61,21 +62,18 @@ export interface ProtoGrpcType {
       MigrationStatusReply: MessageTypeDefinition<_ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusReply__Output>
       MigrationStatusRequest: MessageTypeDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusRequest__Output>
       Mount: MessageTypeDefinition<_ferry_v1_Mount, _ferry_v1_Mount__Output>
+      OpenStreamReply: MessageTypeDefinition<_ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamReply__Output>
+      OpenStreamRequest: MessageTypeDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamRequest__Output>
       PortMapping: MessageTypeDefinition<_ferry_v1_PortMapping, _ferry_v1_PortMapping__Output>
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
       PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>
       PrepareReceiveRequest: MessageTypeDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveRequest__Output>
-      ReceiveReply: MessageTypeDefinition<_ferry_v1_ReceiveReply, _ferry_v1_ReceiveReply__Output>
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
       Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>
       RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
-      TransferChunk: MessageTypeDefinition<_ferry_v1_TransferChunk, _ferry_v1_TransferChunk__Output>
-      TransferData: MessageTypeDefinition<_ferry_v1_TransferData, _ferry_v1_TransferData__Output>
-      TransferHeader: MessageTypeDefinition<_ferry_v1_TransferHeader, _ferry_v1_TransferHeader__Output>
       TransferProgress: MessageTypeDefinition<_ferry_v1_TransferProgress, _ferry_v1_TransferProgress__Output>
-      TransferTrailer: MessageTypeDefinition<_ferry_v1_TransferTrailer, _ferry_v1_TransferTrailer__Output>
       Transferred: MessageTypeDefinition<_ferry_v1_Transferred, _ferry_v1_Transferred__Output>
     }
   }

@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FerryError } from '../../common/errors.ts';
 import { agentClient, type AgentClient } from '../../common/rpc.ts';
+import { DataConnection } from '../../agent/dataplane/client.ts';
+import { DataServer } from '../../agent/dataplane/server.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
 import { startServer } from '../../agent/server.ts';
@@ -15,19 +18,26 @@ import { AgentService } from '../../agent/service.ts';
 const stateDir = mkdtempSync(join(tmpdir(), 'ferry-api-'));
 let server: grpc.Server;
 let client: AgentClient;
+let data: DataServer;
+let dataPort: number;
+let service: AgentService;
 
 beforeAll(async () => {
   const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
-  const service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger });
+  service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger });
   await service.open();
   const started = await startServer(service, silentLogger);
   server = started.server;
   client = agentClient(`127.0.0.1:${started.port}`);
+  data = new DataServer({ log: silentLogger, accept: (open, caller) => service.acceptStream(open, caller) });
+  dataPort = await data.listen('127.0.0.1', 0);
+  service.dataPort = dataPort;
 });
 
-afterAll(() => {
+afterAll(async () => {
   client.close();
   server.forceShutdown();
+  await data.close();
 });
 
 function files(): string[] {
@@ -88,24 +98,36 @@ describe('the agent API refuses bad input and changes nothing', () => {
     expect(files()).toEqual(before);
   });
 
-  it('a transfer for no migration, and a chunk out of order', async () => {
+  it('a stream grant for no migration, of no known kind, or of a negative size', async () => {
     const before = files();
-    const send = (messages: unknown[]) =>
-      new Promise<grpc.ServiceError>((resolve, reject) => {
-        const call = client.receive((error) => (error ? resolve(error) : reject(new Error('accepted'))));
-        for (const m of messages) call.write(m as never);
-        call.end();
-      });
-    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 3 } }, { data: { offset: 0, data: Buffer.from('abc') } }]))).toEqual([
-      grpc.status.NOT_FOUND,
-      'MIGRATION_UNKNOWN',
-    ]);
-    expect(code(await send([{ data: { offset: 5, data: Buffer.from('abc') } }]))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
-    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: -7 } }]))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
-    expect(code(await send([{ header: { migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 3, kind: 'rootkit' } }]))).toEqual([
-      grpc.status.INVALID_ARGUMENT,
-      'BAD_REQUEST',
-    ]);
+    const base = { migrationId: 'm-nope', kind: 'checkpoint', round: 0, totalBytes: 3 };
+    expect(code(await unary('openStream', base))).toEqual([grpc.status.NOT_FOUND, 'MIGRATION_UNKNOWN']);
+    expect(code(await unary('openStream', { ...base, migrationId: '../../etc' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await unary('openStream', { ...base, kind: 'rootkit' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(files()).toEqual(before);
+  });
+
+  it('a resumed archive stream that in fact arrived whole is answered "complete", not refused', async () => {
+    const record = {
+      id: 'm-whole', role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
+      archivePath: join(stateDir, 'archives', 'm-whole.tar'), phase: 'restore' as const, received: { bytes: 42, sha256: 'ab'.repeat(32) },
+    };
+    await service.journal.create(record);
+    const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
+      client.openStream({ migrationId: 'm-whole', kind: 'checkpoint', round: 0, resume: true, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
+    );
+    expect(reply).toMatchObject({ complete: true, resumeFrom: 42, sha256: 'ab'.repeat(32), token: '' });
+    // Any other stream of it is refused: the migration no longer expects bytes.
+    expect(code(await unary('openStream', { migrationId: 'm-whole', kind: 'data', round: 1, totalBytes: -1 }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    await service.journal.forget('m-whole');
+  });
+
+  it('a data connection with no grant, or a forged one, is refused and writes nothing', async () => {
+    const before = files();
+    for (const token of ['', 'forged-token']) {
+      const error = await DataConnection.open({ host: '127.0.0.1', port: dataPort, name: 'hostT' }, undefined, token).then(() => undefined, (e: unknown) => e);
+      expect((error as FerryError).code).toBe('GRANT_INVALID');
+    }
     expect(files()).toEqual(before);
   });
 

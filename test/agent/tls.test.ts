@@ -1,6 +1,7 @@
-// Mutual TLS and roles, on a real agent server (podman is a fake here: these calls never reach
-// it). Only certificates of the fleet's CA get in; an agent's certificate cannot make control
-// calls; a transfer is taken only from the host the migration names.
+// Mutual TLS and roles, on a real agent server and its data port (podman is a fake here: these
+// calls never reach it). Only certificates of the fleet's CA get in; an agent's certificate
+// cannot make control calls; a stream is granted, and its grant redeemed, only by the host the
+// migration names; a grant is good once.
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../../common/client.ts';
 import { FerryError } from '../../common/errors.ts';
 import { initCa, issue, loadTls, type TlsFiles } from '../../common/pki.ts';
-import { agentClient, ferryProto } from '../../common/rpc.ts';
+import { ferryProto } from '../../common/rpc.ts';
+import { DataConnection } from '../../agent/dataplane/client.ts';
+import { DataServer } from '../../agent/dataplane/server.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
 import { startServer } from '../../agent/server.ts';
@@ -22,6 +25,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'ferry-tls-state-'));
 let server: Server;
 let port: number;
 let service: AgentService;
+let data: DataServer;
 const tls: Record<string, TlsFiles> = {};
 
 beforeAll(async () => {
@@ -29,18 +33,24 @@ beforeAll(async () => {
   await initCa(otherPki);
   await issue(pki, 'hostT', { role: 'agent', ips: ['127.0.0.1'], dns: ['hostT'] });
   await issue(pki, 'hostA', { role: 'agent', ips: ['127.0.0.2'], dns: ['hostA'] });
+  await issue(pki, 'hostB', { role: 'agent', ips: ['127.0.0.3'], dns: ['hostB'] });
   await issue(pki, 'coordinator', { role: 'coordinator' });
   await issue(pki, 'expired', { role: 'coordinator', notBefore: '20200101000000Z', notAfter: '20200102000000Z' });
   await issue(otherPki, 'coordinator', { role: 'coordinator' });
-  for (const name of ['hostT', 'hostA', 'coordinator', 'expired']) tls[name] = await loadTls(pki, name);
+  for (const name of ['hostT', 'hostA', 'hostB', 'coordinator', 'expired']) tls[name] = await loadTls(pki, name);
   tls.stranger = await loadTls(otherPki, 'coordinator');
   const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
   service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger, tls: tls.hostT });
   await service.open();
   ({ server, port } = await startServer(service, silentLogger));
+  data = new DataServer({ tls: tls.hostT, log: silentLogger, accept: (open, caller) => service.acceptStream(open, caller) });
+  service.dataPort = await data.listen('127.0.0.1', 0);
 });
 
-afterAll(() => server?.forceShutdown());
+afterAll(async () => {
+  server?.forceShutdown();
+  await data?.close();
+});
 
 const as = (who: string | undefined) => new AgentConnection({ name: 'hostT', agent: `127.0.0.1:${port}` }, who ? tls[who] : undefined);
 
@@ -87,38 +97,61 @@ describe('mutual TLS on the agent', () => {
     agent.close();
   });
 
-  it('takes a transfer only for a migration it expects, from the host that migration names', async () => {
+  it('grants a stream only for a migration it expects, and only to the host that migration names', async () => {
     const before = readdirSync(stateDir, { recursive: true }).map(String).sort();
-    const send = (header: Record<string, unknown>) =>
-      new Promise<ServiceError>((resolve, reject) => {
-        const client = agentClient(`127.0.0.1:${port}`, tls.hostA, 'hostT');
-        const call = client.receive((error) => (client.close(), error ? resolve(error) : reject(new Error('accepted'))));
-        call.write({ header } as never);
-        call.write({ data: { offset: 0, data: Buffer.from('x'), crc32: 0 } } as never);
-        call.end();
-      });
-    const unknown = await send({ migrationId: 'm-nope', sourceHost: 'hostA', totalBytes: 1 });
-    expect(unknown.metadata.get('ferry-code')[0]).toBe('MIGRATION_UNKNOWN');
+    const ask = (who: string, migrationId: string) => failure(as(who).openStream({ migrationId, kind: 'checkpoint', round: 0, resume: false, totalBytes: 1 }));
+    expect((await ask('hostA', 'm-nope')).code).toBe('MIGRATION_UNKNOWN');
     // A migration announced by the coordinator, naming hostB as the source: hostA gets nowhere.
     await service.journal.create({
       id: 'm-granted', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostB', phase: 'preflight',
       archivePath: join(stateDir, 'archives', 'm-granted.tar'), touched: false,
     });
-    const impostor = await send({ migrationId: 'm-granted', sourceHost: 'hostB', totalBytes: 1 });
-    expect([impostor.code, impostor.metadata.get('ferry-code')[0]]).toEqual([status.PERMISSION_DENIED, 'UNAUTHORIZED']);
-    const honest = await send({ migrationId: 'm-granted', sourceHost: 'hostA', totalBytes: 1 });
-    expect(honest.details).toBe('migration m-granted expects its archive from hostB, not hostA');
+    const impostor = await ask('hostA', 'm-granted');
+    expect(impostor.code).toBe('UNAUTHORIZED');
+    expect(impostor.message).toBe('hostA (agent) may not send for migration m-granted: it names hostB');
+    expect((await ask('coordinator', 'm-granted')).code).toBe('UNAUTHORIZED'); // the coordinator sends no bytes
     expect((await failure(as('hostA').rollback('m-granted', 'not mine'))).code).toBe('UNAUTHORIZED');
     await service.journal.forget('m-granted');
-    // A grant is short-lived: past its time, even the named host is refused.
+    // A migration is announced for a while only: past its time, even the named host is refused.
     await service.journal.create({
       id: 'm-stale', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA', phase: 'preflight',
       archivePath: join(stateDir, 'archives', 'm-stale.tar'), touched: false, expiresAt: new Date(Date.now() - 1000).toISOString(),
     });
-    const stale = await send({ migrationId: 'm-stale', sourceHost: 'hostA', totalBytes: 1 });
-    expect(stale.metadata.get('ferry-code')[0]).toBe('MIGRATION_UNKNOWN');
-    expect(stale.details).toMatch(/^migration m-stale expired at /);
+    const stale = await ask('hostA', 'm-stale');
+    expect(stale.code).toBe('MIGRATION_UNKNOWN');
+    expect(stale.message).toMatch(/^migration m-stale expired at /);
     await service.journal.forget('m-stale');
+    expect(readdirSync(stateDir, { recursive: true }).map(String).sort()).toEqual(before);
+  });
+
+  it('the data port takes only certificates of its CA, and a grant only from the host it was issued to', async () => {
+    const before = readdirSync(stateDir, { recursive: true }).map(String).sort();
+    await service.journal.create({
+      id: 'm-data', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostB', phase: 'preflight',
+      archivePath: join(stateDir, 'archives', 'm-data.tar'), touched: false,
+    });
+    const endpoint = { host: '127.0.0.1', port: service.dataPort, name: 'hostT' };
+    const grantFor = async () => (await as('hostB').openStream({ migrationId: 'm-data', kind: 'checkpoint', round: 0, resume: false, totalBytes: -1 })).token;
+    const open = (who: TlsFiles | undefined, token: string) => failure(DataConnection.open(endpoint, who, token));
+    // No client certificate at all, a certificate of another CA, an expired one: the handshake fails.
+    const { connect } = await import('node:tls');
+    const bare = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: service.dataPort, ca: tls.coordinator!.ca, servername: 'hostT' }, () => socket.write('x'));
+      socket.on('error', (e) => resolve(e.message));
+      socket.on('close', () => resolve('closed'));
+    });
+    expect(bare).toMatch(/certificate|closed|alert/i);
+    for (const who of ['stranger', 'expired'] as const) expect((await open(tls[who], await grantFor())).code, who).toBe('TRANSFER_FAILED');
+    // A valid grant in the wrong hands: the coordinator's, or another agent's.
+    expect((await open(tls.coordinator, await grantFor())).code).toBe('UNAUTHORIZED');
+    const stolen = await open(tls.hostA, await grantFor());
+    expect(stolen.code).toBe('UNAUTHORIZED');
+    expect(stolen.message).toBe('hostA (agent) may not send for migration m-data: it names hostB');
+    // The right host, but a grant that was already shown once.
+    const once = await grantFor();
+    await open(tls.hostA, once);
+    expect((await open(tls.hostB, once)).code).toBe('GRANT_INVALID');
+    await service.journal.forget('m-data');
     expect(readdirSync(stateDir, { recursive: true }).map(String).sort()).toEqual(before);
   });
 });

@@ -14,14 +14,14 @@ import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListCont
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from '../../ferry/v1/MigrationEvent';
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from '../../ferry/v1/MigrationStatusReply';
 import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from '../../ferry/v1/MigrationStatusRequest';
+import type { OpenStreamReply as _ferry_v1_OpenStreamReply, OpenStreamReply__Output as _ferry_v1_OpenStreamReply__Output } from '../../ferry/v1/OpenStreamReply';
+import type { OpenStreamRequest as _ferry_v1_OpenStreamRequest, OpenStreamRequest__Output as _ferry_v1_OpenStreamRequest__Output } from '../../ferry/v1/OpenStreamRequest';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from '../../ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from '../../ferry/v1/PrepareReceiveRequest';
-import type { ReceiveReply as _ferry_v1_ReceiveReply, ReceiveReply__Output as _ferry_v1_ReceiveReply__Output } from '../../ferry/v1/ReceiveReply';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from '../../ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from '../../ferry/v1/RestoreRequest';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from '../../ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from '../../ferry/v1/RollbackRequest';
-import type { TransferChunk as _ferry_v1_TransferChunk, TransferChunk__Output as _ferry_v1_TransferChunk__Output } from '../../ferry/v1/TransferChunk';
 
 export interface AgentClient extends grpc.Client {
   CheckpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
@@ -74,6 +74,15 @@ export interface AgentClient extends grpc.Client {
   migrationStatus(argument: _ferry_v1_MigrationStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
   migrationStatus(argument: _ferry_v1_MigrationStatusRequest, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
   
+  OpenStream(argument: _ferry_v1_OpenStreamRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  OpenStream(argument: _ferry_v1_OpenStreamRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  OpenStream(argument: _ferry_v1_OpenStreamRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  OpenStream(argument: _ferry_v1_OpenStreamRequest, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  openStream(argument: _ferry_v1_OpenStreamRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  openStream(argument: _ferry_v1_OpenStreamRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  openStream(argument: _ferry_v1_OpenStreamRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  openStream(argument: _ferry_v1_OpenStreamRequest, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
@@ -82,15 +91,6 @@ export interface AgentClient extends grpc.Client {
   prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
-  
-  Receive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  Receive(metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  Receive(options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  Receive(callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  receive(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  receive(metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  receive(options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
-  receive(callback: grpc.requestCallback<_ferry_v1_ReceiveReply__Output>): grpc.ClientWritableStream<_ferry_v1_TransferChunk>;
   
   Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
   Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
@@ -125,9 +125,9 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   MigrationStatus: grpc.handleUnaryCall<_ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply>;
   
-  PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
+  OpenStream: grpc.handleUnaryCall<_ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply>;
   
-  Receive: grpc.handleClientStreamingCall<_ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply>;
+  PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
   
   Restore: grpc.handleUnaryCall<_ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply>;
   
@@ -142,8 +142,8 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   InspectContainer: MethodDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_ContainerInfo, _ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo__Output>
   ListContainers: MethodDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersReply, _ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply__Output>
   MigrationStatus: MethodDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply__Output>
+  OpenStream: MethodDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply__Output>
   PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
-  Receive: MethodDefinition<_ferry_v1_TransferChunk, _ferry_v1_ReceiveReply, _ferry_v1_TransferChunk__Output, _ferry_v1_ReceiveReply__Output>
   Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>
   Rollback: MethodDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackReply, _ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply__Output>
 }

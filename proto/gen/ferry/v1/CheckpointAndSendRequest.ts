@@ -13,6 +13,7 @@ export interface CheckpointAndSendRequest {
   'ignoreBindMounts'?: (boolean);
   'noPresync'?: (boolean);
   'transferRetryMs'?: (number | string | Long);
+  'bwlimitBytesPerSec'?: (number | string | Long);
 }
 
 export interface CheckpointAndSendRequest__Output {
@@ -26,4 +27,5 @@ export interface CheckpointAndSendRequest__Output {
   'ignoreBindMounts': (boolean);
   'noPresync': (boolean);
   'transferRetryMs': (number);
+  'bwlimitBytesPerSec': (number);
 }

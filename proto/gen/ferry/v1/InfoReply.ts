@@ -17,6 +17,7 @@ export interface InfoReply {
   'freeDiskBytes'?: (number | string | Long);
   'cpuinfo'?: (Buffer | Uint8Array | string);
   'certNotAfter'?: (string);
+  'dataPort'?: (number);
 }
 
 export interface InfoReply__Output {
@@ -34,4 +35,5 @@ export interface InfoReply__Output {
   'freeDiskBytes': (number);
   'cpuinfo': (Buffer);
   'certNotAfter': (string);
+  'dataPort': (number);
 }

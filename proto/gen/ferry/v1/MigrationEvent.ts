@@ -6,6 +6,8 @@ import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferr
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from '../../ferry/v1/DataSynced';
 import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from '../../ferry/v1/ImageSent';
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from '../../ferry/v1/Retrying';
+import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from '../../ferry/v1/Freezing';
+import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from '../../ferry/v1/Dumped';
 
 export interface MigrationEvent {
   'checkpointed'?: (_ferry_v1_Checkpointed | null);
@@ -14,7 +16,9 @@ export interface MigrationEvent {
   'dataSynced'?: (_ferry_v1_DataSynced | null);
   'imageSent'?: (_ferry_v1_ImageSent | null);
   'retrying'?: (_ferry_v1_Retrying | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying";
+  'freezing'?: (_ferry_v1_Freezing | null);
+  'dumped'?: (_ferry_v1_Dumped | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped";
 }
 
 export interface MigrationEvent__Output {
@@ -24,5 +28,7 @@ export interface MigrationEvent__Output {
   'dataSynced'?: (_ferry_v1_DataSynced__Output | null);
   'imageSent'?: (_ferry_v1_ImageSent__Output | null);
   'retrying'?: (_ferry_v1_Retrying__Output | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying";
+  'freezing'?: (_ferry_v1_Freezing__Output | null);
+  'dumped'?: (_ferry_v1_Dumped__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped";
 }

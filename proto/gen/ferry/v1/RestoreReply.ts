@@ -7,10 +7,16 @@ export interface RestoreReply {
   'container'?: (_ferry_v1_ContainerInfo | null);
   'restoreMs'?: (number | string | Long);
   'validation'?: (string);
+  'runtimeMs'?: (number | string | Long);
+  'streamed'?: (boolean);
+  'fallback'?: (string);
 }
 
 export interface RestoreReply__Output {
   'container': (_ferry_v1_ContainerInfo__Output | null);
   'restoreMs': (number);
   'validation': (string);
+  'runtimeMs': (number);
+  'streamed': (boolean);
+  'fallback': (string);
 }

@@ -1,0 +1,10 @@
+// Original file: proto/ferry.proto
+
+
+export interface Freezing {
+  'validation'?: (string);
+}
+
+export interface Freezing__Output {
+  'validation': (string);
+}
