@@ -1,5 +1,5 @@
-// Nobody else gets in, and nothing leaks: the lab's agents speak mutual TLS, so a capture of
-// the bridge during a migration shows no plaintext of a secret held in the container's memory,
+// Nobody else gets in, and nothing leaks: the lab's agents speak mutual TLS on both their ports,
+// so a capture of the bridge during a migration shows no plaintext of a secret held in the container's memory,
 // while the same capture does see it in a plaintext Redis reply (so the capture works). Afterwards
 // no archive, staging path or temporary file of the migration is left on either host.
 import { randomBytes } from 'node:crypto';
@@ -41,7 +41,8 @@ describe('secrecy on the wire and at rest', () => {
     const ipA = await hostIp('hostA');
     await redisCli(ipA, PORT, ['set', 'secret', secret]);
 
-    const agents = await capture('tcp port 7070', async () => {
+    // The agents' control plane (gRPC, 7070) and their data plane (7071), which carries the archive.
+    const agents = await capture('tcp port 7070 or tcp port 7071', async () => {
       const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', NAME]);
       expect(r.code, r.stderr).toBe(0);
     });
