@@ -1,0 +1,119 @@
+// The benchmark's own lab (FERRY_LAB=ferrybench), and what every scenario does in it: run
+// commands as a host, start and fill Redis, read the agents' memory, run the CLI.
+import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const NODE = `${ROOT}node_modules/node/bin/node`;
+export const env = { ...process.env, FERRY_LAB: 'ferrybench', FERRY_LAB_SUBNET: '172.31.79' };
+
+export async function lab(...args: string[]): Promise<string> {
+  return String((await execa(`${ROOT}scripts/lab`, args, { env, maxBuffer: 64 * 1024 * 1024 })).stdout).trim();
+}
+
+/** A long-running command inside a host, e.g. a receiver; resolves once it printed `ready`. */
+export interface Spawned {
+  /** Settles when the command exits (returned wrapped: an async function would wait for it). */
+  ended: Promise<{ stdout: string; stderr: string; code: number | null }>;
+}
+
+export async function spawnIn(host: string, args: string[], ready = 'listening'): Promise<Spawned> {
+  // node's own spawn: its output arrives as it is written (the receiver says when it listens).
+  const child = spawn(`${ROOT}scripts/lab`, ['exec', host, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+  const ended = new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => child.on('close', (code) => resolve({ stdout, stderr, code })));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (data: Buffer) => {
+      stdout += data.toString();
+      if (stdout.includes(ready)) resolve();
+    });
+    void ended.then((r) => reject(new Error(`${args.join(' ')} on ${host} ended before it was ready: ${r.stderr}`)));
+  });
+  return { ended };
+}
+
+export interface Lab {
+  inventory: string;
+  pki: string;
+  ip: Record<string, string>;
+  agents: Record<string, number>;
+}
+
+export async function labUp(): Promise<Lab> {
+  await execa(`${ROOT}scripts/lab`, ['down'], { env });
+  await execa(`${ROOT}scripts/lab`, ['up', '--hosts', '2'], { env, stdout: 'inherit', stderr: 'inherit' });
+  const inventory = await lab('inventory');
+  const state = JSON.parse(readFileSync(inventory, 'utf8')) as { tls: { dir: string }; hosts: Record<string, { address: string; stateDir: string }> };
+  return {
+    inventory,
+    pki: state.tls.dir,
+    ip: Object.fromEntries(Object.entries(state.hosts).map(([h, v]) => [h, v.address])),
+    agents: Object.fromEntries(Object.entries(state.hosts).map(([h, v]) => [h, Number(readFileSync(`${v.stateDir}/agent.pid`, 'utf8').trim())])),
+  };
+}
+
+export async function labDown(): Promise<void> {
+  await execa(`${ROOT}scripts/lab`, ['down'], { env });
+}
+
+/** Resident memory of a process in KiB; 0 once it is gone. */
+export function rssKiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the agents' RSS every 20 ms until stopped; peaks in KiB. */
+export function sampleRss(agents: Record<string, number>): { stop(): Record<string, number> } {
+  const peaks: Record<string, number> = Object.fromEntries(Object.keys(agents).map((h) => [h, 0]));
+  const timer = setInterval(() => {
+    for (const [h, pid] of Object.entries(agents)) peaks[h] = Math.max(peaks[h] ?? 0, rssKiB(pid));
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peaks;
+    },
+  };
+}
+
+export async function startRedis(host: string, name: string, port: number): Promise<void> {
+  await lab('podman', host, 'run', '-d', '--name', name, '-p', `${port}:6379`, 'localhost/ferry-lab/redis:latest',
+    'redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no');
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+/** Fills Redis with `megabytes` of random values (hex: nothing a compressor can gain much on). */
+export async function fillRedis(ip: string, port: number, megabytes: number, valueBytes = 4096): Promise<void> {
+  const count = Math.ceil((megabytes * 1024 * 1024) / valueBytes);
+  const child = execa('redis-cli', ['-h', ip, '-p', String(port), '--pipe'], { stdin: 'pipe' });
+  const { randomBytes } = await import('node:crypto');
+  for (let i = 0; i < count; i += 1) {
+    const value = randomBytes(valueBytes / 2).toString('hex');
+    const line = `*3\r\n$3\r\nSET\r\n$${`k:${i}`.length}\r\nk:${i}\r\n$${value.length}\r\n${value}\r\n`;
+    if (!child.stdin!.write(line)) await new Promise((r) => child.stdin!.once('drain', r));
+  }
+  child.stdin!.end();
+  await child;
+}
+
+export async function redisRss(ip: string, port: number): Promise<string> {
+  const out = await execa('redis-cli', ['-h', ip, '-p', String(port), 'info', 'memory']);
+  return /used_memory_rss_human:(\S+)/.exec(String(out.stdout))?.[1] ?? '?';
+}
+
+/** `ferry migrate ... --json`; the events it printed. Throws unless it ended with `done`. */
+export async function ferryMigrate(inventory: string, from: string, to: string, name: string, extra: string[] = []): Promise<Array<Record<string, any>>> {
+  const r = await execa(`${ROOT}bin/ferry`, ['migrate', '--from', from, '--to', to, name, '--json', '--inventory', inventory, ...extra], { reject: false });
+  const events = String(r.stdout).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+  if (!events.some((e) => e.event === 'done')) throw new Error(`migration failed: ${r.stdout}\n${r.stderr}`);
+  return events;
+}
+
+export const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+export const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? (a / b).toFixed(2) : 'n/a');
