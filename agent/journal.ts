@@ -69,6 +69,8 @@ export function journalMayMove(from: Phase, to: Phase): boolean {
 export class Journal {
   readonly dir: string;
   readonly #records = new Map<string, MigrationRecord>();
+  /** The write of each record under way: writes of one record share a .tmp file, so they queue. */
+  readonly #writing = new Map<string, Promise<void>>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'migrations');
@@ -133,12 +135,32 @@ export class Journal {
 
   async forget(id: string): Promise<void> {
     this.#records.delete(id);
+    await this.#writing.get(id)?.catch(() => undefined); // a queued write would bring the file back
     await rm(join(this.dir, `${id}.json`), { force: true });
   }
 
-  async #write(record: MigrationRecord): Promise<void> {
-    const path = join(this.dir, `${record.id}.json`);
-    await writeFile(`${path}.tmp`, JSON.stringify(record, null, 2), { mode: 0o600 });
-    await rename(`${path}.tmp`, path);
+  /**
+   * Two updates of one migration may come at once (the archive and a data round landing
+   * together): each waits for the write before it and then writes the record as it is by then,
+   * so the file always ends with the last update and no write finds its .tmp file renamed away.
+   */
+  #write(record: MigrationRecord): Promise<void> {
+    const id = record.id;
+    const before = this.#writing.get(id) ?? Promise.resolve();
+    const write = before
+      .catch(() => undefined) // that update's caller hears of its failure; this one tries anew
+      .then(async () => {
+        const current = this.#records.get(id);
+        if (!current) return; // forgotten meanwhile
+        const path = join(this.dir, `${id}.json`);
+        await writeFile(`${path}.tmp`, JSON.stringify(current, null, 2), { mode: 0o600 });
+        await rename(`${path}.tmp`, path);
+      });
+    this.#writing.set(id, write);
+    const settle = () => {
+      if (this.#writing.get(id) === write) this.#writing.delete(id);
+    };
+    write.then(settle, settle);
+    return write;
   }
 }

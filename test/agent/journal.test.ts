@@ -30,6 +30,18 @@ describe('the agent journal', () => {
     expect(reopened.active().map((r) => r.id)).toEqual(['m-1']);
   });
 
+  it('takes updates of one migration at once (a stream and a data round ending together): none fails, the last one is on disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
+    const journal = new Journal(dir);
+    await journal.open();
+    await journal.create({ ...base, id: 'm-2', phase: 'transfer' });
+    const updates = Array.from({ length: 20 }, (_, i) => journal.update('m-2', { container: `redis${i}` }));
+    await expect(Promise.all(updates)).resolves.toHaveLength(20);
+    expect(JSON.parse(readFileSync(join(dir, 'migrations', 'm-2.json'), 'utf8')).container).toBe('redis19');
+    await journal.forget('m-2');
+    expect(await new Journal(dir).open()).toEqual([]);
+  });
+
   it('moves forward or winds up, never back', async () => {
     expect(journalMayMove('preflight', 'transfer')).toBe(true); // a destination skips checkpoint
     expect(journalMayMove('transfer', 'commit')).toBe(true); // a source skips restore and verify
