@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
-import { removeContainer, restoreImport, type RestoreStats } from '../podman/restore.ts';
+import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
 import type { Inbox } from './inbox.ts';
 
@@ -123,14 +123,17 @@ export async function restoreArchive(
 
 /**
  * A streamed import that an earlier attempt (or an agent restart) cut off before the end of the
- * archive leaves a created container that never ran. Preflight made sure no container of this ID
- * was here, so it is this migration's; one that runs is not touched.
+ * archive leaves a created container that never ran, or only its storage when podman died with
+ * the agent. Preflight made sure no container of this ID was here, so it is this migration's;
+ * one that runs is not touched.
  */
 async function removeLeftover(ctx: RestoreContext, record: MigrationRecord): Promise<void> {
   const current = await findContainer(ctx.podman, record.containerId);
-  if (!current) return;
-  if (current.state === 'running' || current.state === 'paused') {
+  if (current?.state === 'running' || current?.state === 'paused') {
     throw new FerryError('RESTORE_FAILED', `container ${record.container} already runs on ${ctx.host}; not restoring it again`, { phase: 'restore' });
   }
-  await removeContainer(ctx.podman, record.containerId);
+  if (current) await removeContainer(ctx.podman, record.containerId);
+  if (await removeStorageLeftover(ctx.podman, record.containerId)) {
+    ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, 'removed the storage a killed import left behind');
+  }
 }

@@ -49,6 +49,20 @@ export async function restoreImport(
   return { container: await inspectContainer(podman, request.name, { timeoutMs: options.timeoutMs }), stats };
 }
 
+/**
+ * Removes what container storage holds of a container podman itself does not know. podman killed
+ * mid-import (with the agent that ran it) can leave just that: the container's storage made, the
+ * container not yet recorded. Its next import of the same ID then fails with "creating container
+ * storage: that ID is already in use", and `podman rm` does not see it. True when there was some.
+ */
+export async function removeStorageLeftover(podman: Podman, id: string, options: RunOptions = {}): Promise<boolean> {
+  const listed = await podman.run(['ps', '--all', '--external', '--no-trunc', '--format', '{{.ID}}'], options);
+  const known = listed.split('\n').map((line) => line.trim()).find((line) => line && (line.startsWith(id) || id.startsWith(line)));
+  if (!known) return false;
+  await podman.run(['rm', '--storage', known], options);
+  return true;
+}
+
 /** Removes the container if it exists; true when there was one. */
 export async function removeContainer(podman: Podman, container: string, options: RunOptions = {}): Promise<boolean> {
   if (!(await findContainer(podman, container, options))) return false;
