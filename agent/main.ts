@@ -38,6 +38,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
 `;
 
 async function main(): Promise<void> {
+  // bin/ferry-agent sets it for this process's allocator; podman and the rest it runs keep theirs.
+  delete process.env.MALLOC_ARENA_MAX;
   const { values } = parseArgs({
     options: {
       name: { type: 'string' },

@@ -1,18 +1,18 @@
 // The source's end of a data connection: connect to the destination's data port with mutual TLS,
 // present the grant (OPEN), learn where to start (READY), then stream: bytes -> frames (offset,
-// CRC-32, running SHA-256) -> socket, with backpressure from the socket all the way back to the
-// disk read. The destination acknowledges what it took (ACK); a stream that stops being
-// acknowledged is given up so that the caller can resume it.
+// CRC-32, running SHA-256) -> socket, with the socket's backpressure reaching back to the disk
+// read. The destination acknowledges what it took (ACK); a stream that stops being acknowledged
+// is given up so that the caller can resume it.
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import { controlFrame, DATA_FRAME_BYTES, dataHead, endFrame, FrameDecoder, pingFrame, type Frame } from './frames.ts';
+import type { BufferPool } from './pool.ts';
 import { errorFrom, readControl } from './socket.ts';
 
 /** Where a destination takes streams: its agent's address, the port from the grant, and its name (for TLS). */
@@ -24,6 +24,8 @@ export interface DataEndpoint {
 
 export interface SendOptions {
   source: AsyncIterable<Buffer>;
+  /** Where the source's buffers come from: each is given back once the socket has its bytes. */
+  pool?: BufferPool | undefined;
   /** SHA-256 state over the bytes before the resume offset (the destination kept them). */
   hash?: Hash | undefined;
   /** Caps the stream's rate (bytes per second); 0 or absent: as fast as it goes. */
@@ -50,66 +52,29 @@ function failed(message: string, cause?: unknown): FerryError {
   return new FerryError('TRANSFER_FAILED', message, { phase: 'transfer', cause });
 }
 
-/** Bytes -> DATA frames (at most DATA_FRAME_BYTES each) and, at the end, the END frame. */
-class FrameEncoder extends Transform {
-  #offset: number;
-  readonly #hash: Hash;
-  #ended = false;
-  /** When a frame last went out: the pinger stays quiet while data flows. */
-  lastFrameAt = performance.now();
-
-  constructor(offset: number, hash: Hash) {
-    super({ readableHighWaterMark: DATA_FRAME_BYTES });
-    this.#offset = offset;
-    this.#hash = hash;
-  }
-
-  get offset(): number {
-    return this.#offset;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    for (let start = 0; start < chunk.length; start += DATA_FRAME_BYTES) {
-      const data = chunk.subarray(start, start + DATA_FRAME_BYTES);
-      this.#hash.update(data);
-      // The head and the bytes go out as two writes: the bytes are never copied into a frame.
-      this.push(dataHead(this.#offset, crc32(data), data.length));
-      this.push(data);
-      this.#offset += data.length;
-    }
-    this.lastFrameAt = performance.now();
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.#ended = true;
-    callback(null, endFrame(this.#offset, this.#hash.digest('hex')));
-  }
-
-  ping(): void {
-    if (this.#ended || this.destroyed) return;
-    this.push(pingFrame());
-    this.lastFrameAt = performance.now();
-  }
-}
-
-/** Lets bytes through no faster than `bytesPerSecond`, without saving up credit while idle. */
-class Throttle extends Transform {
-  readonly #bytesPerMs: number;
-  #next = 0;
-
-  constructor(bytesPerSecond: number) {
-    super();
-    this.#bytesPerMs = bytesPerSecond / 1000;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const now = performance.now();
-    const at = Math.max(this.#next, now);
-    this.#next = at + chunk.length / this.#bytesPerMs;
-    if (at <= now) callback(null, chunk);
-    else setTimeout(() => callback(null, chunk), at - now);
-  }
+/** Waits until the socket takes more, or ends, fails or is given up on. */
+function roomOrEnd(socket: Socket, signal: AbortSignal): Promise<void> {
+  // Closed already (while the rate cap held the sender back): no event would ever come.
+  if (socket.destroyed) return Promise.reject(failed('the data connection closed'));
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      socket.off('drain', onDrain);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    // A socket destroyed with a reason (the stall watchdog's) says why before it closes.
+    const onError = (error: Error) => done(error);
+    const onClose = () => done(failed('the data connection closed'));
+    const onAbort = () => done(new FerryError('CANCELLED', 'the transfer was cancelled', { phase: 'transfer' }));
+    socket.on('drain', onDrain);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function connectSocket(endpoint: DataEndpoint, tls: TlsFiles | undefined, signal: AbortSignal | undefined): Promise<Socket> {
@@ -205,10 +170,13 @@ export class DataConnection {
     const name = this.endpoint.name;
     const local = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
-    const encoder = new FrameEncoder(this.resumeFrom, options.hash ?? createHash('sha256'));
+    const hash = options.hash ?? createHash('sha256');
+    let offset = this.resumeFrom;
     let acked = this.resumeFrom;
     let lastAck = performance.now();
+    let lastFrame = performance.now();
     let pinged = false;
+    let ended = false;
     // Replies: ACKs while the bytes flow, then DONE, or ERROR at any time.
     const replies = new FrameDecoder();
     socket.pipe(replies);
@@ -233,29 +201,74 @@ export class DataConnection {
     answer.catch(() => undefined); // looked at below, after the bytes went out (or failed to)
     const watch = setInterval(() => {
       const now = performance.now();
-      if (now - encoder.lastFrameAt >= PING_EVERY_MS && !pinged) {
-        encoder.ping();
+      // Frames are written whole between awaits, so a ping never lands inside one.
+      if (!ended && now - lastFrame >= PING_EVERY_MS && !pinged) {
+        socket.write(pingFrame());
         pinged = true;
+        lastFrame = now;
       }
-      const waiting = encoder.offset > acked || pinged;
+      const waiting = offset > acked || pinged;
       if (waiting && now - lastAck > this.#stallMs) {
         socket.destroy(failed(`${name} acknowledged nothing for ${Math.round(this.#stallMs / 1000)} s (link or agent down)`));
       }
     }, 500);
+    const cancelled = () => new FerryError('CANCELLED', 'the transfer was cancelled', { phase: 'transfer', host: name });
+    // The connection may end while the loop waits for the source (a file podman is still
+    // writing): that must end the wait too, or a dead destination would hold it forever.
+    const connectionEnded = new Promise<never>((_, reject) => {
+      socket.once('close', () => reject(failed(`the data connection to ${name} closed`)));
+      signal.addEventListener('abort', () => reject(cancelled()), { once: true });
+    });
+    connectionEnded.catch(() => undefined);
+    const chunks = options.source[Symbol.asyncIterator]();
     try {
-      const stages: Transform[] = options.bytesPerSecond ? [new Throttle(options.bytesPerSecond), encoder] : [encoder];
-      await pipeline([Readable.from(options.source), ...stages, socket], { signal });
+      let due = 0;
+      for (;;) {
+        const next = await Promise.race([chunks.next(), connectionEnded]);
+        if (next.done) break;
+        const chunk = next.value;
+        if (signal.aborted) throw cancelled();
+        if (options.bytesPerSecond) {
+          // A rate cap without saved-up credit: after a pause, no burst.
+          const now = performance.now();
+          const at = Math.max(due, now);
+          due = at + (chunk.length * 1000) / options.bytesPerSecond;
+          // The connection may end meanwhile: that ends the wait, as it does the wait for the source.
+          if (at > now) await Promise.race([sleep(at - now, undefined, { signal }).catch(() => undefined), connectionEnded]);
+          if (signal.aborted) throw cancelled();
+        }
+        let room = true;
+        for (let start = 0; start < chunk.length; start += DATA_FRAME_BYTES) {
+          const data = chunk.subarray(start, start + DATA_FRAME_BYTES);
+          hash.update(data);
+          const last = start + DATA_FRAME_BYTES >= chunk.length;
+          // The head and the bytes go as two writes: the bytes are never copied into a frame.
+          socket.write(dataHead(offset, crc32(data), data.length));
+          // Back to the pool once the kernel has the bytes, or the socket gave up on them.
+          room = socket.write(data, last && options.pool ? () => options.pool?.give(chunk) : undefined);
+          offset += data.length;
+        }
+        lastFrame = performance.now();
+        if (!room) await roomOrEnd(socket, signal);
+      }
+      if (signal.aborted) throw cancelled();
+      ended = true;
+      socket.write(endFrame(offset, hash.digest('hex')));
+      // Our side is done; the reply comes on the other half of the connection.
+      await new Promise<void>((resolve, reject) => socket.end((error?: Error | null) => (error ? reject(error) : resolve())));
       return await answer;
     } catch (error) {
       // The destination's own words, when it sent any, say more than a broken pipe does.
       const reason = await Promise.race([answer.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 200, undefined))]);
       if (reason instanceof FerryError && reason.code !== 'TRANSFER_FAILED') throw reason;
-      if (options.signal?.aborted) throw new FerryError('CANCELLED', 'the transfer was cancelled', { phase: 'transfer', host: name });
+      if (options.signal?.aborted) throw cancelled();
       const e = error instanceof FerryError ? error : FerryError.from(error);
       throw e.code === 'INTERNAL' || e.code === 'CANCELLED' ? failed(`sending to ${name} failed: ${e.message}`, error).at('transfer', name) : e.at('transfer', name);
     } finally {
       clearInterval(watch);
       socket.destroy();
+      // Not awaited: a source waiting for a buffer or a file ends when its caller's signal does.
+      void chunks.return?.(undefined).catch(() => undefined);
     }
   }
 }

@@ -51,7 +51,8 @@ export function checkLength(type: number, length: number): void {
 export type ControlType = 'OPEN' | 'READY' | 'ACK' | 'DONE' | 'ERROR';
 
 export type Frame =
-  | { type: 'DATA'; offset: number; crc32: number; data: Buffer }
+  /** The bytes as the pieces they arrived in: never gathered into a buffer of their own. */
+  | { type: 'DATA'; offset: number; crc32: number; parts: Buffer[]; length: number }
   | { type: 'END'; totalBytes: number; sha256: string }
   | { type: 'PING' }
   | { type: ControlType; body: Record<string, unknown> };
@@ -103,49 +104,75 @@ export function pingFrame(): Buffer {
 }
 
 /**
- * Bytes in, frames out (object mode). A DATA frame's bytes are gathered into one buffer, so
- * what follows writes them in one go. Frames larger than the limits, or of unknown types, are
- * refused: a peer cannot make the receiver hold more than one frame.
+ * Bytes in, frames out (object mode). A DATA frame's bytes are handed on as the pieces they came
+ * in (views of what the socket delivered), not copied into a buffer of their own: at a gigabyte a
+ * move, every copy and every allocation counts, and each 64 MB of buffers costs a full garbage
+ * collection. Frames larger than the limits, or of unknown types, are refused: a peer cannot make
+ * the receiver hold more than one frame.
  */
 export class FrameDecoder extends Transform {
-  #head = Buffer.alloc(HEAD);
+  readonly #head = Buffer.alloc(DATA_HEAD);
   #headFilled = 0;
+  /** The frame being read: its type, how much of its body is still to come, and what came. */
   #type = 0;
+  #left = -1;
   #body: Buffer | undefined;
   #bodyFilled = 0;
+  #data: { offset: number; crc32: number; parts: Buffer[]; length: number } | undefined;
 
   constructor() {
-    super({ readableObjectMode: true, readableHighWaterMark: 4 });
+    super({ readableObjectMode: true, readableHighWaterMark: 2 });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
       let i = 0;
       while (i < chunk.length) {
-        if (!this.#body) {
-          const take = Math.min(HEAD - this.#headFilled, chunk.length - i);
+        if (this.#left < 0) {
+          // A frame's head: 5 bytes, and for DATA the 12 of offset and CRC-32 that follow.
+          const want = this.#headFilled >= HEAD && this.#head[0] === FRAME.DATA ? DATA_HEAD : HEAD;
+          const take = Math.min(want - this.#headFilled, chunk.length - i);
           chunk.copy(this.#head, this.#headFilled, i, i + take);
           this.#headFilled += take;
           i += take;
-          if (this.#headFilled < HEAD) break;
-          this.#headFilled = 0;
-          this.#type = this.#head[0] ?? 0;
-          const length = this.#head.readUInt32BE(1);
-          checkLength(this.#type, length);
-          if (length === 0) {
-            this.push(decodeFrame(this.#type, EMPTY));
+          if (this.#headFilled < want) continue;
+          if (want === HEAD) {
+            this.#type = this.#head[0] ?? 0;
+            const length = this.#head.readUInt32BE(1);
+            checkLength(this.#type, length);
+            if (this.#type === FRAME.DATA) continue; // its offset and CRC-32 next
+            this.#headFilled = 0;
+            if (length === 0) {
+              this.push(decodeFrame(this.#type, EMPTY));
+              continue;
+            }
+            this.#left = length;
+            this.#body = Buffer.allocUnsafe(length);
+            this.#bodyFilled = 0;
             continue;
           }
-          this.#body = Buffer.allocUnsafe(length);
-          this.#bodyFilled = 0;
+          this.#headFilled = 0;
+          this.#left = this.#head.readUInt32BE(1) - 12;
+          this.#data = { offset: Number(this.#head.readBigUInt64BE(HEAD)), crc32: this.#head.readUInt32BE(HEAD + 8), parts: [], length: this.#left };
+          if (this.#left === 0) this.#endData();
+          continue;
         }
-        const body = this.#body;
-        const take = Math.min(body.length - this.#bodyFilled, chunk.length - i);
-        chunk.copy(body, this.#bodyFilled, i, i + take);
-        this.#bodyFilled += take;
+        const take = Math.min(this.#left, chunk.length - i);
+        if (this.#data) {
+          this.#data.parts.push(chunk.subarray(i, i + take));
+        } else if (this.#body) {
+          chunk.copy(this.#body, this.#bodyFilled, i, i + take);
+          this.#bodyFilled += take;
+        }
         i += take;
-        if (this.#bodyFilled === body.length) {
+        this.#left -= take;
+        if (this.#left > 0) continue;
+        if (this.#data) {
+          this.#endData();
+        } else if (this.#body) {
+          const body = this.#body;
           this.#body = undefined;
+          this.#left = -1;
           this.push(decodeFrame(this.#type, body));
         }
       }
@@ -153,6 +180,13 @@ export class FrameDecoder extends Transform {
     } catch (error) {
       callback(error as Error);
     }
+  }
+
+  #endData(): void {
+    const data = this.#data;
+    this.#data = undefined;
+    this.#left = -1;
+    if (data) this.push({ type: 'DATA', ...data } satisfies Frame);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -165,8 +199,10 @@ export class FrameDecoder extends Transform {
 export function decodeFrame(type: number, body: Buffer): Frame {
   checkLength(type, body.length);
   switch (type) {
-    case FRAME.DATA:
-      return { type: 'DATA', offset: Number(body.readBigUInt64BE(0)), crc32: body.readUInt32BE(8), data: body.subarray(12) };
+    case FRAME.DATA: {
+      const data = body.subarray(12);
+      return { type: 'DATA', offset: Number(body.readBigUInt64BE(0)), crc32: body.readUInt32BE(8), parts: [data], length: data.length };
+    }
     case FRAME.END:
       return { type: 'END', totalBytes: Number(body.readBigUInt64BE(0)), sha256: body.subarray(8).toString('hex') };
     case FRAME.PING:

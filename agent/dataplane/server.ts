@@ -51,6 +51,8 @@ const DEFAULT_IDLE_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000;
 /** Acknowledge at least every this many bytes: the sender's proof that the stream moves. */
 const ACK_EVERY_BYTES = 4 * 1024 * 1024;
+/** How often a receiver says it is there while it takes nothing. */
+const ALIVE_EVERY_MS = 2_000;
 /** After an ERROR, how long the sender gets to read it and hang up. */
 const LINGER_MS = 5_000;
 
@@ -67,7 +69,7 @@ class StreamVerifier extends Transform {
   endFailed = false;
 
   constructor(verifier: ChunkVerifier, ack: (bytes: number) => void) {
-    super({ writableObjectMode: true, writableHighWaterMark: 4 });
+    super({ writableObjectMode: true, writableHighWaterMark: 2 });
     this.#verifier = verifier;
     this.#ack = ack;
     this.#acked = verifier.received;
@@ -81,9 +83,10 @@ class StreamVerifier extends Transform {
     try {
       switch (frame.type) {
         case 'DATA': {
-          const bytes = this.#verifier.data(frame.offset, frame.data, frame.crc32);
+          const parts = this.#verifier.data(frame.offset, frame.parts, frame.crc32);
           if (this.#verifier.received - this.#acked >= ACK_EVERY_BYTES) this.#acknowledge();
-          callback(null, bytes);
+          for (const part of parts) this.push(part);
+          callback();
           return;
         }
         case 'PING':
@@ -182,6 +185,10 @@ export class DataServer {
       const verifier = new ChunkVerifier(stream.totalBytes, stream.resume);
       socket.write(controlFrame('READY', { resumeFrom: verifier.received }));
       const check = new StreamVerifier(verifier, (bytes) => socket.write(controlFrame('ACK', { bytes })));
+      // Alive, if busy: a receiver that holds the stream back on purpose (podman is slower than
+      // the network) still says so, or the sender would take it for a dead link.
+      const alive = setInterval(() => socket.writable && socket.write(controlFrame('ACK', { bytes: check.received })), ALIVE_EVERY_MS);
+      socket.once('close', () => clearInterval(alive));
       const frames = new FrameDecoder();
       // The socket is piped rather than put in the pipeline: a failed stream must leave it open
       // long enough to tell the sender why (DISK_FULL is not worth retrying; a reset is).

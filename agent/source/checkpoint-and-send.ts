@@ -22,6 +22,7 @@ import type { Podman } from '../podman/podman.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import type { StreamKind } from '../transfer/verifier.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
+import { BufferPool } from '../dataplane/pool.ts';
 import { followExport } from './follow-export.ts';
 import { DEFAULT_TRANSFER_RETRY_MS, retrying, StreamOpener } from './streams.ts';
 
@@ -183,7 +184,8 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       halt.addEventListener('abort', () => reject(new FerryError('CANCELLED', 'stopped before the export appeared', { phase: 'checkpoint' })), { once: true });
     });
     let reported = 0;
-    const archiveSent = again('checkpoint', async (attempt) => {
+    /** One attempt at the archive's stream: from the start, or from what the destination kept. */
+    const sendArchive = async (attempt: number, signal: AbortSignal) => {
       const connection = attempt === 1 ? first : await opener.open('checkpoint', 0, { resume: true });
       if ('complete' in connection) {
         // The last attempt's stream arrived whole; only its reply was lost. Same bytes as here?
@@ -194,12 +196,14 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       }
       const from = connection.resumeFrom;
       if (from) emit({ retrying: { stream: 'checkpoint', attempt, error: '', resumeFrom: from } });
+      const pool = new BufferPool(1024 * 1024, 4);
       const follow = followExport({
         path: record.archivePath,
         exited: dumping as Promise<CheckpointStats>,
         from,
         plainTar: compress === 'none',
-        signal: halt,
+        pool,
+        signal,
         onAppeared: () => {
           if (appearedAt !== undefined) return;
           appearedAt = performance.now();
@@ -214,9 +218,10 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       };
       return connection.send({
         source: sealing(),
+        pool,
         hash: from ? await hashPrefix(record.archivePath, from) : undefined,
         bytesPerSecond,
-        signal: halt,
+        signal,
         onProgress: (bytes) => {
           if (bytes - reported >= PROGRESS_EVERY_BYTES) {
             reported = bytes;
@@ -224,6 +229,15 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
           }
         },
       });
+    };
+    const archiveSent = again('checkpoint', async (attempt) => {
+      // Ends with the attempt: a follower waiting for podman or for a buffer is let go at once.
+      const attemptOver = new AbortController();
+      try {
+        return await sendArchive(attempt, AbortSignal.any([halt, attemptOver.signal]));
+      } finally {
+        attemptOver.abort();
+      }
     });
     // Once the export appears CRIU is done: the processes are gone, the data cannot change.
     const dataSent = appeared.then(async () => {

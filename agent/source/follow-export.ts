@@ -6,6 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../common/errors.ts';
+import type { BufferPool } from '../dataplane/pool.ts';
 import { TarWalker } from '../transfer/tar-walk.ts';
 
 export interface FollowOptions {
@@ -21,19 +22,21 @@ export interface FollowOptions {
   plainTar: boolean;
   /** Called once the file exists: CRIU is done and the container's processes are gone. */
   onAppeared?: (() => void) | undefined;
+  /** Buffers to read into, given back by whoever consumes the chunks; without one, fresh ones. */
+  pool?: BufferPool | undefined;
   signal?: AbortSignal | undefined;
 }
 
 const READ_BYTES = 1024 * 1024;
 /** How often to look again at a file that has not grown: podman writes in 32 KiB steps. */
 const POLL_MS = 2;
-/** Bytes worth a read while podman is still writing, unless they have waited GATHER_POLLS polls. */
-const GATHER_BYTES = 256 * 1024;
+/** Bytes worth a chunk while podman is still writing, unless they have waited GATHER_POLLS polls. */
+const GATHER_BYTES = 512 * 1024;
 const GATHER_POLLS = 2;
 
 /** Yields the export's bytes from `from` to its end, as podman writes them. */
 export async function* followExport(options: FollowOptions): AsyncGenerator<Buffer> {
-  const { path, signal } = options;
+  const { path, signal, pool } = options;
   let exit: { error?: unknown } | undefined;
   options.exited.then(
     () => (exit = {}),
@@ -60,36 +63,50 @@ export async function* followExport(options: FollowOptions): AsyncGenerator<Buff
       }
     }
     position = from;
-    let waited = 0;
     for (;;) {
       if (walker?.length !== undefined && position >= walker.length) return;
-      // Whether podman had exited before this look: then the look sees everything it wrote.
-      const exitedBefore = exit;
-      const available = (await file.stat()).size - position;
-      // Let a little gather while podman writes: fewer, larger frames cost less at both ends.
-      if (available > 0 && (available >= GATHER_BYTES || exitedBefore || walker?.zeroBlockAt !== undefined || waited >= GATHER_POLLS)) {
-        waited = 0;
-        const buffer = Buffer.allocUnsafe(Math.min(available, READ_BYTES));
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
-        let chunk = buffer.subarray(0, bytesRead);
-        if (walker) {
-          walker.push(chunk);
-          // Nothing past the end marker: a writer's padding is not part of the archive.
-          if (walker.length !== undefined) chunk = chunk.subarray(0, Math.max(0, walker.length - position));
+      const buffer = pool ? await pool.take(signal) : Buffer.allocUnsafe(READ_BYTES);
+      // Fill the buffer while podman writes, a little at a time (it writes in 32 KiB steps), but
+      // not for long: fewer, larger frames cost less at both ends; waiting costs downtime.
+      let filled = 0;
+      let ended = false;
+      for (let polls = 0; ; ) {
+        // Whether podman had exited before this read: then the read sees everything it wrote.
+        const exitedBefore = exit;
+        const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, position + filled);
+        walker?.push(buffer.subarray(filled, filled + bytesRead));
+        filled += bytesRead;
+        // The archive is whole as soon as its end marker is: nothing more to wait for.
+        if (filled === buffer.length || walker?.length !== undefined) break;
+        if (!bytesRead && exitedBefore) {
+          if (exitedBefore.error !== undefined) {
+            pool?.give(buffer);
+            throw exitedBefore.error;
+          }
+          ended = true;
+          break;
         }
-        position += chunk.length;
-        if (chunk.length) yield chunk;
-        continue;
+        if (filled >= GATHER_BYTES || (filled && polls >= GATHER_POLLS)) break;
+        if (!bytesRead) {
+          polls += filled ? 1 : 0;
+          await sleep(POLL_MS, undefined, { signal }).catch((error: unknown) => {
+            pool?.give(buffer);
+            throw error;
+          });
+        }
       }
-      if (available <= 0 && exitedBefore) {
-        if (exitedBefore.error !== undefined) throw exitedBefore.error;
-        if (walker) {
+      let chunk = buffer.subarray(0, filled);
+      // Nothing past the end marker: a writer's padding is not part of the archive.
+      if (walker?.length !== undefined) chunk = chunk.subarray(0, Math.max(0, walker.length - position));
+      position += chunk.length;
+      if (chunk.length) yield chunk;
+      else pool?.give(buffer);
+      if (ended) {
+        if (walker?.length === undefined && walker) {
           throw new FerryError('CHECKPOINT_FAILED', `podman's export ${path} ended at ${position} bytes without the tar end marker`, { phase: 'checkpoint' });
         }
         return;
       }
-      if (available > 0) waited += 1;
-      await sleep(POLL_MS, undefined, { signal });
     }
   } finally {
     await file.close();

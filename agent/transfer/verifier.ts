@@ -38,17 +38,27 @@ export class ChunkVerifier {
     return this.#done;
   }
 
-  /** Returns the bytes to store once they are known to belong at this offset and intact. */
-  data(offset: number, data: Buffer, checksum: number): Buffer {
+  /**
+   * Returns the bytes to store once they are known to belong at this offset and intact. They may
+   * come in pieces (as a socket delivered them): the checks run over the pieces, nothing is copied.
+   */
+  data(offset: number, data: Buffer | readonly Buffer[], checksum: number): readonly Buffer[] {
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    let length = 0;
+    let crc = 0;
+    for (const part of parts) {
+      length += part.length;
+      crc = crc32(part, crc);
+    }
     if (this.#done) throw integrity('data arrived after the end');
     if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
-    if (this.#expected !== UNKNOWN_SIZE && this.#received + data.length > this.#expected) {
+    if (this.#expected !== UNKNOWN_SIZE && this.#received + length > this.#expected) {
       throw integrity(`more data than the ${this.#expected} bytes announced`);
     }
-    if (crc32(data) !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
-    this.#hash.update(data);
-    this.#received += data.length;
-    return data;
+    if (crc !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
+    for (const part of parts) this.#hash.update(part);
+    this.#received += length;
+    return parts;
   }
 
   /** Checks the end against what arrived; returns the hex SHA-256. */

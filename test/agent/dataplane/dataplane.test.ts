@@ -9,9 +9,10 @@ import { Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../common/errors.ts';
-import { DataConnection } from '../../../agent/dataplane/client.ts';
+import { DataConnection, type SendOptions } from '../../../agent/dataplane/client.ts';
 import { controlFrame, dataHead, endFrame, FrameDecoder, type Frame } from '../../../agent/dataplane/frames.ts';
 import { Grants } from '../../../agent/dataplane/grants.ts';
+import { BufferPool } from '../../../agent/dataplane/pool.ts';
 import { DataServer, type AcceptedStream } from '../../../agent/dataplane/server.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { hashPrefix } from '../../../agent/transfer/hash.ts';
@@ -220,6 +221,53 @@ describe('the data plane', () => {
     } finally {
       mute.close();
     }
+  });
+
+  /** A receiver that takes the OPEN, says READY, reads a little, then dies; and the sender's outcome. */
+  async function sendToDying(options: SendOptions): Promise<{ error: unknown; ms: number }> {
+    const { createServer } = await import('node:net');
+    const dying = createServer((socket) => {
+      socket.once('data', () => {
+        socket.write(controlFrame('READY', { resumeFrom: 0 }));
+        socket.once('data', () => socket.destroy());
+      });
+    });
+    const port = await new Promise<number>((resolve) => dying.listen(0, '127.0.0.1', () => resolve((dying.address() as { port: number }).port)));
+    try {
+      const connection = await DataConnection.open({ host: '127.0.0.1', port, name: 'dying' }, undefined, 'x');
+      const started = performance.now();
+      const error = await connection.send(options).then(() => undefined, (e: unknown) => e);
+      return { error, ms: performance.now() - started };
+    } finally {
+      dying.close();
+    }
+  }
+
+  it('a destination that dies while the source waits (for podman, for a buffer) fails the send at once', async () => {
+    const pool = new BufferPool(256 * 1024, 1);
+    const giveUp = new AbortController();
+    // A source like the export follower: each chunk in the pool's only buffer, and the second
+    // one late, as when podman is still writing.
+    async function* slowPooled() {
+      yield (await pool.take(giveUp.signal)).fill(1);
+      await new Promise((r) => setTimeout(r, 300));
+      yield (await pool.take(giveUp.signal)).fill(2);
+    }
+    try {
+      const { error, ms } = await sendToDying({ source: slowPooled(), pool });
+      expect((error as FerryError).code).toBe('TRANSFER_FAILED');
+      expect(ms).toBeLessThan(5_000);
+    } finally {
+      giveUp.abort();
+    }
+  });
+
+  it('a destination that dies while the rate cap holds the sender back fails the send at once', async () => {
+    // 1 MiB/s, 1 MiB chunks: the sender sleeps a second before each chunk after the first,
+    // and the destination is gone by the time it wakes up with a full socket buffer to wait on.
+    const { error, ms } = await sendToDying({ source: bytesOf(randomBytes(16 * 1024 * 1024), 1024 * 1024), bytesPerSecond: 1024 * 1024 });
+    expect((error as FerryError).code).toBe('TRANSFER_FAILED');
+    expect(ms).toBeLessThan(5_000);
   });
 
   it('fails with TRANSFER_FAILED when the destination is not there', async () => {
