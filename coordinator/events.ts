@@ -30,6 +30,8 @@ export interface MigrationSummary {
   floorMs: number;
   /** Whether podman imported the archive while it arrived (false: the whole file, after it). */
   streamedRestore: boolean;
+  /** Of the archive, what podman took from the stream's memory instead of reading it back from the destination's file. */
+  relayedBytes: number;
   /** Bind-mounted data: bytes sent while the container ran, and after the freeze. */
   dataBytesLive: number;
   dataBytesFrozen: number;
@@ -53,7 +55,7 @@ export type MigrationEvent =
   | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
   | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
-  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string }
+  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string; relayedBytes: number }
   | { kind: 'verified'; migrationId: string; host: string; address: string; ports: PortView[] }
   | { kind: 'rollback'; migrationId: string; host: string; outcome: string; ok: boolean }
   | { kind: 'warning'; migrationId: string; error: FerryError }

@@ -163,6 +163,7 @@ class Migration {
         runtimeRestoreMs,
         floorMs: moved.runtimeCheckpointMs + runtimeRestoreMs,
         streamedRestore: moved.restored.streamed,
+        relayedBytes: Number(moved.restored.relayedBytes),
         dataBytesLive: moved.dataBytesLive,
         dataBytesFrozen: moved.dataBytesFrozen,
         imageBytes: moved.imageBytes,
@@ -349,6 +350,7 @@ class Migration {
         runtimeMs: Number(restored.runtimeMs),
         streamed: restored.streamed,
         fallback: restored.fallback,
+        relayedBytes: Number(restored.relayedBytes),
       });
       return { ...moved, restored, answered };
     } catch (error) {

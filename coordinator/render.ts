@@ -62,7 +62,8 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
     case 'restored':
       return event.streamed
-        ? `${pad('restore')} done on ${event.host} ${formatMs(event.restoreMs)} after the last byte (runc ${formatMs(event.runtimeMs)}); podman imported the archive while it arrived`
+        ? `${pad('restore')} done on ${event.host} ${formatMs(event.restoreMs)} after the last byte (runc ${formatMs(event.runtimeMs)}); podman imported the archive while it arrived` +
+            (event.relayedBytes ? `, ${formatBytes(event.relayedBytes)} of it fed from memory` : '')
         : `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host} (runc ${formatMs(event.runtimeMs)})${event.fallback ? `; imported the whole archive: ${event.fallback}` : ''}`;
     case 'verified': {
       const ports = event.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ') || 'no published ports';

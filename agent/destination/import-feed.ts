@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
 import { END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
+import type { Relay } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
 
 /** Why the archive cannot be fed while it arrives; the restore then imports the finished file. */
@@ -46,6 +47,8 @@ export class ImportFeeder {
   opens = 0;
   /** Whether the end of the archive went to podman: from then on it may restore. */
   released = false;
+  /** Bytes podman took from the stream's memory rather than reading them back from the file. */
+  relayedBytes = 0;
 
   constructor(options: FeedOptions) {
     this.#options = options;
@@ -145,50 +148,138 @@ export class ImportFeeder {
     this.#options.note?.(`podman opened the archive (pass ${CONFIG_PASSES + 1} of ${CONFIG_PASSES + 1}: extraction)`, { written: this.#options.inbox.written });
     // No fourth pass is expected: an open now fails in podman instead of reading a stale archive.
     await rm(this.link, { force: true });
-    await pipeline(this.#archive(gate, signal), fifo, { signal });
+    const stopped = () => new FerryError('CANCELLED', 'the import was stopped', { phase: 'restore', cause: signal.reason });
+    const stop = () => fifo.destroy(stopped());
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await this.#feedArchive(fifo, gate, signal);
+    } catch (error) {
+      fifo.destroy();
+      // Whatever the loop tripped over first (a write to the destroyed pipe, the wait), the
+      // reason is the stop.
+      throw signal.aborted ? stopped() : error;
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
   }
 
-  /** The archive as it lands on disk, holding back the end marker until `gate` has passed. */
-  async *#archive(gate: () => Promise<void>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  /**
+   * The archive, into podman's extraction pass, holding its end marker back until `gate` has
+   * passed. The bytes come from the file as they land, or, once podman has read all of the file,
+   * from the stream's memory right after they are on disk (a relay the archive's sink takes up
+   * when it is at the same point, and lets go when the stream stops).
+   * Reading the file, two buffers take turns (a gigabyte of fresh buffers would cost a full
+   * garbage collection every 64 MB); one is read into only once the socket's write callback said
+   * the kernel has its last bytes, which is why this loop waits on writes itself.
+   */
+  async #feedArchive(fifo: Socket, gate: () => Promise<void>, signal: AbortSignal): Promise<void> {
     const inbox = this.#options.inbox;
     const walker = new TarWalker();
+    /** Bytes taken so far, from the file or the relay: fed to podman, or held back. */
+    let position = 0;
+    /** The end marker and what follows it, until the gate has passed. */
+    const held: Buffer[] = [];
+    /** Why feeding must stop: the pipe to podman broke. */
+    let failure: Error | undefined;
+    /** The part of bytes (which start at `position`) that podman may have now; the rest is held. */
+    const consume = (chunk: Buffer): Buffer => {
+      let now = chunk;
+      if (!this.released) {
+        walker.push(chunk);
+        const end = walker.zeroBlockAt;
+        if (end !== undefined && end < position + chunk.length) {
+          const cut = Math.max(0, end - position);
+          held.push(Buffer.from(chunk.subarray(cut)));
+          now = chunk.subarray(0, cut);
+        }
+      }
+      position += chunk.length;
+      return now;
+    };
+    // The pipe's errors (podman gone: EPIPE; the import stopped) are answered by the write in
+    // flight, or by the loop's next turn: none may go unhandled and take the agent down with it.
+    fifo.on('error', (error) => {
+      failure ??= error;
+      inbox.poke();
+    });
+    /** Whether the sink hands the bytes over: the file is not read meanwhile. */
+    let attached = false;
+    const relay: Relay = {
+      get position() {
+        return position;
+      },
+      attach: () => {
+        attached = true;
+      },
+      detach: () => {
+        attached = false;
+        inbox.poke();
+      },
+      take: async (parts) => {
+        if (failure) throw failure;
+        try {
+          // A frame's pieces go to the pipe together (one writev), and are waited for once.
+          const now = parts.map(consume).filter((part) => part.length);
+          for (const part of parts) this.relayedBytes += part.length;
+          if (now.length) await writtenAll(fifo, now);
+        } catch (error) {
+          failure ??= error as Error;
+          throw error;
+        } finally {
+          inbox.poke();
+        }
+      },
+    };
+    const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+    const writes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    let turn = 0;
     const file = await open(this.#options.archivePath, 'r');
+    inbox.offerRelay(relay);
     try {
-      let position = 0;
       for (;;) {
+        if (failure) throw failure;
         const verified = inbox.verified;
-        if (this.released && verified && position >= verified.bytes) return;
-        let limit = this.released && verified ? verified.bytes : inbox.written;
-        const endAt = walker.zeroBlockAt;
-        if (!this.released && endAt !== undefined) limit = Math.min(limit, endAt);
-        if (position < limit) {
-          const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, limit - position));
-          const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
-          if (!bytesRead) throw new FerryError('INTERNAL', `the archive file is shorter than the ${limit} bytes expected`, { phase: 'restore' });
-          let chunk = buffer.subarray(0, bytesRead);
-          if (!this.released) {
-            walker.push(chunk);
-            const end = walker.zeroBlockAt;
-            if (end !== undefined && end < position + chunk.length) chunk = chunk.subarray(0, Math.max(0, end - position));
+        if (this.released && verified && position >= verified.bytes) break;
+        // What the file holds beyond what podman has: read it (unless the sink hands it over).
+        if (!attached && position < inbox.written) {
+          await writes[turn]; // this buffer's last bytes are with the kernel
+          const buffer = buffers[turn] as Buffer;
+          const { bytesRead } = await file.read(buffer, 0, Math.min(READ_BYTES, inbox.written - position), position);
+          if (!bytesRead) throw new FerryError('INTERNAL', `the archive file is shorter than the ${inbox.written} bytes written`, { phase: 'restore' });
+          const now = consume(buffer.subarray(0, bytesRead));
+          if (now.length) {
+            writes[turn] = written(fifo, now);
+            writes[turn]?.catch(() => undefined); // awaited below or at this buffer's next turn
+            turn ^= 1;
           }
-          position += chunk.length;
-          if (chunk.length) yield chunk;
+          if (position === inbox.written) inbox.poke(); // caught up with the file: the sink may hand over
           continue;
         }
-        if (!this.released && endAt !== undefined && position === endAt) {
-          this.#options.note?.('podman has the archive up to its end marker, held back until the whole checks out', { bytes: position, written: inbox.written });
+        // Podman has everything up to the end marker: only the gate stands before its end.
+        if (!this.released && walker.zeroBlockAt !== undefined) {
+          this.#options.note?.('podman has the archive up to its end marker, held back until the whole checks out', { bytes: walker.zeroBlockAt, written: inbox.written, relayed: this.relayedBytes });
+          await Promise.all(writes);
           await gate();
           if (!inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
           this.released = true;
           this.#options.note?.('the archive checked out: podman gets its end and restores');
+          for (const bytes of held.splice(0)) await written(fifo, bytes);
           continue;
         }
         if (!this.released && verified && position >= verified.bytes) {
           throw new FerryError('INTEGRITY_MISMATCH', 'the archive checked out but has no tar end marker', { phase: 'restore' });
         }
-        await inbox.until(() => inbox.written > position || (inbox.verified !== undefined && inbox.verified !== verified), signal);
+        const before = { position, written: inbox.written, verified };
+        await inbox.until(
+          () => failure !== undefined || position !== before.position || inbox.written !== before.written || inbox.verified !== before.verified,
+          signal,
+        );
       }
+      await Promise.all(writes);
+      await new Promise<void>((resolve, reject) => fifo.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      if (this.relayedBytes) this.#options.note?.('podman took part of the archive from the stream\'s memory', { fromFile: position - this.relayedBytes, relayed: this.relayedBytes });
     } finally {
+      if (inbox.relay === relay) inbox.offerRelay(undefined);
       await file.close();
     }
   }
@@ -196,6 +287,22 @@ export class ImportFeeder {
   async dispose(): Promise<void> {
     await rm(this.#options.dir, { recursive: true, force: true });
   }
+}
+
+/** Writes chunks in one go (corked: one writev) and resolves once the kernel has the last. */
+function writtenAll(socket: Socket, chunks: readonly Buffer[]): Promise<void> {
+  socket.cork();
+  const last = chunks.length - 1;
+  const done = new Promise<void>((resolve, reject) => {
+    chunks.forEach((chunk, i) => socket.write(chunk, i === last ? (error?: Error | null) => (error ? reject(error) : resolve()) : undefined));
+  });
+  socket.uncork();
+  return done;
+}
+
+/** Writes a chunk and resolves once the socket handed all of it to the kernel. */
+function written(socket: Socket, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(chunk, (error?: Error | null) => (error ? reject(error) : resolve())));
 }
 
 /**

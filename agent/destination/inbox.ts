@@ -3,6 +3,7 @@
 // staging. The restore waits on it (it feeds podman the archive as it grows); the data plane
 // moves it forward; a rollback fails it, which wakes every waiter.
 import { FerryError } from '../../common/errors.ts';
+import type { Relay } from './archive-sink.ts';
 
 export interface VerifiedArchive {
   bytes: number;
@@ -17,6 +18,8 @@ export class Inbox {
   verified: VerifiedArchive | undefined;
   /** The last round of bind-mounted data fully received (-1: none). */
   dataRound: number;
+  /** podman's import, offering to take the archive's bytes from the stream's memory once it has read the file. */
+  relay: Relay | undefined;
   #failure: FerryError | undefined;
   readonly #waiters = new Set<() => void>();
 
@@ -33,6 +36,16 @@ export class Inbox {
 
   verify(archive: { bytes: number; sha256: string }): void {
     this.verified = { ...archive, at: performance.now() };
+    this.#notify();
+  }
+
+  offerRelay(relay: Relay | undefined): void {
+    this.relay = relay;
+    this.#notify();
+  }
+
+  /** Something a waiter may care about changed (podman took bytes, or caught up with the file). */
+  poke(): void {
     this.#notify();
   }
 

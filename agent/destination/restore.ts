@@ -36,6 +36,8 @@ export interface RestoreOutcome {
   streamed: boolean;
   /** Why the archive was imported whole, when it was. */
   fallback: string;
+  /** Of the archive, the bytes podman took from the stream's memory rather than reading them back from the file. */
+  relayedBytes: number;
 }
 
 export async function restoreArchive(
@@ -110,7 +112,7 @@ export async function restoreArchive(
   }
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
   const restoreMs = Math.round(performance.now() - Math.max(asked, inbox.verified?.at ?? asked));
-  log.info({ streamed, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined }, 'restored');
+  log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined }, 'restored');
   await runHook(podman, container.id, container.labels, 'postRestore', { signal });
   const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
   if (validation !== request.expectedValidation) {
@@ -118,7 +120,7 @@ export async function restoreArchive(
       details: [`before the checkpoint: ${request.expectedValidation}`, `after the restore:    ${validation}`],
     });
   }
-  return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback };
+  return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback, relayedBytes: streamed ? feeder.relayedBytes : 0 };
 }
 
 /**

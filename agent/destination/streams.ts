@@ -20,6 +20,7 @@ import { hashPrefix } from '../transfer/hash.ts';
 import { fileTarget, streamTarget } from '../transfer/targets.ts';
 import { isStreamKind, UNKNOWN_SIZE, type StreamKind } from '../transfer/verifier.ts';
 import { requireMigrationId } from '../validate.ts';
+import { ArchiveSink } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
 
 /** What receiving needs of the agent: no more. */
@@ -121,7 +122,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
         return {
           ...base,
           label: 'checkpoint',
-          target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, onWritten: (bytes) => inbox.wrote(bytes) }),
+          target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) }),
           resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
           complete: async (archive) => {
             await ctx.journal.update(record.id, { received: archive });

@@ -23,7 +23,7 @@ const FILE_SINK_BYTES = 8 * 1024 * 1024;
  * Writes to a file at a position, batching what queued up while the previous write ran into one
  * writev: one system call per several frames rather than one per TLS record.
  */
-class FileSink extends Writable {
+export class FileSink extends Writable {
   readonly #file: FileHandle;
   #position: number;
   readonly #onWritten: (position: number) => void;
@@ -35,11 +35,17 @@ class FileSink extends Writable {
     this.#onWritten = onWritten;
   }
 
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#writeAll(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+  /** Where the next byte goes: the file's length so far. */
+  protected get position(): number {
+    return this.#position;
   }
 
-  async #writeAll(buffers: Buffer[]): Promise<void> {
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.store(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+  }
+
+  /** Puts a batch on disk; a sink that also hands the bytes on does it around this. */
+  protected async store(buffers: Buffer[]): Promise<void> {
     let pending = buffers;
     while (pending.length) {
       const { bytesWritten } = await this.#file.writev(pending, this.#position);
@@ -80,13 +86,15 @@ export interface FileTargetOptions {
   resumeFrom?: number | undefined;
   /** Called after each write with the file's length so far. */
   onWritten?: ((bytes: number) => void) | undefined;
+  /** A sink of its own that writes the file the same way (the archive's, which also feeds podman). */
+  sink?: ((file: FileHandle, position: number) => FileSink) | undefined;
 }
 
 /** A 0600 file; unless resumable, removed again if the stream fails. */
 export async function fileTarget(path: string, options: FileTargetOptions = {}): Promise<Target> {
   const from = options.resumeFrom ?? 0;
   const file = await open(path, from > 0 ? 'r+' : 'w', 0o600);
-  const sink = new FileSink(file, from, options.onWritten ?? (() => {}));
+  const sink = options.sink?.(file, from) ?? new FileSink(file, from, options.onWritten ?? (() => {}));
   const closed = new Promise<void>((resolve) => sink.once('close', resolve));
   const discard = async () => {
     sink.destroy();

@@ -339,6 +339,18 @@ describe('faults in the middle of a migration', () => {
     }
   });
 
+  it('once podman has caught up, it takes the archive from the stream\'s memory: most of it is never read back from hostB\'s file', async () => {
+    const r = await startMigration('hostA', 'hostB', inventory, SLOW).child;
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    const summary = printed(r).find((e) => e.event === 'done')?.summary as { relayedBytes: number; archiveBytes: number; streamedRestore: boolean };
+    expect(summary.streamedRestore).toBe(true);
+    expect(summary.relayedBytes).toBeGreaterThan(summary.archiveBytes / 2);
+    expect(await runningOn(NAME)).toEqual(['hostB']);
+    expect(await redisCli(await hostIp('hostB'), PORT, ['get', 'marker'])).toBe('still-here');
+    expect(Number(await redisCli(await hostIp('hostB'), PORT, ['dbsize']))).toBe(MB * 64 + 1);
+    await expectSettled('hostB');
+  });
+
   it('after all that, the container still migrates', async () => {
     const { child } = startMigration('hostA', 'hostB', inventory);
     const r = await child;

@@ -11,12 +11,18 @@ import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { ArchiveSink } from '../../../agent/destination/archive-sink.ts';
 import { ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
 import { Inbox } from '../../../agent/destination/inbox.ts';
 import { TarWalker } from '../../../agent/transfer/tar-walk.ts';
+import { fileTarget } from '../../../agent/transfer/targets.ts';
 
 const NODE = new URL('../../../node_modules/node/bin/node', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ferry-feed-'));
+
+/** The archive's target as the destination's streams make it. */
+const archiveTarget = (path: string, inbox: Inbox, from: number) =>
+  fileTarget(path, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) });
 
 // Reads the link to its end three times, noting when each pass ended.
 const READER = `
@@ -60,6 +66,27 @@ async function arrive(path: string, archive: Buffer, inbox: Inbox, piece = 256 *
   }
 }
 
+/** The archive's sink as a stream would fill it from `from` on; `put` resolves once a piece is taken. */
+async function sinkFor(path: string, inbox: Inbox, from: number) {
+  const target = await archiveTarget(path, inbox, from);
+  target.writable.on('error', () => {}); // the pipeline's job in the agent
+  const put = (bytes: Buffer) => new Promise<void>((resolve, reject) => target.writable.write(bytes, (e?: Error | null) => (e ? reject(e) : resolve())));
+  return { target, put };
+}
+
+/** A feeder for the archive at `path`, a podman-like reader of its link, and the feeding under way. */
+async function feeding(work: string, path: string, inbox: Inbox) {
+  const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+  const controller = new AbortController();
+  await feeder.prepare(controller.signal);
+  writeFileSync(join(work, 'reader.cjs'), READER);
+  const reader = execa(NODE, [join(work, 'reader.cjs'), feeder.link, work]);
+  const running = feeder.run(() => inbox.until(() => inbox.verified !== undefined), controller.signal);
+  // Once the feeder is in podman's extraction pass and has read all the file holds.
+  const caughtUp = () => inbox.until(() => inbox.relay !== undefined && inbox.relay.position === inbox.written);
+  return { feeder, reader, running, caughtUp };
+}
+
 describe('ImportFeeder', () => {
   it('serves two config passes and the growing archive, holding its end back until the gate passes', async () => {
     const work = mkdtempSync(join(dir, 'ok-'));
@@ -94,6 +121,55 @@ describe('ImportFeeder', () => {
     await feeder.dispose();
   });
 
+  it('once podman has read the file, takes the rest from the stream\'s memory: the file still gets every byte', async () => {
+    const work = mkdtempSync(join(dir, 'relay-'));
+    const archive = await podmanLikeArchive();
+    const path = join(work, 'm.tar');
+    const inbox = new Inbox();
+    const sink = await sinkFor(path, inbox, 0);
+    await sink.put(archive.subarray(0, 64 * 1024)); // config.dump and spec.dump are in here
+    const { feeder, reader, running, caughtUp } = await feeding(work, path, inbox);
+    await caughtUp();
+    for (let i = 64 * 1024; i < archive.length; i += 256 * 1024) await sink.put(archive.subarray(i, i + 256 * 1024));
+    sink.target.writable.end();
+    await sink.target.settled();
+    inbox.verify({ bytes: archive.length, sha256: 'checked by the verifier' });
+    await running;
+    await reader;
+    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expect(feeder.relayedBytes).toBe(archive.length - 64 * 1024); // none of it read back from the file
+    expect(readFileSync(path).equals(archive)).toBe(true); // what a resumed stream builds on
+    await feeder.dispose();
+  });
+
+  it('a stream cut while podman takes from its memory: podman reads on from the file, and a resumed stream completes the import', async () => {
+    const work = mkdtempSync(join(dir, 'cut-'));
+    const archive = await podmanLikeArchive();
+    const path = join(work, 'm.tar');
+    const inbox = new Inbox();
+    const first = await sinkFor(path, inbox, 0);
+    await first.put(archive.subarray(0, 64 * 1024));
+    const { feeder, reader, running, caughtUp } = await feeding(work, path, inbox);
+    await caughtUp();
+    await first.put(archive.subarray(64 * 1024, 512 * 1024));
+    expect(feeder.relayedBytes).toBe(448 * 1024); // podman took those from memory
+    // The connection breaks while the next batch is being written: that one podman reads from the file.
+    first.put(archive.subarray(512 * 1024, 1024 * 1024)).catch(() => undefined);
+    await first.target.abort();
+    const kept = inbox.written;
+    expect(readFileSync(path).equals(archive.subarray(0, kept))).toBe(true);
+    const resumed = await sinkFor(path, inbox, kept); // the source resumes from the last byte kept
+    for (let i = kept; i < archive.length; i += 256 * 1024) await resumed.put(archive.subarray(i, Math.min(i + 256 * 1024, archive.length)));
+    resumed.target.writable.end();
+    await resumed.target.settled();
+    inbox.verify({ bytes: archive.length, sha256: 'checked by the verifier' });
+    await running;
+    await reader;
+    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expect(readFileSync(path).equals(archive)).toBe(true);
+    await feeder.dispose();
+  });
+
   it('will not feed a compressed archive: that one is imported whole', async () => {
     const work = mkdtempSync(join(dir, 'zip-'));
     const path = join(work, 'm.tar.gz');
@@ -120,6 +196,30 @@ describe('ImportFeeder', () => {
     setTimeout(() => controller.abort(new Error('podman exited')), 200);
     await expect(running).rejects.toThrow();
     expect(feeder.opens).toBe(0);
+    await feeder.dispose();
+  });
+
+  it('stopped while podman extracts, it fails with CANCELLED and the agent lives on', async () => {
+    const work = mkdtempSync(join(dir, 'abort-'));
+    const archive = await podmanLikeArchive();
+    const path = join(work, 'm.tar');
+    const inbox = new Inbox();
+    await writeFile(path, archive.subarray(0, 64 * 1024)); // the rest is "still on its way"
+    inbox.wrote(64 * 1024);
+    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+    const controller = new AbortController();
+    await feeder.prepare(controller.signal);
+    writeFileSync(join(work, 'reader.cjs'), READER);
+    const reader = execa(NODE, [join(work, 'reader.cjs'), feeder.link, work], { reject: false });
+    const running = feeder.run(() => inbox.until(() => inbox.verified !== undefined), controller.signal);
+    running.catch(() => undefined);
+    await inbox.until(() => feeder.opens === 3 && inbox.relay !== undefined); // waiting for bytes, no write in flight
+    controller.abort(new Error('the coordinator cancelled'));
+    // The pipe is destroyed with the reason; an 'error' nobody listens to would end this process.
+    await expect(running).rejects.toMatchObject({ code: 'CANCELLED' });
+    await reader;
+    // The reader saw its pipe end early: a cut tar, which podman's extraction refuses.
+    expect(readFileSync(join(work, 'pass3')).length).toBeLessThan(archive.length);
     await feeder.dispose();
   });
 

@@ -10,6 +10,7 @@ export interface RestoreReply {
   'runtimeMs'?: (number | string | Long);
   'streamed'?: (boolean);
   'fallback'?: (string);
+  'relayedBytes'?: (number | string | Long);
 }
 
 export interface RestoreReply__Output {
@@ -19,4 +20,5 @@ export interface RestoreReply__Output {
   'runtimeMs': (number);
   'streamed': (boolean);
   'fallback': (string);
+  'relayedBytes': (number);
 }
