@@ -1,10 +1,10 @@
 // npm run bench -- --scenario compare: what a client sees during `ferry migrate` and during the
 // three podman commands it replaces, in the same run, side by side.
 //
-// For each size, a Redis holding that many MB of random values moves hostA -> hostB and back:
-// once with Ferry, once by hand (podman's defaults: checkpoint --export with zstd, the archive
-// piped from host to host over TCP, restore --import; --tcp-established on both, as Ferry does),
-// which goes first alternating from size to size. A client PINGs both hosts every 10 ms; the
+// For each size, a Redis holding that many MB of random values moves hostA -> hostB and back,
+// twice: Ferry then by hand, and by hand then Ferry (podman's defaults: checkpoint --export with
+// zstd, the archive piped from host to host over TCP, restore --import; --tcp-established on both,
+// as Ferry does). A client PINGs both hosts every 10 ms; the
 // outage is the gap between the source's last answer and the destination's first. The floor of
 // each move is runc's own checkpoint plus runc's own restore (podman --print-stats). The link is
 // measured too: one mutual-TLS TCP stream between the same two hosts, and Ferry's data plane
@@ -28,7 +28,10 @@ interface Run {
   streamMiBps?: number | undefined;
   peakRssMiB?: Record<string, number> | undefined;
   streamed?: boolean | undefined;
+  relayedBytes?: number | undefined;
 }
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 const linkArgs = (labInfo: Lab, me: string, peer: string) => [NODE, `${ROOT}scripts/benchmark/link.ts`, '--pki', labInfo.pki, '--me', me, '--peer', peer];
 
@@ -104,6 +107,7 @@ async function measure(labInfo: Lab, how: Run['how'], from: string, to: string):
       streamMiBps: Number(s.archiveBytes) / 1048576 / (Number(s.transferMs) / 1000),
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([h, kib]) => [h, Math.round(kib / 1024)])),
       streamed: Boolean(s.streamedRestore),
+      relayedBytes: Number(s.relayedBytes ?? 0),
     };
   } else {
     run = { how, from, to, outageMs: NaN, floorMs: await manualMove(labInfo, from, to) };
@@ -123,27 +127,45 @@ export async function compare(labInfo: Lab, sizes: number[]): Promise<void> {
   console.log(`| memory to nowhere (the link) | ${link.tls.toFixed(0)} MiB/s | ${link.plane.toFixed(0)} MiB/s | **${ratio(link.plane, link.tls)}** |`);
   console.log(`| file to file (link and disks) | ${disks.tls.toFixed(0)} MiB/s | ${disks.plane.toFixed(0)} MiB/s | **${ratio(disks.plane, disks.tls)}** |`);
   const rows: string[] = [];
-  for (const [index, size] of sizes.entries()) {
+  const summary: string[] = [];
+  for (const size of sizes) {
     await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);
     await lab('podman', 'hostB', 'rm', '-f', '-t', '0', '--ignore', NAME);
     await startRedis('hostA', NAME, PORT);
     await fillRedis(labInfo.ip.hostA ?? '', PORT, size);
     const rss = await redisRss(labInfo.ip.hostA ?? '', PORT);
-    const order: Array<Run['how']> = index % 2 === 0 ? ['ferry', 'manual'] : ['manual', 'ferry'];
-    const runs = [await measure(labInfo, order[0] ?? 'ferry', 'hostA', 'hostB'), await measure(labInfo, order[1] ?? 'manual', 'hostB', 'hostA')];
-    const ferry = runs.find((r) => r.how === 'ferry') as Run;
-    const manual = runs.find((r) => r.how === 'manual') as Run;
-    rows.push(
-      `| ${size} MB (RSS ${rss}) | ${order.join(' then ')} | ${ferry.outageMs.toFixed(0)} ms | ${manual.outageMs.toFixed(0)} ms | **${ratio(ferry.outageMs, manual.outageMs)}** ` +
-        `| ${ferry.floorMs.toFixed(0)} ms | **${ratio(ferry.outageMs, ferry.floorMs)}** | ${manual.floorMs.toFixed(0)} ms | ${ferry.reportedMs?.toFixed(0)} ms ` +
-        `| ${mib(ferry.archiveBytes ?? 0)} MiB | ${ferry.streamMiBps?.toFixed(0)} MiB/s${ferry.streamed ? '' : ' (file import)'} | ${Object.values(ferry.peakRssMiB ?? {}).join(' / ')} MiB |`,
+    // Both orders, so neither way of moving always gets the machine in the same state: four moves,
+    // A to B and back, twice.
+    const pairs: Run[][] = [];
+    for (const order of [['ferry', 'manual'], ['manual', 'ferry']] as Array<Array<Run['how']>>) {
+      const pair = [await measure(labInfo, order[0] ?? 'ferry', 'hostA', 'hostB'), await measure(labInfo, order[1] ?? 'manual', 'hostB', 'hostA')];
+      pairs.push(pair);
+      const ferry = pair.find((r) => r.how === 'ferry') as Run;
+      const manual = pair.find((r) => r.how === 'manual') as Run;
+      rows.push(
+        `| ${size} MB (RSS ${rss}) | ${order.join(' then ')} | ${ferry.outageMs.toFixed(0)} ms | ${manual.outageMs.toFixed(0)} ms | **${ratio(ferry.outageMs, manual.outageMs)}** ` +
+          `| ${ferry.floorMs.toFixed(0)} ms | **${ratio(ferry.outageMs, ferry.floorMs)}** | ${manual.floorMs.toFixed(0)} ms | ${ferry.reportedMs?.toFixed(0)} ms ` +
+          `| ${mib(ferry.archiveBytes ?? 0)} MiB | ${ferry.streamMiBps?.toFixed(0)} MiB/s${ferry.streamed ? '' : ' (file import)'} | ${mib(ferry.relayedBytes ?? 0)} MiB | ${Object.values(ferry.peakRssMiB ?? {}).join(' / ')} MiB |`,
+      );
+    }
+    const all = pairs.flat();
+    const ferryOutages = all.filter((r) => r.how === 'ferry').map((r) => r.outageMs);
+    const manualOutages = all.filter((r) => r.how === 'manual').map((r) => r.outageMs);
+    const floors = all.filter((r) => r.how === 'ferry').map((r) => r.floorMs);
+    const peak = Math.max(...all.flatMap((r) => Object.values(r.peakRssMiB ?? {})));
+    summary.push(
+      `| ${size} MB | ${mean(ferryOutages).toFixed(0)} ms | ${mean(manualOutages).toFixed(0)} ms | **${ratio(mean(ferryOutages), mean(manualOutages))}** | ${mean(floors).toFixed(0)} ms | **${ratio(mean(ferryOutages), mean(floors))}** | ${peak} MiB |`,
     );
     await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);
     await lab('podman', 'hostB', 'rm', '-f', '-t', '0', '--ignore', NAME);
   }
-  console.log('\n| Redis data | order | client outage, ferry | client outage, manual | ferry / manual | ferry floor (runc ckpt + restore) | ferry / floor | manual floor | ferry\'s own downtime | archive | archive stream | agent peak RSS (A / B) |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('\n| Redis data | order | client outage, ferry | client outage, manual | ferry / manual | ferry floor (runc ckpt + restore) | ferry / floor | manual floor | ferry\'s own downtime | archive | archive stream | relayed to podman | agent peak RSS (A / B) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const row of rows) console.log(row);
+  console.log('\nBoth orders together (means):\n');
+  console.log('| Redis data | client outage, ferry | client outage, manual | ferry / manual | ferry floor | ferry / floor | agent peak RSS, either agent |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of summary) console.log(row);
   console.log('\nclient outage: a Redis PING every 10 ms to both hosts; the gap between the source\'s last answer and the destination\'s first.');
   console.log('floor: runc\'s checkpoint plus runc\'s restore of the same move, from podman --print-stats.');
 }
