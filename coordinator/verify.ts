@@ -1,8 +1,8 @@
 // After a restore: the destination must publish exactly the source's ports, and each TCP port
 // must accept a connection on the destination host's address.
 import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../common/errors.ts';
+import { tcpAnswers, waitForPort } from '../common/tcp.ts';
 import type { PortView } from './events.ts';
 
 const key = (p: PortView) => `${p.hostPort}:${p.containerPort}/${p.protocol}`;
@@ -15,30 +15,6 @@ export function comparePorts(source: PortView[], destination: PortView[]): strin
     ...[...want].filter((k) => !have.has(k)).map((k) => `missing on destination: ${k}`),
     ...[...have].filter((k) => !want.has(k)).map((k) => `not on source: ${k}`),
   ];
-}
-
-/** One TCP connect; resolves true when something accepts it. */
-export function tcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-/** Tries a port until it answers or the time is up: a restored process may take a moment. */
-export async function waitForPort(address: string, port: number, totalMs: number, signal?: AbortSignal): Promise<boolean> {
-  const deadline = Date.now() + totalMs;
-  for (;;) {
-    if (await tcpAnswers(address, port, Math.min(2_000, Math.max(100, deadline - Date.now())))) return true;
-    if (Date.now() >= deadline || signal?.aborted) return false;
-    await sleep(200, undefined, { signal }).catch(() => undefined);
-  }
 }
 
 export async function verifyPorts(

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
-import { comparePorts, deadPorts, tcpAnswers, verifyPorts } from '../../coordinator/verify.ts';
+import { comparePorts, deadPorts, verifyPorts } from '../../coordinator/verify.ts';
+import { tcpAnswers } from '../../common/tcp.ts';
 
 const servers: Server[] = [];
 afterAll(() => servers.forEach((s) => s.close()));

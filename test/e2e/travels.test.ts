@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, containerState, ferry, hostIp, podman, removeEverywhere, runningOn } from './lab.ts';
-import { tcpAnswers, waitForPort } from '../../coordinator/verify.ts';
+import { tcpAnswers, waitForPort } from '../../common/tcp.ts';
 
 const names = ['e2e-own-image', 'e2e-volume', 'e2e-ghost', 'e2e-hook', 'e2e-validate', 'e2e-nonroot'];
 

@@ -1,0 +1,28 @@
+// Whether a TCP port answers: one connect, or tries until a deadline. The coordinator checks a
+// restored container's published ports with it, an agent a container it resumed.
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** One TCP connect; resolves true when something accepts it. */
+export function tcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Tries a port until it answers or the time is up: a restored process may take a moment. */
+export async function waitForPort(address: string, port: number, totalMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + totalMs;
+  for (;;) {
+    if (await tcpAnswers(address, port, Math.min(2_000, Math.max(100, deadline - Date.now())))) return true;
+    if (Date.now() >= deadline || signal?.aborted) return false;
+    await sleep(200, undefined, { signal }).catch(() => undefined);
+  }
+}
