@@ -25,7 +25,6 @@ import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
 import { acceptStream, grantStream, imagePath, type StreamsContext } from './destination/streams.ts';
 import { Journal, SENT_OUTCOME, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
-import { restoreInPlace } from './podman/checkpoint.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
@@ -33,6 +32,7 @@ import { removeContainer } from './podman/restore.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
 import { checkpointAndSend, type CheckpointAndSendInput, type SourceContext } from './source/checkpoint-and-send.ts';
+import { hostAddress, resumeOnSource } from './source/resume.ts';
 import { requireMigrationId, requireText } from './validate.ts';
 
 export const AGENT_VERSION = '0.1.0';
@@ -78,6 +78,8 @@ export class AgentService {
   readonly #restoring = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
   /** Aborted when a migration is rolled back here: its open streams are cut. */
   readonly #cancels = new Map<string, AbortController>();
+  /** Containers here that run but did not answer when resumed (by ID): shown by ps and hosts until a resume answers. */
+  readonly #problems = new Map<string, { name: string; problem: string }>();
   readonly #openStreams = new Set<string>();
 
   isBusy(id: string): boolean {
@@ -217,12 +219,14 @@ export class AgentService {
       cpuinfo,
       certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
       dataPort: this.dataPort,
+      problems: [...this.#problems.values()].map((p) => `${p.name}: ${p.problem}`),
       ...host,
     };
   }
 
-  list(all: boolean): Promise<ContainerSummary[]> {
-    return listContainers(this.config.podman, all);
+  async list(all: boolean): Promise<ContainerSummary[]> {
+    const containers = await listContainers(this.config.podman, all);
+    return containers.map((c) => ({ ...c, problem: this.#problems.get(c.id)?.problem ?? '' }));
   }
 
   async inspect(container: string): Promise<ContainerInfo> {
@@ -479,16 +483,7 @@ export class AgentService {
     let outcome: string;
     try {
       if (record.role === 'source') {
-        const current = await findContainer(podman, record.containerId);
-        if (!current) {
-          throw new FerryError('ROLLBACK_FAILED', `container ${record.container} no longer exists on ${this.config.name}`, { phase: 'rollback' });
-        }
-        if (current.state === 'running') {
-          outcome = 'container still running on the source';
-        } else {
-          await restoreInPlace(podman, record.containerId);
-          outcome = 'restored the container on the source from its local checkpoint';
-        }
+        outcome = await this.#resumeHere(record, log);
       } else {
         const current = await findContainer(podman, record.containerId);
         if (current) await removeContainer(podman, record.containerId);
@@ -503,6 +498,19 @@ export class AgentService {
     this.#inboxes.delete(migrationId);
     log.info({ outcome }, 'rolled back');
     return outcome;
+  }
+
+  /** The source's container, back and answering; one that runs without answering is remembered as a problem. */
+  async #resumeHere(record: MigrationRecord, log: Logger): Promise<string> {
+    try {
+      const outcome = await resumeOnSource({ podman: this.config.podman, host: this.config.name, address: hostAddress(this.config.listen), log }, record);
+      this.#problems.delete(record.containerId);
+      return outcome;
+    } catch (error) {
+      const failure = FerryError.from(error);
+      if (failure.code === 'NOT_ANSWERING') this.#problems.set(record.containerId, { name: record.container, problem: `${failure.code}: ${failure.message}` });
+      throw failure;
+    }
   }
 
   /** The archive, the image and the import's FIFOs (an agent killed mid-import leaves them). */

@@ -133,6 +133,11 @@ export const ERROR_CODES = {
     hint: 'Run `ferry ps` on both hosts; restore by hand with `podman container restore --keep` on the source if needed.',
     retryable: false,
   },
+  NOT_ANSWERING: {
+    meaning: 'The container runs on the host, but its published ports do not answer there: it was resumed, not repaired.',
+    hint: 'Check the container on that host (`podman exec` into it, `nsenter -t PID -n iptables -S` and `nft list ruleset` for a leftover CRIU lock); the agent tries the repair again every few seconds and logs each attempt.',
+    retryable: true,
+  },
   COMMIT_INCOMPLETE: {
     meaning: 'The container runs verified on the destination, but the source copy could not be removed.',
     hint: 'Remove the stopped container on the source with `podman rm` (it is not running).',

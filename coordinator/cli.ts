@@ -373,6 +373,7 @@ async function runHosts(inventory: Inventory, tls: TlsFiles | undefined, io: Out
             ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
             ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
         );
+        for (const problem of i.problems) io.out(`${''.padEnd(8)} !! ${problem}`);
       } else {
         io.out(`${row.host.padEnd(8)} ${row.agent.padEnd(22)} DOWN ${'error' in row && row.error ? row.error.message : ''}`);
       }
@@ -392,7 +393,7 @@ async function runPs(inventory: Inventory, tls: TlsFiles | undefined, rest: stri
     } else {
       for (const c of containers) {
         const ports = c.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(',');
-        io.out(`${c.id.slice(0, 12)}  ${c.name.padEnd(20)} ${c.state.padEnd(8)} ${c.image} ${ports}`);
+        io.out(`${c.id.slice(0, 12)}  ${c.name.padEnd(20)} ${c.state.padEnd(8)} ${c.image} ${ports}${c.problem ? `  !! ${c.problem}` : ''}`);
       }
     }
     return 0;

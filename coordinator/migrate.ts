@@ -173,7 +173,8 @@ class Migration {
       return summary;
     } catch (error) {
       const failure = FerryError.from(error, { phase: this.phase });
-      const rolledBack = await this.rollback(failure);
+      // A container resumed on the source that does not answer is not rolled back, whatever the steps say.
+      const rolledBack = (await this.rollback(failure)) && failure.code !== 'NOT_ANSWERING';
       this.phase = 'failed';
       this.emit({ kind: 'failed', migrationId: this.id, error: failure, rolledBack });
       if (!rolledBack) {

@@ -106,6 +106,7 @@ export function parsePs(entries: RawPsEntry[]): ContainerSummary[] {
         })),
       ),
     ),
+    problem: '', // podman knows of none; the agent adds what its own checks found
   }));
 }
 

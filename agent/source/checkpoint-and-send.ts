@@ -288,7 +288,15 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     log.error({ phase, code: failure.code, err: failure.message }, 'checkpoint/send failed; rolling back');
     // A checkpoint still running finishes first: the container is resumed from a whole dump.
     await dumping?.catch(() => undefined);
-    await resumeHere(ctx, peer, record.id, failure, log);
+    const unresumed = await resumeHere(ctx, peer, record.id, failure, log);
+    // Back but deaf: that, not the first failure, is what the coordinator must hear about.
+    if (unresumed?.code === 'NOT_ANSWERING') {
+      throw new FerryError('NOT_ANSWERING', `${failure.describe()}; the container was resumed on ${ctx.host} but does not answer: ${unresumed.message}`, {
+        phase: 'rollback',
+        host: ctx.host,
+        details: [`${failure.code}: ${failure.message}`, ...unresumed.details],
+      });
+    }
     throw failure;
   } finally {
     peer.close();
@@ -307,7 +315,8 @@ function preferCause(reasons: unknown[]): unknown {
  * whole, the destination drops it (and any copy it restored) first; if it cannot be asked, the
  * container stays frozen here and the agents settle it later. Never two running copies.
  */
-async function resumeHere(ctx: SourceContext, peer: AgentConnection, id: string, failure: FerryError, log: Logger): Promise<void> {
+/** Rolls the migration back here (and at the destination); resolves with the local rollback's failure, if any. */
+async function resumeHere(ctx: SourceContext, peer: AgentConnection, id: string, failure: FerryError, log: Logger): Promise<FerryError | undefined> {
   const reason = `${failure.code}: ${failure.message}`;
   const tellPeer = () =>
     peer.rollback(id, reason, { timeoutMs: 30_000 }).then(
@@ -318,11 +327,16 @@ async function resumeHere(ctx: SourceContext, peer: AgentConnection, id: string,
       },
     );
   const local = (peerRolledBack: boolean) =>
-    ctx.rollback(id, reason, peerRolledBack).catch((error: unknown) => log.error({ err: FerryError.from(error).message }, 'rollback after the failed send failed'));
-  if (ctx.journal.get(id)?.sealed) {
-    await local(await tellPeer());
-  } else {
-    await local(false);
-    await tellPeer();
-  }
+    ctx.rollback(id, reason, peerRolledBack).then(
+      () => undefined,
+      (error: unknown) => {
+        const e = FerryError.from(error);
+        log.error({ code: e.code, err: e.message }, 'rollback after the failed send failed');
+        return e;
+      },
+    );
+  if (ctx.journal.get(id)?.sealed) return local(await tellPeer());
+  const unresumed = await local(false);
+  await tellPeer();
+  return unresumed;
 }

@@ -8,6 +8,7 @@ export interface ContainerSummary {
   'image'?: (string);
   'state'?: (string);
   'ports'?: (_ferry_v1_PortMapping)[];
+  'problem'?: (string);
 }
 
 export interface ContainerSummary__Output {
@@ -16,4 +17,5 @@ export interface ContainerSummary__Output {
   'image': (string);
   'state': (string);
   'ports': (_ferry_v1_PortMapping__Output)[];
+  'problem': (string);
 }

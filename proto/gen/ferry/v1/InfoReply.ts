@@ -18,6 +18,7 @@ export interface InfoReply {
   'cpuinfo'?: (Buffer | Uint8Array | string);
   'certNotAfter'?: (string);
   'dataPort'?: (number);
+  'problems'?: (string)[];
 }
 
 export interface InfoReply__Output {
@@ -36,4 +37,5 @@ export interface InfoReply__Output {
   'cpuinfo': (Buffer);
   'certNotAfter': (string);
   'dataPort': (number);
+  'problems': (string)[];
 }

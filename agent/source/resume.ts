@@ -1,0 +1,76 @@
+// Bringing the container back on the source after a failed or cut-off migration, and proving it:
+// "podman says running" is not enough. A dump cut off half-way (CRIU killed with the agent's
+// process group) leaves the processes alive behind CRIU's network lock, so the container is
+// repaired where it runs; one whose processes are gone is restored from the kept checkpoint.
+// Either way it counts as resumed only once its published TCP ports answer on this host again.
+import { isIP } from 'node:net';
+import { FerryError } from '../../common/errors.ts';
+import { waitForPort } from '../../common/tcp.ts';
+import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
+import type { MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import { restoreInPlace } from '../podman/checkpoint.ts';
+import { findContainer } from '../podman/inspect.ts';
+import type { Podman } from '../podman/podman.ts';
+
+/** How long a resumed container's ports get to answer: a restored process may take a moment. */
+const ANSWER_WITHIN_MS = 15_000;
+
+export interface ResumeContext {
+  podman: Podman;
+  /** This agent's host name, for messages. */
+  host: string;
+  /** Where this host's published ports are reached: the agent's own address. */
+  address: string;
+  log: Logger;
+}
+
+/** Resumes the migration's container here; resolves with what was done, once it answers. */
+export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord): Promise<string> {
+  const { podman } = ctx;
+  const current = await findContainer(podman, record.containerId);
+  if (!current) {
+    throw new FerryError('ROLLBACK_FAILED', `container ${record.container} no longer exists on ${ctx.host}`, { phase: 'rollback', host: ctx.host });
+  }
+  let outcome: string;
+  if (current.state === 'running' || current.state === 'paused') {
+    const repaired = await repairInPlace(ctx, record.containerId, current.cgroupPath);
+    if (current.state === 'paused') await podman.run(['unpause', record.containerId], { errorCode: 'ROLLBACK_FAILED' });
+    outcome = repaired.length
+      ? `container kept running on the source; removed what the cut-off checkpoint left: ${repaired.join(', ')}`
+      : 'container still running on the source';
+    if (repaired.length) ctx.log.warn({ migrationId: record.id, repaired }, 'removed what a cut-off checkpoint left in the container');
+  } else {
+    await restoreInPlace(podman, record.containerId);
+    outcome = 'restored the container on the source from its local checkpoint';
+  }
+  const dead: string[] = [];
+  for (const port of current.ports.filter((p) => p.protocol === 'tcp')) {
+    const address = port.hostIp && port.hostIp !== '0.0.0.0' ? port.hostIp : ctx.address;
+    if (!(await waitForPort(address, port.hostPort, ANSWER_WITHIN_MS))) dead.push(`${address}:${port.hostPort}`);
+  }
+  if (dead.length) {
+    ctx.log.error({ migrationId: record.id, container: record.container, dead }, 'the container runs on the source but does not answer');
+    throw new FerryError('NOT_ANSWERING', `${record.container} runs on ${ctx.host} but its published ports do not answer: ${dead.join(', ')}`, {
+      phase: 'rollback',
+      host: ctx.host,
+      details: [`what was done: ${outcome}`],
+    });
+  }
+  return outcome;
+}
+
+/** CRIU's network lock and a frozen cgroup, removed from a container whose processes still run. */
+async function repairInPlace(ctx: ResumeContext, containerId: string, cgroupPath: string): Promise<string[]> {
+  const repaired: string[] = [];
+  if (cgroupPath && (await thawCgroup(cgroupPath))) repaired.push('a frozen cgroup');
+  const pid = Number((await ctx.podman.run(['inspect', '--format', '{{.State.Pid}}', containerId])).trim());
+  if (Number.isSafeInteger(pid) && pid > 0) repaired.push(...(await removeNetworkLock(pid)));
+  return repaired;
+}
+
+/** The address this host's published ports are reached at, from the agent's listen address. */
+export function hostAddress(listen: string): string {
+  const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return isIP(host) && host !== '0.0.0.0' && host !== '::' ? host : '127.0.0.1';
+}
