@@ -7,9 +7,10 @@ import { connect, createServer, type Server } from 'node:net';
 import { Transform } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { containerState, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, redisCli, removeEverywhere, ROOT, runningOn, startRedis } from './lab.ts';
+import { bigRedisOnHostA, eventually, expectSettled, printed, startMigration as start, tidyUp } from './drive.ts';
+import { containerState, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, redisCli, runningOn } from './lab.ts';
 
 const NAME = 'e2e-fault';
 const PORT = 6383;
@@ -17,51 +18,8 @@ const MB = 150; // an archive of about 200 MB
 /** At this rate the archive takes about five seconds: time for a fault to land mid-transfer. */
 const SLOW = ['--bwlimit', '40M'];
 
-/** Fills Redis with `mb` MB of incompressible values plus a counter key to check afterwards. */
-async function fillBig(ip: string, mb: number): Promise<void> {
-  const count = mb * 64;
-  const script = `for i in range(${count}): print('SET big:%d %s' % (i, __import__('os').urandom(8192).hex()))`;
-  const commands = await execa('python3', ['-c', script], { maxBuffer: 4 * mb * 1024 * 1024 });
-  await execa('redis-cli', ['-h', ip, '-p', String(PORT), '--pipe'], { input: String(commands.stdout).replace(/\n/g, '\r\n') + '\r\n' });
-  await redisCli(ip, PORT, ['set', 'marker', 'still-here']);
-}
-
-/** Starts `ferry migrate --json`; `seen` resolves once an event of that kind (and matching `when`) was printed. */
-function startMigration(
-  from: string,
-  to: string,
-  inventory: string,
-  extra: string[] = [],
-): { child: ResultPromise; seen: (event: string, when?: (e: Record<string, any>) => boolean) => Promise<void> } {
-  const child = execa(`${ROOT}bin/ferry`, ['migrate', '--from', from, '--to', to, NAME, '--json', '--inventory', inventory, ...extra], {
-    reject: false,
-    buffer: true,
-  });
-  const printedSoFar: Array<Record<string, any>> = [];
-  const waiters = new Set<() => void>();
-  let partial = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    partial += chunk.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('{')) printedSoFar.push(JSON.parse(line) as Record<string, any>);
-    for (const wake of [...waiters]) wake();
-  });
-  return {
-    child,
-    seen: (event, when = () => true) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (printedSoFar.some((e) => e.event === event && when(e))) {
-            waiters.delete(check);
-            resolve();
-          }
-        };
-        waiters.add(check);
-        check();
-      }),
-  };
-}
+/** This file's container, moved with `ferry migrate --json`. */
+const startMigration = (from: string, to: string, inventory: string, extra: string[] = []) => start(NAME, from, to, inventory, extra);
 
 /** The archive is on its way: the destination has acknowledged this much of it. */
 const midTransfer = (e: Record<string, any>) => Number(e.bytes) >= 16 * 1024 * 1024;
@@ -119,25 +77,12 @@ async function corruptingRelay(after: number): Promise<{ inventory: string; corr
   return { inventory: path, corrupted: () => flipped, close: () => servers.forEach((s) => s.close()) };
 }
 
-/** The --json events a finished migration printed. */
-function printed(r: { stdout?: unknown }): Array<Record<string, any>> {
-  return String(r.stdout ?? '').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-}
-
 /** Cuts a lab host off the bridge for a while (its veth in the root namespace goes down). */
 async function linkDown(host: string, ms: number): Promise<void> {
   const veth = `${LAB}-v${host.slice(-1).toLowerCase()}`;
   await execa('ip', ['link', 'set', veth, 'down']);
   await new Promise((r) => setTimeout(r, ms));
   await execa('ip', ['link', 'set', veth, 'up']);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /**
@@ -153,16 +98,6 @@ async function expectSafeOnA(ipA: string, options: { hostBAgentDown?: boolean } 
   expect(Number(await redisCli(ipA, PORT, ['dbsize']))).toBe(MB * 64 + 1);
 }
 
-/** No archive, staging or journal leftovers that are not settled on a host. */
-async function expectSettled(host: string): Promise<void> {
-  const state = JSON.parse(String((await execa('cat', [await inventoryPath()])).stdout)).hosts[host].stateDir as string;
-  await eventually(async () => {
-    const archives = String((await execa('sh', ['-c', `ls ${state}/agent/archives 2>/dev/null || true`])).stdout).trim();
-    const open = String((await execa('sh', ['-c', `grep -L '"phase": "\\(done\\|failed\\)"' ${state}/agent/migrations/*.json 2>/dev/null || true`])).stdout).trim();
-    return archives === '' && open === '';
-  }, 60_000);
-}
-
 describe('faults in the middle of a migration', () => {
   let ipA: string;
   let inventory: string;
@@ -170,20 +105,10 @@ describe('faults in the middle of a migration', () => {
   beforeEach(async () => {
     ipA = await hostIp('hostA');
     inventory = await inventoryPath();
-    await lab(['agent-start', 'hostA']);
-    await lab(['agent-start', 'hostB']);
-    if ((await runningOn(NAME)).join() !== 'hostA') {
-      await removeEverywhere(NAME);
-      await startRedis('hostA', NAME, PORT);
-      await fillBig(ipA, MB);
-    }
+    await bigRedisOnHostA(NAME, PORT, MB);
   });
 
-  afterAll(async () => {
-    await lab(['agent-start', 'hostA'], { reject: false });
-    await lab(['agent-start', 'hostB'], { reject: false });
-    await removeEverywhere(NAME);
-  });
+  afterAll(() => tidyUp(NAME));
 
   it('the destination agent is killed (SIGKILL) during the transfer and comes back: the transfer resumes', async () => {
     const { child, seen } = startMigration('hostA', 'hostB', inventory, SLOW);

@@ -1,0 +1,108 @@
+// A checkpoint or a restore cut off by an agent killed with its process group (podman and CRIU
+// go down with it), at several moments. Whatever CRIU and podman left behind (CRIU's network lock,
+// a frozen cgroup, a half-made container), once the agent is back the container answers on
+// exactly one host with its data: "podman says running" is not proof, a client's answer is.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bigRedisOnHostA, eventually, expectSettled, startMigration, tidyUp } from './drive.ts';
+import { containerState, ferry, hostIp, inventoryPath, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
+
+const NAME = 'e2e-cut';
+const PORT = 6386;
+/** Enough memory for CRIU's dump to last about a second here. */
+const MB = 256;
+/** The agents' settle time in the lab (test/fixtures/ferry-agent-test) is 4 s: room for a few rounds. */
+const SETTLED_WITHIN_MS = 60_000;
+
+type Seen = ReturnType<typeof startMigration>['seen'];
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const checkpointBegan = (seen: Seen) => seen('phase', (e) => e.phase === 'checkpoint');
+
+/** The container runs on hostA only, answers there with all its keys, and hostB holds nothing of it. */
+async function answersOnHostAOnly(ipA: string): Promise<void> {
+  await eventually(async () => (await runningOn(NAME)).join() === 'hostA', SETTLED_WITHIN_MS);
+  await eventually(async () => (await redisCli(ipA, PORT, ['get', 'marker']).catch(() => '')) === 'still-here', SETTLED_WITHIN_MS);
+  expect(Number(await redisCli(ipA, PORT, ['dbsize']))).toBe(MB * 64 + 1);
+  await eventually(async () => (await containerState('hostB', NAME)) === undefined, SETTLED_WITHIN_MS);
+  // Not even storage podman no longer knows of (a killed import can leave that).
+  expect(await podman('hostB', ['ps', '--all', '--external', '--format', '{{.Names}}'])).not.toContain(NAME);
+}
+
+/** Every migration either host journaled is settled (done or failed), and no archive is left. */
+async function settled(): Promise<void> {
+  await expectSettled('hostA');
+  await expectSettled('hostB');
+}
+
+describe('a checkpoint or restore cut off by an agent killed with its process group', () => {
+  let ipA: string;
+  let inventory: string;
+
+  beforeAll(async () => {
+    ipA = await hostIp('hostA');
+    inventory = await inventoryPath();
+    await bigRedisOnHostA(NAME, PORT, MB);
+  });
+
+  afterAll(() => tidyUp(NAME));
+
+  const moments: Array<[string, (seen: Seen) => Promise<void>]> = [
+    ['right after the checkpoint phase begins', async (seen) => checkpointBegan(seen)],
+    ['while CRIU dumps', async (seen) => checkpointBegan(seen).then(() => pause(400))],
+    ['as the dump ends', async (seen) => seen('dumped')],
+    ['during the export', async (seen) => seen('progress')],
+  ];
+  for (const [moment, strike] of moments) {
+    it(`the source's agent killed ${moment}: once it is back, the container answers on hostA`, async () => {
+      const { child, seen } = startMigration(NAME, 'hostA', 'hostB', inventory);
+      await strike(seen);
+      await lab(['agent-stop', 'hostA', '--kill']);
+      await pause(1_000);
+      await lab(['agent-start', 'hostA']);
+      const r = await child;
+      expect(r.exitCode, String(r.stdout)).not.toBe(0);
+      await answersOnHostAOnly(ipA);
+      await settled();
+    });
+  }
+
+  it("the destination's agent killed during the restore: the source answers again, nothing is left on hostB", async () => {
+    // hostB stays down until the coordinator gives up on it (a short retry budget) and rolls back:
+    // back sooner, it would be asked to restore again, and the move would complete there.
+    const { child, seen } = startMigration(NAME, 'hostA', 'hostB', inventory, ['--transfer-retry-ms', '3000']);
+    await seen('phase', (e) => e.phase === 'restore');
+    await lab(['agent-stop', 'hostB', '--kill']);
+    await seen('phase', (e) => e.phase === 'rollback');
+    await lab(['agent-start', 'hostB']);
+    const r = await child;
+    expect(r.exitCode, String(r.stdout)).not.toBe(0);
+    await answersOnHostAOnly(ipA);
+    await settled();
+  });
+
+  it('a container resumed on the source that does not answer is said to be so: by the migration, ferry ps and ferry hosts, until it answers', async () => {
+    const deaf = 'e2e-deaf';
+    const port = 6387;
+    // Its pre-checkpoint hook moves Redis off the published port and fails: the migration rolls
+    // back, the container runs on hostA, and nothing answers on hostA:6387.
+    await removeEverywhere(deaf);
+    const hook = 'redis-cli config set port 6390 >/dev/null; exit 3';
+    await podman('hostA', ['run', '-d', '--name', deaf, '-p', `${port}:6379`, '--label', `io.ferry.hook.pre-checkpoint=${hook}`, REDIS_IMAGE, 'redis-server', '--save', '', '--protected-mode', 'no']);
+    try {
+      await eventually(async () => (await redisCli(ipA, port, ['ping']).catch(() => '')) === 'PONG', 10_000);
+      const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', deaf, '--json']);
+      expect(r.code).toBe(3); // failed, and the rollback did not complete: it runs, but nobody is served
+      const failed = r.events.find((e) => e.event === 'failed') as { rolledBack: boolean; error: { code: string; host: string; message: string } };
+      expect(failed).toMatchObject({ rolledBack: false, error: { code: 'NOT_ANSWERING', host: 'hostA' } });
+      expect(failed.error.message).toContain(`${ipA}:${port}`);
+      expect((await ferry(['ps', 'hostA'])).stdout).toMatch(new RegExp(`${deaf} +running .*!! NOT_ANSWERING`));
+      expect((await ferry(['hosts'])).stdout).toContain(`!! ${deaf}: NOT_ANSWERING`);
+      // It answers again: the agent's next try at the rollback finds it so, and the mark goes.
+      await podman('hostA', ['exec', deaf, 'redis-cli', '-p', '6390', 'config', 'set', 'port', '6379']);
+      await eventually(async () => !(await ferry(['ps', 'hostA'])).stdout.includes('!!'), SETTLED_WITHIN_MS);
+      expect(await runningOn(deaf)).toEqual(['hostA']);
+      await settled();
+    } finally {
+      await removeEverywhere(deaf);
+    }
+  });
+});
