@@ -98,6 +98,7 @@ export function eventJson(event: MigrationEvent): string {
 }
 
 function outcome(error: FerryError, rolledBack: boolean): string {
+  if (error.code === 'NOT_ANSWERING') return 'ROLLBACK INCOMPLETE: the container runs on the source but does not answer there';
   if (!rolledBack) return 'ROLLBACK INCOMPLETE: read the error and the rollback lines above';
   return error.phase === 'preflight' ? 'nothing was changed' : 'rolled back: the container runs on the source';
 }
