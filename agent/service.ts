@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
+import { hostAddress } from '../common/tcp.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
@@ -32,7 +33,7 @@ import { removeContainer } from './podman/restore.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
 import { checkpointAndSend, type CheckpointAndSendInput, type SourceContext } from './source/checkpoint-and-send.ts';
-import { hostAddress, resumeOnSource } from './source/resume.ts';
+import { resumeOnSource } from './source/resume.ts';
 import { requireMigrationId, requireText } from './validate.ts';
 
 export const AGENT_VERSION = '0.1.0';

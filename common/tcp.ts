@@ -26,3 +26,12 @@ export async function waitForPort(address: string, port: number, totalMs: number
     await sleep(200, undefined, { signal }).catch(() => undefined);
   }
 }
+
+/**
+ * Where a host's published ports are reached, from its agent's ADDRESS:PORT (or NAME:PORT): that
+ * address, or loopback for an agent that listens on every address.
+ */
+export function hostAddress(listen: string): string {
+  const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}

@@ -3,7 +3,6 @@
 // process group) leaves the processes alive behind CRIU's network lock, so the container is
 // repaired where it runs; one whose processes are gone is restored from the kept checkpoint.
 // Either way it counts as resumed only once its published TCP ports answer on this host again.
-import { isIP } from 'node:net';
 import { FerryError } from '../../common/errors.ts';
 import { waitForPort } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
@@ -67,10 +66,4 @@ async function repairInPlace(ctx: ResumeContext, containerId: string, cgroupPath
   const pid = Number((await ctx.podman.run(['inspect', '--format', '{{.State.Pid}}', containerId])).trim());
   if (Number.isSafeInteger(pid) && pid > 0) repaired.push(...(await removeNetworkLock(pid)));
   return repaired;
-}
-
-/** The address this host's published ports are reached at, from the agent's listen address. */
-export function hostAddress(listen: string): string {
-  const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return isIP(host) && host !== '0.0.0.0' && host !== '::' ? host : '127.0.0.1';
 }
