@@ -4,8 +4,10 @@
 // A destination undoes what it half made once the source says the migration failed.
 import { AgentConnection } from '../common/client.ts';
 import { FerryError } from '../common/errors.ts';
+import { hostAddress, waitForPort } from '../common/tcp.ts';
 import { SENT_OUTCOME, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
+import { inspectContainer } from './podman/inspect.ts';
 import type { AgentService } from './service.ts';
 
 export interface RecoveryOptions {
@@ -15,6 +17,9 @@ export interface RecoveryOptions {
 }
 
 export const DEFAULT_RECOVERY: RecoveryOptions = { settleAfterMs: 60_000, intervalMs: 5_000 };
+
+/** How long each published port gets to answer at the destination before recovery commits a move. */
+const PEER_ANSWER_WITHIN_MS = 10_000;
 
 type PeerView = { phase: string; idleMs: number; busy: boolean } | 'unknown' | 'unreachable';
 
@@ -89,6 +94,17 @@ export class Reconciler {
     }
   }
 
+  /** The container's published TCP ports (as the source has them) that do not answer at the destination's address. */
+  async #deadOnPeer(record: MigrationRecord): Promise<string[]> {
+    const address = hostAddress(record.peerAddress ?? '');
+    const ports = (await inspectContainer(this.#service.config.podman, record.containerId)).ports.filter((p) => p.protocol === 'tcp');
+    const dead: string[] = [];
+    for (const port of ports) {
+      if (!(await waitForPort(address, port.hostPort, PEER_ANSWER_WITHIN_MS))) dead.push(`${address}:${port.hostPort}`);
+    }
+    return dead;
+  }
+
   async #settle(record: MigrationRecord): Promise<void> {
     const service = this.#service;
     const log = this.#log.child({ migrationId: record.id, role: record.role, phase: record.phase });
@@ -128,10 +144,18 @@ export class Reconciler {
         await service.commit(record.id);
       } else if (!peer.busy && peer.idleMs > this.#options.settleAfterMs) {
         if (peer.phase === 'verify') {
-          // Restored and validated there, and the coordinator is gone: finish the move.
-          log.warn({}, 'the coordinator is gone after the restore: committing the move');
-          await this.#tellPeer(record, 'commit', '');
-          await service.commit(record.id);
+          // Restored and validated there, and the coordinator is gone, maybe while it checked the
+          // ports: the move is finished only once they answer there, as the coordinator would have.
+          const dead = await this.#deadOnPeer(record);
+          if (dead.length) {
+            log.warn({ dead }, 'the coordinator is gone after the restore, and the ports do not answer at the destination: rolling back');
+            await this.#tellPeer(record, 'rollback', `the published ports do not answer on ${record.peer}: ${dead.join(', ')}`);
+            await service.rollback(record.id, `the published ports did not answer on ${record.peer}`, undefined, true);
+          } else {
+            log.warn({}, 'the coordinator is gone after the restore, and the ports answer at the destination: committing the move');
+            await this.#tellPeer(record, 'commit', '');
+            await service.commit(record.id);
+          }
         } else if (peer.phase === 'preflight' || peer.phase === 'transfer') {
           log.warn({}, 'the coordinator is gone before the restore: rolling back');
           await this.#tellPeer(record, 'rollback', 'the coordinator is gone');

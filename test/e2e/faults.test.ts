@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigRedisOnHostA, eventually, expectSettled, printed, startMigration as start, tidyUp } from './drive.ts';
-import { containerState, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, redisCli, runningOn } from './lab.ts';
+import { containerState, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
 
 const NAME = 'e2e-fault';
 const PORT = 6383;
@@ -167,6 +167,28 @@ describe('faults in the middle of a migration', () => {
     await expectSafeOnA(ipA);
     await expectSettled('hostA');
     await expectSettled('hostB');
+  });
+
+  it("the coordinator is killed while the destination's ports do not answer: the agents roll back instead of committing an unverified move", async () => {
+    const deaf = 'e2e-unverified';
+    const port = 6388;
+    // Restored on hostB, its post-restore hook moves Redis off the published port: the check the
+    // coordinator was making would have failed.
+    const hook = 'redis-cli config set port 6390 >/dev/null';
+    await podman('hostA', ['run', '-d', '--name', deaf, '-p', `${port}:6379`, '--label', `io.ferry.hook.post-restore=${hook}`, REDIS_IMAGE, 'redis-server', '--save', '', '--protected-mode', 'no']);
+    try {
+      await eventually(async () => (await redisCli(ipA, port, ['set', 'marker', 'still-here']).catch(() => '')) === 'OK', 10_000);
+      const { child, seen } = start(deaf, 'hostA', 'hostB', inventory, ['--verify-timeout', '60000']);
+      await seen('phase', (e) => e.phase === 'verify');
+      child.kill('SIGKILL');
+      await child;
+      await eventually(async () => (await runningOn(deaf)).join() === 'hostA' && (await redisCli(ipA, port, ['get', 'marker']).catch(() => '')) === 'still-here', 60_000);
+      await eventually(async () => (await containerState('hostB', deaf)) === undefined, 30_000);
+      await expectSettled('hostA');
+      await expectSettled('hostB');
+    } finally {
+      await removeEverywhere(deaf);
+    }
   });
 
   it('Ctrl-C in the coordinator rolls back', async () => {
