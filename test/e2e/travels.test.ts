@@ -3,10 +3,10 @@
 // and its hooks, which can stop a migration before anything is frozen.
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, containerState, ferry, hostIp, podman, removeEverywhere, runningOn } from './lab.ts';
+import { BUSYBOX_IMAGE, containerState, ferry, hostIp, lab, podman, removeEverywhere, runningOn } from './lab.ts';
 import { tcpAnswers, waitForPort } from '../../common/tcp.ts';
 
-const names = ['e2e-own-image', 'e2e-volume', 'e2e-ghost', 'e2e-hook', 'e2e-validate', 'e2e-nonroot'];
+const names = ['e2e-own-image', 'e2e-volume', 'e2e-ghost', 'e2e-hook', 'e2e-validate', 'e2e-mismatch', 'e2e-nonroot'];
 
 /** Whether this machine's root may read other users' rlimits, which CRIU needs to dump them. */
 function hasSysResource(): boolean {
@@ -41,7 +41,7 @@ describe('what travels with a container', () => {
     await podman('hostA', ['commit', '--quiet', 'e2e-image-maker', 'localhost/ferry-lab/only-on-a:1']);
     await podman('hostA', ['rm', 'e2e-image-maker']);
     const imageId = (await podman('hostA', ['image', 'inspect', '--format', '{{.Id}}', 'localhost/ferry-lab/only-on-a:1'])).trim();
-    expect((await podman('hostB', ['image', 'exists', imageId], { reject: false }))).toBe('');
+    expect((await lab(['podman', 'hostB', 'image', 'exists', imageId], { reject: false })).exitCode).toBe(1); // hostB lacks it
     await podman('hostA', ['run', '-d', '--name', 'e2e-own-image', '-p', '8091:8080', 'localhost/ferry-lab/only-on-a:1', 'httpd', '-f', '-p', '8080']);
 
     const events = await migrateOk('e2e-own-image');
@@ -92,11 +92,25 @@ describe('what travels with a container', () => {
   });
 
   it('a validation command must print the same before and after', async () => {
-    await podman('hostA', httpd('e2e-validate', 8095, ['--label', 'io.ferry.validate=cat /state', '--label', 'io.ferry.hook.pre-checkpoint=echo 42 > /state']));
-    const events = await migrateOk('e2e-validate');
-    const checkpointed = events.find((e) => e.event === 'checkpointed');
-    expect(checkpointed).toBeDefined();
+    // It leaves a trace of each run in the container's filesystem, which travels with it.
+    const validate = 'cat /state; echo ran >> /validated';
+    await podman('hostA', httpd('e2e-validate', 8095, ['--label', `io.ferry.validate=${validate}`, '--label', 'io.ferry.hook.pre-checkpoint=echo 42 > /state']));
+    await migrateOk('e2e-validate');
     expect((await podman('hostB', ['exec', 'e2e-validate', 'cat', '/state'])).trim()).toBe('42');
+    // Once on hostA before the freeze, once on hostB after the restore.
+    expect((await podman('hostB', ['exec', 'e2e-validate', 'cat', '/validated'])).trim().split('\n')).toEqual(['ran', 'ran']);
+  });
+
+  it('a validation command that prints something else after the restore rolls the move back', async () => {
+    await podman('hostA', httpd('e2e-mismatch', 8099, ['--label', 'io.ferry.validate=cat /proc/sys/kernel/random/uuid']));
+    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-mismatch', '--json']);
+    expect(r.code).toBe(1);
+    const failed = r.events.at(-1) as { event: string; rolledBack: boolean; error: { code: string; details: string[] } };
+    expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'VALIDATION_MISMATCH' } });
+    expect(failed.error.details.some((d) => d.startsWith('before the checkpoint:'))).toBe(true);
+    expect(await runningOn('e2e-mismatch')).toEqual(['hostA']);
+    expect(await containerState('hostB', 'e2e-mismatch')).toBeUndefined();
+    expect(await waitForPort(await hostIp('hostA'), 8099, 10_000)).toBe(true);
   });
 
   it('a process of another user: on these machines CRIU cannot dump it, and says why', async () => {
