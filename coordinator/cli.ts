@@ -77,7 +77,8 @@ function usage(message: string): never {
 }
 
 export async function main(argv: string[], io: Output = defaultOutput(false)): Promise<number> {
-  // bin/migrate sets FERRY_AS; `migrate --from A --to B C` means `ferry migrate --from A --to B C`.
+  // bin/ferry passes the name it was run by (bin/migrate links to it); `migrate --from A --to B C`
+  // means `ferry migrate --from A --to B C`.
   const invokedAs = process.env.FERRY_AS ?? basename(process.argv[1] ?? 'ferry');
   const args = invokedAs === 'migrate' && argv[0] !== 'migrate' ? ['migrate', ...argv] : argv;
   let parsed;
