@@ -4,7 +4,7 @@
 // A destination undoes what it half made once the source says the migration failed.
 import { AgentConnection } from '../common/client.ts';
 import { FerryError } from '../common/errors.ts';
-import { hostAddress, waitForPort } from '../common/tcp.ts';
+import { hostAddress, silentTcpPorts } from '../common/tcp.ts';
 import { SENT_OUTCOME, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
 import { inspectContainer } from './podman/inspect.ts';
@@ -97,12 +97,8 @@ export class Reconciler {
   /** The container's published TCP ports (as the source has them) that do not answer at the destination's address. */
   async #deadOnPeer(record: MigrationRecord): Promise<string[]> {
     const address = hostAddress(record.peerAddress ?? '');
-    const ports = (await inspectContainer(this.#service.config.podman, record.containerId)).ports.filter((p) => p.protocol === 'tcp');
-    const dead: string[] = [];
-    for (const port of ports) {
-      if (!(await waitForPort(address, port.hostPort, PEER_ANSWER_WITHIN_MS))) dead.push(`${address}:${port.hostPort}`);
-    }
-    return dead;
+    const { ports } = await inspectContainer(this.#service.config.podman, record.containerId);
+    return silentTcpPorts(ports, () => address, PEER_ANSWER_WITHIN_MS);
   }
 
   async #settle(record: MigrationRecord): Promise<void> {

@@ -28,6 +28,24 @@ export async function waitForPort(address: string, port: number, totalMs: number
 }
 
 /**
+ * The published TCP ports that do not answer within `totalMs` each, as ADDRESS:PORT; other
+ * protocols are not checked. `addressOf` says where each is reached.
+ */
+export async function silentTcpPorts(
+  ports: ReadonlyArray<{ hostPort: number; protocol: string; hostIp?: string }>,
+  addressOf: (port: { hostIp?: string }) => string,
+  totalMs: number,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const silent: string[] = [];
+  for (const port of ports.filter((p) => p.protocol === 'tcp')) {
+    const address = addressOf(port);
+    if (!(await waitForPort(address, port.hostPort, totalMs, signal))) silent.push(`${address}:${port.hostPort}`);
+  }
+  return silent;
+}
+
+/**
  * Where a host's published ports are reached, from its agent's ADDRESS:PORT (or NAME:PORT): that
  * address, or loopback for an agent that listens on every address.
  */

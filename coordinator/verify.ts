@@ -2,7 +2,7 @@
 // must accept a connection on the destination host's address.
 import { connect } from 'node:net';
 import { FerryError } from '../common/errors.ts';
-import { tcpAnswers, waitForPort } from '../common/tcp.ts';
+import { silentTcpPorts, tcpAnswers } from '../common/tcp.ts';
 import type { PortView } from './events.ts';
 
 const key = (p: PortView) => `${p.hostPort}:${p.containerPort}/${p.protocol}`;
@@ -31,10 +31,7 @@ export async function verifyPorts(
       details: mismatch,
     });
   }
-  const dead: string[] = [];
-  for (const port of destination.filter((p) => p.protocol === 'tcp')) {
-    if (!(await waitForPort(address, port.hostPort, options.timeoutMs, options.signal))) dead.push(`${address}:${port.hostPort}`);
-  }
+  const dead = await silentTcpPorts(destination, () => address, options.timeoutMs, options.signal);
   if (dead.length) {
     throw new FerryError('VERIFY_FAILED', `restored container does not answer on ${dead.join(', ')}`, {
       phase: 'verify',

@@ -4,7 +4,7 @@
 // repaired where it runs; one whose processes are gone is restored from the kept checkpoint.
 // Either way it counts as resumed only once its published TCP ports answer on this host again.
 import { FerryError } from '../../common/errors.ts';
-import { waitForPort } from '../../common/tcp.ts';
+import { silentTcpPorts } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
@@ -43,11 +43,8 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
     await restoreInPlace(podman, record.containerId);
     outcome = 'restored the container on the source from its local checkpoint';
   }
-  const dead: string[] = [];
-  for (const port of current.ports.filter((p) => p.protocol === 'tcp')) {
-    const address = port.hostIp && port.hostIp !== '0.0.0.0' ? port.hostIp : ctx.address;
-    if (!(await waitForPort(address, port.hostPort, ANSWER_WITHIN_MS))) dead.push(`${address}:${port.hostPort}`);
-  }
+  // A port bound to one address of this host is reached there; the others at the agent's address.
+  const dead = await silentTcpPorts(current.ports, (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : ctx.address), ANSWER_WITHIN_MS);
   if (dead.length) {
     ctx.log.error({ migrationId: record.id, container: record.container, dead }, 'the container runs on the source but does not answer');
     throw new FerryError('NOT_ANSWERING', `${record.container} runs on ${ctx.host} but its published ports do not answer: ${dead.join(', ')}`, {
