@@ -248,7 +248,7 @@ export class ImportFeeder {
           if (!bytesRead) throw new FerryError('INTERNAL', `the archive file is shorter than the ${inbox.written} bytes written`, { phase: 'restore' });
           const now = consume(buffer.subarray(0, bytesRead));
           if (now.length) {
-            writes[turn] = written(fifo, now);
+            writes[turn] = writtenAll(fifo, [now]);
             writes[turn]?.catch(() => undefined); // awaited below or at this buffer's next turn
             turn ^= 1;
           }
@@ -263,7 +263,7 @@ export class ImportFeeder {
           if (!inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
           this.released = true;
           this.#options.note?.('the archive checked out: podman gets its end and restores');
-          for (const bytes of held.splice(0)) await written(fifo, bytes);
+          await writtenAll(fifo, held.splice(0));
           continue;
         }
         if (!this.released && verified && position >= verified.bytes) {
@@ -291,6 +291,7 @@ export class ImportFeeder {
 
 /** Writes chunks in one go (corked: one writev) and resolves once the kernel has the last. */
 function writtenAll(socket: Socket, chunks: readonly Buffer[]): Promise<void> {
+  if (!chunks.length) return Promise.resolve();
   socket.cork();
   const last = chunks.length - 1;
   const done = new Promise<void>((resolve, reject) => {
@@ -298,11 +299,6 @@ function writtenAll(socket: Socket, chunks: readonly Buffer[]): Promise<void> {
   });
   socket.uncork();
   return done;
-}
-
-/** Writes a chunk and resolves once the socket handed all of it to the kernel. */
-function written(socket: Socket, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => socket.write(chunk, (error?: Error | null) => (error ? reject(error) : resolve())));
 }
 
 /**
