@@ -6,7 +6,8 @@ import { FerryError } from './errors.ts';
 import type { TlsFiles } from './pki.ts';
 import { agentClient, fromServiceError, type AgentClient } from './rpc.ts';
 import type { CheckpointAndSendRequest } from '../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
-import type { ContainerInfo, ContainerInfo__Output } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { ContainerInfo__Output } from '../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { PrepareReceiveRequest } from '../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
 import type { CommitReply__Output } from '../proto/gen/ferry/v1/CommitReply.ts';
 import type { ContainerSummary__Output } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { MigrationStatusReply__Output } from '../proto/gen/ferry/v1/MigrationStatusReply.ts';
@@ -32,6 +33,8 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus';
+
 type Unary<Req, Res> = (
   request: Req,
   metadata: grpc.Metadata,
@@ -52,12 +55,14 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
     this.#client.close();
   }
 
-  #unary<Req, Res>(method: unknown, request: Req, options: CallOptions = {}): Promise<Res> {
+  // By the method's name rather than the method itself: grpc-js's client methods need their
+  // client as `this`.
+  #unary<Res>(method: UnaryName, request: object, options: CallOptions = {}): Promise<Res> {
     const name = this.host.name;
     if (options.signal?.aborted) return Promise.reject(new FerryError('CANCELLED', 'cancelled', { host: name }));
     return new Promise<Res>((resolve, reject) => {
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-      const call = (method as Unary<Req, Res>).call(this.#client, request, new grpc.Metadata(), { deadline }, (error, reply) => {
+      const call = (this.#client[method] as unknown as Unary<object, Res>).call(this.#client, request, new grpc.Metadata(), { deadline }, (error, reply) => {
         options.signal?.removeEventListener('abort', cancel);
         if (error || reply === undefined) reject(fromServiceError(error ?? new Error('empty reply'), name));
         else resolve(reply);
@@ -68,60 +73,45 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   }
 
   info(options?: CallOptions): Promise<InfoReply__Output> {
-    return this.#unary<object, InfoReply__Output>(this.#client.info, {}, options);
+    return this.#unary<InfoReply__Output>('info', {}, options);
   }
 
   async list(all: boolean, options?: CallOptions): Promise<ContainerSummary__Output[]> {
-    return (await this.#unary<object, ListContainersReply__Output>(this.#client.listContainers, { all }, options)).containers;
+    return (await this.#unary<ListContainersReply__Output>('listContainers', { all }, options)).containers;
   }
 
   inspect(container: string, options?: CallOptions): Promise<ContainerInfo__Output> {
-    return this.#unary<object, ContainerInfo__Output>(this.#client.inspectContainer, { container }, options);
+    return this.#unary<ContainerInfo__Output>('inspectContainer', { container }, options);
   }
 
-  prepareReceive(
-    request: {
-      migrationId: string;
-      sourceHost: string;
-      container: ContainerInfo;
-      ttlMs: number;
-      replaceData: boolean;
-      ignoreBindMounts: boolean;
-      sourceCpuinfo: Buffer;
-      sourceAddress: string;
-      archiveBytesEstimate: number;
-      dryRun: boolean;
-    },
-    options?: CallOptions,
-  ): Promise<PrepareReceiveReply__Output> {
-    return this.#unary<object, PrepareReceiveReply__Output>(this.#client.prepareReceive, request, options);
+  prepareReceive(request: PrepareReceiveRequest, options?: CallOptions): Promise<PrepareReceiveReply__Output> {
+    return this.#unary<PrepareReceiveReply__Output>('prepareReceive', request, options);
   }
 
   restore(migrationId: string, expectedValidation: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {
-    return this.#unary<object, RestoreReply__Output>(
-      this.#client.restore,
+    return this.#unary<RestoreReply__Output>('restore',
       { migrationId, expectedValidation, timeoutMs },
       { ...options, timeoutMs: timeoutMs + 130_000 }, // + the post-restore hooks' time
     );
   }
 
   async commit(migrationId: string, options?: CallOptions): Promise<string> {
-    return (await this.#unary<object, CommitReply__Output>(this.#client.commit, { migrationId }, { timeoutMs: 120_000, ...options })).outcome;
+    return (await this.#unary<CommitReply__Output>('commit', { migrationId }, { timeoutMs: 120_000, ...options })).outcome;
   }
 
   /** `peerRolledBack`: for a source, the destination confirmed it holds no copy. */
   async rollback(migrationId: string, reason: string, options?: CallOptions & { peerRolledBack?: boolean }): Promise<string> {
     const request = { migrationId, reason, peerRolledBack: options?.peerRolledBack ?? false };
-    return (await this.#unary<object, RollbackReply__Output>(this.#client.rollback, request, { timeoutMs: 300_000, ...options })).outcome;
+    return (await this.#unary<RollbackReply__Output>('rollback', request, { timeoutMs: 300_000, ...options })).outcome;
   }
 
   /** Agent to agent: a grant for one byte stream of a migration, asked of its destination. */
   openStream(request: OpenStreamRequest, options?: CallOptions): Promise<OpenStreamReply__Output> {
-    return this.#unary<object, OpenStreamReply__Output>(this.#client.openStream, request, { timeoutMs: 15_000, ...options });
+    return this.#unary<OpenStreamReply__Output>('openStream', request, { timeoutMs: 15_000, ...options });
   }
 
   status(migrationId: string, options?: CallOptions): Promise<MigrationStatusReply__Output> {
-    return this.#unary<object, MigrationStatusReply__Output>(this.#client.migrationStatus, { migrationId }, { timeoutMs: 10_000, ...options });
+    return this.#unary<MigrationStatusReply__Output>('migrationStatus', { migrationId }, { timeoutMs: 10_000, ...options });
   }
 
   /** The source's checkpoint and send: yields its events, throws its error. */

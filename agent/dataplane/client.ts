@@ -188,7 +188,7 @@ export class DataConnection {
           pinged = false;
           options.onProgress?.(acked);
         } else if (frame.type === 'DONE') {
-          resolve({ bytes: Number(frame.body.bytes ?? 0), sha256: String(frame.body.sha256 ?? ''), ms: Math.round(performance.now() - started) });
+          resolve({ bytes: Number(frame.body.bytes ?? 0), sha256: typeof frame.body.sha256 === 'string' ? frame.body.sha256 : '', ms: Math.round(performance.now() - started) });
         } else if (frame.type === 'ERROR') {
           const error = errorFrom(frame.body).at('transfer', name);
           reject(error);

@@ -56,7 +56,7 @@ switch (mode) {
   }
   case 'tls-send': {
     const [host, port, mib, file] = args;
-    const socket = tlsConnect({ ...tls(), host, port: Number(port), servername: values.peer }, async () => {
+    const send = async () => {
       if (file) {
         await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), socket);
         return;
@@ -64,6 +64,12 @@ switch (mode) {
       const chunk = Buffer.alloc(1024 * 1024, 0x5a);
       for (let i = 0; i < Number(mib); i += 1) if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
       socket.end();
+    };
+    const socket = tlsConnect({ ...tls(), host, port: Number(port), servername: values.peer }, () => {
+      send().catch((error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      });
     });
     socket.on('data', () => {});
     break;

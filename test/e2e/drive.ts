@@ -52,7 +52,7 @@ export function startMigration(
 
 /** The --json events a finished migration printed. */
 export function printed(r: { stdout?: unknown }): Array<Record<string, any>> {
-  return String(r.stdout ?? '').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+  return (typeof r.stdout === 'string' ? r.stdout : '').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 }
 
 /** Resolves once `check` holds; fails after `timeoutMs`. */
