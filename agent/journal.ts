@@ -4,9 +4,14 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
-import { isTerminal, PHASES, type Phase } from '../common/phases.ts';
+import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '../common/phases.ts';
+import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
 
 export type Role = 'source' | 'destination';
+export type JournalPhase = SourcePhase | DestinationPhase;
+
+/** Each role's phases, and which may follow which (common/phases.ts). */
+const MACHINES = { source: SOURCE, destination: DESTINATION } as const;
 
 export interface MigrationRecord {
   id: string;
@@ -17,7 +22,7 @@ export interface MigrationRecord {
   /** The other host of the migration, and its agent's address. */
   peer: string;
   peerAddress?: string | undefined;
-  phase: Phase;
+  phase: JournalPhase;
   archivePath: string;
   /** Whether this side has changed anything a rollback must undo. */
   touched: boolean;
@@ -30,20 +35,13 @@ export interface MigrationRecord {
   dataPaths?: string[] | undefined;
   promoted?: string[] | undefined;
   needsImage?: boolean | undefined;
-  /**
-   * Source: the end of the archive stream went out, so the destination may hold the whole
-   * archive and restore it. From then on the source resumes only once the destination says it
-   * holds no copy.
-   */
-  sealed?: boolean | undefined;
-  /** Destination: the whole archive arrived and checked out. */
+  /** Destination: the whole archive arrived and checked out (phase received and after). */
   received?: { bytes: number; sha256: string } | undefined;
   /** Destination: the last round of bind-mounted data fully in staging. */
   dataRound?: number | undefined;
+  /** Destination: the restored container's published ports, checked before it counts as verified. */
+  ports?: PortMapping[] | undefined;
 }
-
-/** The source's record stays in phase transfer until commit; this outcome marks the archive delivered. */
-export const SENT_OUTCOME = 'archive sent and verified by the destination';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -51,19 +49,29 @@ export function validMigrationId(id: string): boolean {
   return ID.test(id);
 }
 
-const order = (phase: Phase) => PHASES.indexOf(phase);
+/** Whether a migration has ended here, one way or the other. */
+export function isOver(record: MigrationRecord): boolean {
+  return record.phase === 'done' || record.phase === 'failed';
+}
+
+/** The source's archive may be whole at the destination: it resumes only once the destination holds no copy. */
+export function mayBeWholeThere(record: MigrationRecord): boolean {
+  return record.role === 'source' && (record.phase === 'sealed' || record.phase === 'sent');
+}
 
 /**
- * One agent sees only part of a migration (the destination has no checkpoint phase, the source
- * no restore), so its journal may skip ahead along preflight..commit, but never goes back; what
- * has not begun committing can be rolled back; done follows commit, failed follows rollback.
+ * Journals written before the phases became explicit: the outcome string and the flags that
+ * stood for sealed, sent and received, and the destination's one phase for restored.
  */
-export function journalMayMove(from: Phase, to: Phase): boolean {
-  if (isTerminal(from)) return false;
-  if (to === 'rollback') return order(from) < order('commit');
-  if (to === 'failed') return from === 'rollback';
-  if (to === 'done') return from === 'commit';
-  return from !== 'rollback' && order(to) > order(from) && order(to) <= order('commit');
+function upgrade(record: Omit<MigrationRecord, 'phase'> & { phase: string; sealed?: boolean }): MigrationRecord {
+  const legacySent = 'archive sent and verified by the destination';
+  if (record.role === 'source' && record.phase === 'transfer') {
+    if (record.outcome === legacySent) return { ...record, phase: 'sent', outcome: undefined };
+    if (record.sealed) return { ...record, phase: 'sealed' };
+  }
+  if (record.role === 'destination' && record.phase === 'transfer' && record.received) return { ...record, phase: 'received' };
+  if (record.role === 'destination' && record.phase === 'verify') return { ...record, phase: 'restored' };
+  return record as MigrationRecord;
 }
 
 export class Journal {
@@ -82,7 +90,7 @@ export class Journal {
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith('.json')) continue;
       try {
-        const record = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as MigrationRecord;
+        const record = upgrade(JSON.parse(await readFile(join(this.dir, name), 'utf8')) as MigrationRecord & { sealed?: boolean });
         this.#records.set(record.id, record);
       } catch {
         // A torn write from a crash: the .tmp rename never happened, so nothing is lost.
@@ -103,13 +111,16 @@ export class Journal {
   }
 
   active(): MigrationRecord[] {
-    return [...this.#records.values()].filter((r) => !isTerminal(r.phase));
+    return [...this.#records.values()].filter((r) => !isOver(r));
   }
 
   async create(record: Omit<MigrationRecord, 'createdAt' | 'updatedAt'>): Promise<MigrationRecord> {
     if (this.#records.has(record.id)) {
       throw new FerryError('BAD_REQUEST', `migration "${record.id}" already exists on this host`);
     }
+    const first = MACHINES[record.role].phases[0];
+    MACHINES[record.role].check(first as never, record.phase as never, `migration ${record.id}`);
+    if (record.phase !== first) throw new FerryError('INTERNAL', `a ${record.role} journal begins in phase ${first}, not ${record.phase}`);
     const now = new Date().toISOString();
     const full = { ...record, createdAt: now, updatedAt: now };
     this.#records.set(full.id, full);
@@ -117,16 +128,22 @@ export class Journal {
     return full;
   }
 
-  /** Moves a migration to its next phase; the table in common/phases.ts says which are allowed. */
-  async advance(id: string, phase: Phase, changes: Partial<MigrationRecord> = {}): Promise<MigrationRecord> {
+  /**
+   * Every phase change of a journal goes through here: the role's machine in common/phases.ts
+   * says whether it may happen, and an illegal one throws (IllegalPhaseChange) with nothing written.
+   */
+  async advance(id: string, phase: JournalPhase, changes: Omit<Partial<MigrationRecord>, 'phase'> = {}): Promise<MigrationRecord> {
     const record = this.require(id);
-    if (record.phase !== phase && !journalMayMove(record.phase, phase)) {
-      throw new FerryError('BAD_REQUEST', `migration "${id}" is in phase ${record.phase} and cannot go to ${phase}`);
-    }
-    return this.update(id, { ...changes, phase });
+    MACHINES[record.role].check(record.phase as never, phase as never, `migration ${id}`);
+    return this.#save(id, { ...changes, phase });
   }
 
-  async update(id: string, changes: Partial<MigrationRecord>): Promise<MigrationRecord> {
+  /** Changes what the record says, never its phase (that is advance's). */
+  update(id: string, changes: Omit<Partial<MigrationRecord>, 'phase'>): Promise<MigrationRecord> {
+    return this.#save(id, changes);
+  }
+
+  async #save(id: string, changes: Partial<MigrationRecord>): Promise<MigrationRecord> {
     const record = { ...this.require(id), ...changes, updatedAt: new Date().toISOString() };
     this.#records.set(id, record);
     await this.#write(record);

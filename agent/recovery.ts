@@ -5,7 +5,7 @@
 import { AgentConnection } from '../common/client.ts';
 import { FerryError } from '../common/errors.ts';
 import { hostAddress, silentTcpPorts } from '../common/tcp.ts';
-import { SENT_OUTCOME, type MigrationRecord } from './journal.ts';
+import { mayBeWholeThere, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
 import { inspectContainer } from './podman/inspect.ts';
 import type { AgentService } from './service.ts';
@@ -117,9 +117,8 @@ export class Reconciler {
     }
     const stale = this.#idle(record) > this.#options.settleAfterMs;
     if (record.role === 'source') {
-      // Sealed: the end of the archive went out, so the destination may have it whole and restore it.
-      const sent = record.outcome === SENT_OUTCOME || record.sealed === true;
-      if (!sent) {
+      // Sealed or sent: the end of the archive went out, so the destination may have it whole and restore it.
+      if (!mayBeWholeThere(record)) {
         // Checkpointing or sending when the agent died: the destination cannot have restored.
         if (!this.#orphans.has(record.id) && !stale) return;
         log.warn({}, 'the checkpoint/send was cut off: resuming the container here');
@@ -139,9 +138,14 @@ export class Reconciler {
       } else if (peer.phase === 'done') {
         await service.commit(record.id);
       } else if (!peer.busy && peer.idleMs > this.#options.settleAfterMs) {
-        if (peer.phase === 'verify') {
+        if (peer.phase === 'verified') {
+          log.warn({}, 'the coordinator is gone after the destination verified the move: committing it');
+          await this.#tellPeer(record, 'commit', '');
+          await service.commit(record.id);
+        } else if (peer.phase === 'restored') {
           // Restored and validated there, and the coordinator is gone, maybe while it checked the
           // ports: the move is finished only once they answer there, as the coordinator would have.
+          // (The destination checks them again before it counts itself verified.)
           const dead = await this.#deadOnPeer(record);
           if (dead.length) {
             log.warn({ dead }, 'the coordinator is gone after the restore, and the ports do not answer at the destination: rolling back');
@@ -152,7 +156,7 @@ export class Reconciler {
             await this.#tellPeer(record, 'commit', '');
             await service.commit(record.id);
           }
-        } else if (peer.phase === 'preflight' || peer.phase === 'transfer') {
+        } else if (peer.phase === 'preflight' || peer.phase === 'transfer' || peer.phase === 'received') {
           log.warn({}, 'the coordinator is gone before the restore: rolling back');
           await this.#tellPeer(record, 'rollback', 'the coordinator is gone');
           await service.rollback(record.id, 'the coordinator is gone', undefined, true);
@@ -168,8 +172,20 @@ export class Reconciler {
       await service.rollback(record.id, 'the restore was cut off');
       return;
     }
-    if (!stale || record.phase === 'verify') return; // a restored copy waits for the source's word
+    if (!stale) return;
     const peer = await this.#peer(record);
+    if (record.phase === 'restored' || record.phase === 'verified') {
+      // A restored copy follows the source's word. The source commits only after the ports were
+      // seen answering here, and resumes only after this copy is gone; nothing else settles it.
+      if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'done') {
+        log.warn({}, 'the source committed the move: committing it here');
+        await service.commit(record.id);
+      } else if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'failed') {
+        log.warn({}, 'the source rolled the move back: removing the restored copy');
+        await service.rollback(record.id, 'the source rolled the migration back');
+      }
+      return;
+    }
     const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) < Date.now();
     if (peer === 'unknown' || (peer !== 'unreachable' && peer.phase === 'failed') || (peer === 'unreachable' && expired)) {
       log.warn({}, 'the migration failed or expired at the source: removing what was received');

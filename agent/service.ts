@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
-import { hostAddress } from '../common/tcp.ts';
+import { hostAddress, silentTcpPorts } from '../common/tcp.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
@@ -24,7 +24,7 @@ import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
 import { Inbox } from './destination/inbox.ts';
 import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
 import { acceptStream, grantStream, imagePath, type StreamsContext } from './destination/streams.ts';
-import { Journal, SENT_OUTCOME, type MigrationRecord } from './journal.ts';
+import { Journal, mayBeWholeThere, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
@@ -60,6 +60,8 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
 
 
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
+/** How long each published port gets to answer before a restored container counts as verified. */
+const VERIFY_WITHIN_MS = 10_000;
 
 export class AgentService {
   readonly config: AgentConfig;
@@ -332,7 +334,7 @@ export class AgentService {
   async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal): Promise<RestoreOutcome> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
-    if (record.role !== 'destination' || (record.phase !== 'preflight' && record.phase !== 'transfer')) {
+    if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
       throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no archive to restore here (phase ${record.phase})`, { phase: 'restore' });
     }
     if (this.#restoring.has(migrationId)) {
@@ -351,7 +353,8 @@ export class AgentService {
     this.#restoring.set(migrationId, { controller, done });
     try {
       const outcome = await done;
-      await this.journal.advance(migrationId, 'verify');
+      // Restored, not yet verified: the move is finished only once its ports were seen answering.
+      await this.journal.advance(migrationId, 'restored', { ports: outcome.container.ports });
       return outcome;
     } catch (error) {
       const failure = FerryError.from(error, { phase: 'restore', host: this.config.name });
@@ -407,11 +410,13 @@ export class AgentService {
     if (record.phase === 'failed') {
       throw new FerryError('BAD_REQUEST', `migration ${migrationId} was rolled back here; it cannot be committed`, { phase: 'commit' });
     }
+    // A commit that a crash cut off (phase commit) goes on from where it was.
+    const resumed = record.phase === 'commit';
     let outcome: string;
     if (record.role === 'source') {
       // Sealed without the word that podman's checkpoint succeeded: this agent died after the
       // archive went out whole, and the destination restored it (the reconciler checked).
-      if (record.phase !== 'transfer' || (record.outcome !== SENT_OUTCOME && !record.sealed)) {
+      if (!resumed && !mayBeWholeThere(record)) {
         throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
       }
       const current = await findContainer(this.config.podman, record.containerId);
@@ -421,16 +426,19 @@ export class AgentService {
           phase: 'commit',
         });
       }
-      await this.journal.advance(migrationId, 'commit');
+      if (!resumed) await this.journal.advance(migrationId, 'commit');
       if (current) await removeContainer(this.config.podman, record.containerId);
       outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
       const moved = await this.#setAsideData(record.dataPaths ?? [], migrationId);
       if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
     } else {
-      if (record.phase !== 'verify') {
-        throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
+      if (!resumed) {
+        if (record.phase !== 'restored' && record.phase !== 'verified') {
+          throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
+        }
+        if (record.phase === 'restored') await this.#verifyHere(record);
+        await this.journal.advance(migrationId, 'commit');
       }
-      await this.journal.advance(migrationId, 'commit');
       await dropReplaced(record.dataPaths ?? [], migrationId);
       outcome = 'kept the restored container';
     }
@@ -439,6 +447,24 @@ export class AgentService {
     this.#inboxes.delete(migrationId);
     this.#cancels.delete(migrationId);
     return outcome;
+  }
+
+  /**
+   * Destination: restored becomes verified only when every published TCP port of the restored
+   * container answers on this host, whoever asks for the commit (the coordinator checked from
+   * outside already; recovery may not have).
+   */
+  async #verifyHere(record: MigrationRecord): Promise<void> {
+    const address = hostAddress(this.config.listen);
+    const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), VERIFY_WITHIN_MS);
+    if (dead.length) {
+      throw new FerryError('NOT_ANSWERING', `${record.container} was restored on ${this.config.name}, but its published port ${dead.join(', ')} does not answer there`, {
+        phase: 'verify',
+        host: this.config.name,
+        hint: 'The move is not committed; roll it back (the source resumes its copy) or find out why the service does not answer.',
+      });
+    }
+    await this.journal.advance(record.id, 'verified');
   }
 
   /**
@@ -470,7 +496,7 @@ export class AgentService {
     if (record.phase === 'done') {
       throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
     }
-    if (record.role === 'source' && record.sealed && record.phase !== 'rollback' && !peerRolledBack) {
+    if (mayBeWholeThere(record) && !peerRolledBack) {
       throw new FerryError('ROLLBACK_FAILED', `the whole archive of ${record.container} may have reached ${record.peer}, which did not confirm it holds no copy: the container stays frozen on ${this.config.name} rather than risk two running copies`, {
         phase: 'rollback',
         host: this.config.name,

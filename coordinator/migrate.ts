@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { AgentConnection } from '../common/client.ts';
 import { FerryError } from '../common/errors.ts';
-import type { Phase } from '../common/phases.ts';
+import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { TlsFiles } from '../common/pki.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
@@ -95,14 +95,8 @@ class Migration {
   readonly source: AgentConnection<HostEntry>;
   readonly destination: AgentConnection<HostEntry>;
   readonly emit: Emit;
-  phase: Phase = 'preflight';
-  /** Whether the source was asked to checkpoint: from here on, failure means rollback. */
-  frozen = false;
-  prepared = false;
-  /** Whether the destination was asked to restore. */
-  restoreRequested = false;
-  /** Whether the whole archive reached the destination: only then can it hold a running copy. */
-  archiveDelivered = false;
+  /** Where the migration stands; only `move` and `enter` change it, as COORDINATOR allows. */
+  #phase: Phase = 'preflight';
 
   constructor(id: string, options: MigrateOptions, source: AgentConnection<HostEntry>, destination: AgentConnection<HostEntry>, emit: Emit) {
     this.id = id;
@@ -112,8 +106,18 @@ class Migration {
     this.emit = emit;
   }
 
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  move(phase: Phase): void {
+    COORDINATOR.check(this.#phase, phase, `migration ${this.id}`);
+    this.#phase = phase;
+  }
+
+  /** Moves on and says so. */
   enter(phase: Phase, host: string, message: string): void {
-    this.phase = phase;
+    this.move(phase);
     this.emit({ kind: 'phase', migrationId: this.id, phase, host, message });
   }
 
@@ -138,10 +142,13 @@ class Migration {
       const verifyMs = Math.round(verified - verifyStarted);
       this.emit({ kind: 'verified', migrationId: this.id, host: to.name, address: to.address, ports: restoredPorts });
       this.cancelled();
+      // The destination checks its ports too before it counts itself verified, and keeps the
+      // container for good; until it has, a failure still rolls back.
+      await this.commitDestination();
 
-      // commit: the destination is verified, so the source copy can go.
+      // commit: the destination is verified and keeps the container, so the source copy can go.
       this.enter('commit', from.name, `removing the frozen copy from ${from.name}`);
-      await this.commit();
+      await this.commitSource();
       // The outage: from CRIU's freeze on the source to the first answer on the destination's
       // ports (or the verified restore, for a container that publishes none).
       const answeredAt = (await moved.answered) ?? verified;
@@ -168,14 +175,16 @@ class Migration {
         dataBytesFrozen: moved.dataBytesFrozen,
         imageBytes: moved.imageBytes,
       };
-      this.phase = 'done';
+      this.move('done');
       this.emit({ kind: 'done', summary });
       return summary;
     } catch (error) {
       const failure = FerryError.from(error, { phase: this.phase });
+      // Past the point of no return the container is the destination's: nothing to roll back.
+      if (this.phase === 'commit' || this.phase === 'done') throw failure;
       // A container resumed on the source that does not answer is not rolled back, whatever the steps say.
       const rolledBack = (await this.rollback(failure)) && failure.code !== 'NOT_ANSWERING';
-      this.phase = 'failed';
+      this.move('failed');
       this.emit({ kind: 'failed', migrationId: this.id, error: failure, rolledBack });
       if (!rolledBack) {
         throw new FerryError('ROLLBACK_FAILED', `${failure.describe()}; then the rollback failed too`, {
@@ -263,9 +272,9 @@ class Migration {
     this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
     if (this.options.dryRun) {
       this.emit({ kind: 'preflight-ok', migrationId: this.id, container: container.name, from: from.name, to: to.name });
+      this.move('done');
       return undefined;
     }
-    this.prepared = true;
     return { container, prepared };
   }
 
@@ -298,7 +307,6 @@ class Migration {
     let restoring: Promise<RestoreReply__Output> | undefined;
     let restoreFailure: FerryError | undefined;
     let answered: Promise<number | undefined> = Promise.resolve(undefined);
-    this.frozen = true;
     try {
       const events = this.source.checkpointAndSend(
         {
@@ -330,18 +338,17 @@ class Migration {
             sourceCall.abort(restoreFailure);
           });
         } else if (event.transferred && restoring) {
-          this.archiveDelivered = true;
           this.onSourceEvent(event, moved);
-          // The destination cannot answer before the whole archive is there; from now on, off the
-          // critical path, watch for its first answer.
+          // The whole archive is there: from now on the destination may hold a running copy. It
+          // cannot answer before; from now on, off the critical path, watch for its first answer.
+          this.enter('restore', to.name, `restoring ${container.name} on ${to.name}`);
           answered = firstAnswer(to.address, container.ports, watching.signal);
         } else {
           this.onSourceEvent(event, moved);
         }
       }
       this.cancelled();
-      if (!restoring) throw new FerryError('INTERNAL', `${from.name} finished without freezing the container`, { phase: 'checkpoint' });
-      this.enter('restore', to.name, `restoring ${container.name} on ${to.name}`);
+      if (!restoring || this.phase !== 'restore') throw new FerryError('INTERNAL', `${from.name} finished without freezing the container and sending its archive`, { phase: 'checkpoint' });
       const restored = await restoring;
       this.emit({
         kind: 'restored',
@@ -371,7 +378,7 @@ class Migration {
     const to = this.destination.host;
     if (event.dumped) {
       this.emit({ kind: 'dumped', migrationId: this.id, host: from.name, ms: Number(event.dumped.ms) });
-      this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name} as podman writes it`);
+      if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name} as podman writes it`);
     } else if (event.checkpointed) {
       const c = event.checkpointed;
       moved.checkpointMs = Number(c.checkpointMs);
@@ -395,6 +402,8 @@ class Migration {
     } else if (event.progress) {
       this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
     } else if (event.transferred) {
+      // A small archive may be all there before the source said the dump was done.
+      if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name}`);
       moved.transferMs = Number(event.transferred.transferMs);
       this.emit({ kind: 'transferred', migrationId: this.id, bytes: Number(event.transferred.bytes), transferMs: moved.transferMs, sha256: event.transferred.sha256 });
     }
@@ -407,7 +416,6 @@ class Migration {
    */
   async restore(validation: string, stop: AbortSignal): Promise<RestoreReply__Output> {
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop]) : stop;
-    this.restoreRequested = true;
     const timeoutMs = this.options.restoreTimeoutMs ?? 10 * 60_000;
     const budgetMs = this.options.transferRetryMs || DEFAULT_TRANSFER_RETRY_MS;
     let unreachableSince: number | undefined;
@@ -426,7 +434,25 @@ class Migration {
     }
   }
 
-  async commit(): Promise<void> {
+  /**
+   * The destination checks its ports itself, becomes verified and keeps the container for good.
+   * An agent that restarts gets a little while to come back, as in a rollback.
+   */
+  async commitDestination(): Promise<void> {
+    const to = this.destination.host.name;
+    await pRetry(() => this.destination.commit(this.id), {
+      retries: 10,
+      minTimeout: 500,
+      maxTimeout: 5_000,
+      maxRetryTime: ROLLBACK_RETRY_MS,
+      shouldRetry: ({ error }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
+    }).catch((error: unknown) => {
+      throw FerryError.from(error).at('verify', to);
+    });
+  }
+
+  /** Past the point of no return: a source copy that cannot be removed is a warning, not a failure. */
+  async commitSource(): Promise<void> {
     try {
       await this.source.commit(this.id);
     } catch (error) {
@@ -439,9 +465,6 @@ class Migration {
         }),
       });
     }
-    await this.destination.commit(this.id).catch((error: unknown) => {
-      this.emit({ kind: 'warning', migrationId: this.id, error: FerryError.from(error, { phase: 'commit', host: this.destination.host.name }) });
-    });
   }
 
   /**
@@ -450,15 +473,18 @@ class Migration {
    * destination resumes only then. True when the container runs on the source again.
    */
   async rollback(failure: FerryError): Promise<boolean> {
-    if (!this.prepared || this.options.dryRun) return true; // nothing was changed anywhere
-    this.phase = 'rollback';
-    this.emit({ kind: 'phase', migrationId: this.id, phase: 'rollback', host: this.source.host.name, message: `rolling back: ${failure.describe()}` });
+    // Before the source was asked to freeze nothing was changed; a destination that prepared
+    // for the archive forgets it once it expires.
+    if (this.phase === 'preflight') return true;
+    // Once the whole archive reached the destination, it may hold a running copy.
+    const archiveThere = COORDINATOR.reached(this.phase, 'restore');
+    this.enter('rollback', this.source.host.name, `rolling back: ${failure.describe()}`);
     const reason = `${failure.code}: ${failure.message}`;
     const step = async (agent: AgentConnection, peerRolledBack = false): Promise<boolean> => {
       try {
         // An agent that is restarting gets a little while to come back; nothing else is retried.
         // The destination matters only once it may have restored; before that it settles on its own.
-        const patient = agent === this.source || this.archiveDelivered;
+        const patient = agent === this.source || archiveThere;
         const outcome = await pRetry(() => agent.rollback(this.id, reason, { peerRolledBack }), {
           retries: patient ? 10 : 0,
           minTimeout: 500,
@@ -480,7 +506,6 @@ class Migration {
       }
     };
     const destinationClean = await step(this.destination);
-    if (!this.frozen) return true;
     return step(this.source, destinationClean);
   }
 }

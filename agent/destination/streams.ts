@@ -77,7 +77,7 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
 
 /** Refuses a stream the migration does not expect in its present state. */
 function expecting(record: MigrationRecord, kind: StreamKind): void {
-  if (record.role !== 'destination' || (record.phase !== 'preflight' && record.phase !== 'transfer')) {
+  if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
     throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`, { phase: 'transfer' });
   }
   if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
@@ -125,7 +125,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) }),
           resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
           complete: async (archive) => {
-            await ctx.journal.update(record.id, { received: archive });
+            await ctx.journal.advance(record.id, 'received', { received: archive });
             inbox.verify(archive);
           },
         };

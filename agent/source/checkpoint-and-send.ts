@@ -13,7 +13,7 @@ import type { MigrationEvent } from '../../proto/gen/ferry/v1/MigrationEvent.ts'
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { packEntries } from '../data/pack.ts';
 import { delta, scan, type Entry, type Manifest } from '../data/scan.ts';
-import { SENT_OUTCOME, type Journal } from '../journal.ts';
+import { mayBeWholeThere, type Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { checkpoint, COMPRESSIONS, type CheckpointStats, type Compression } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
@@ -213,7 +213,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       const sealing = async function* () {
         yield* follow;
         // The END frame follows these bytes: from here the destination may hold the whole archive.
-        await ctx.journal.update(record.id, { sealed: true });
+        await ctx.journal.advance(record.id, 'sealed');
         log.info({}, "the export's end marker was read: sealing the archive stream");
       };
       return connection.send({
@@ -280,7 +280,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     if (failure) throw preferCause(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
     const { stats, checkpointMs } = (results[0] as PromiseFulfilledResult<{ stats: CheckpointStats; checkpointMs: number }>).value;
     const sent = (results[1] as PromiseFulfilledResult<{ bytes: number; sha256: string; ms: number }>).value;
-    await ctx.journal.update(record.id, { outcome: SENT_OUTCOME });
+    await ctx.journal.advance(record.id, 'sent');
     log.info({ checkpointMs, frozenMs: stats.frozenMs, runtimeMs: stats.runtimeMs, bytes: sent.bytes, transferMs: sent.ms }, 'checkpointed and sent');
   } catch (error) {
     stopping.abort();
@@ -335,7 +335,8 @@ async function resumeHere(ctx: SourceContext, peer: AgentConnection, id: string,
         return e;
       },
     );
-  if (ctx.journal.get(id)?.sealed) return local(await tellPeer());
+  const record = ctx.journal.get(id);
+  if (record && mayBeWholeThere(record)) return local(await tellPeer());
   const unresumed = await local(false);
   await tellPeer();
   return unresumed;

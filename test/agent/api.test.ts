@@ -60,8 +60,11 @@ describe('archives at rest', () => {
     const first = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
     await first.open();
     const base = { role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true };
-    await first.journal.create({ ...base, id: 'm-open', phase: 'transfer', archivePath: join(dir, 'archives', 'm-open.tar') });
-    await first.journal.create({ ...base, id: 'm-over', phase: 'failed', archivePath: join(dir, 'archives', 'm-over.tar') });
+    await first.journal.create({ ...base, id: 'm-open', phase: 'preflight', archivePath: join(dir, 'archives', 'm-open.tar') });
+    await first.journal.advance('m-open', 'transfer');
+    await first.journal.create({ ...base, id: 'm-over', phase: 'preflight', archivePath: join(dir, 'archives', 'm-over.tar') });
+    await first.journal.advance('m-over', 'rollback');
+    await first.journal.advance('m-over', 'failed');
     for (const name of ['m-open.tar', 'm-over.tar', 'm-over.image.tar', 'm-ghost.tar']) writeFileSync(join(dir, 'archives', name), 'x');
     const restarted = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
     await restarted.open();
@@ -114,9 +117,12 @@ describe('the agent API refuses bad input and changes nothing', () => {
   it('a resumed archive stream that in fact arrived whole is answered "complete", not refused', async () => {
     const record = {
       id: 'm-whole', role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
-      archivePath: join(stateDir, 'archives', 'm-whole.tar'), phase: 'restore' as const, received: { bytes: 42, sha256: 'ab'.repeat(32) },
+      archivePath: join(stateDir, 'archives', 'm-whole.tar'), phase: 'preflight' as const,
     };
     await service.journal.create(record);
+    await service.journal.advance('m-whole', 'transfer');
+    await service.journal.advance('m-whole', 'received', { received: { bytes: 42, sha256: 'ab'.repeat(32) } });
+    await service.journal.advance('m-whole', 'restore');
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
       client.openStream({ migrationId: 'm-whole', kind: 'checkpoint', round: 0, resume: true, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
     );

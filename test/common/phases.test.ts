@@ -1,16 +1,40 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, isTerminal, PHASES } from '../../common/phases.ts';
+import { COORDINATOR, DESTINATION, IllegalPhaseChange, SOURCE } from '../../common/phases.ts';
 
-describe('migration phases', () => {
-  it('go forward in order, with rollback possible once something is frozen', () => {
-    expect(canTransition('preflight', 'checkpoint')).toBe(true);
-    expect(canTransition('checkpoint', 'restore')).toBe(false);
-    expect(canTransition('transfer', 'rollback')).toBe(true);
-    expect(canTransition('commit', 'rollback')).toBe(false);
-    expect(canTransition('rollback', 'failed')).toBe(true);
+describe('the phase machines', () => {
+  it("the coordinator goes forward in order; rollback only once the source was asked to freeze", () => {
+    expect(COORDINATOR.may('preflight', 'checkpoint')).toBe(true);
+    expect(COORDINATOR.may('preflight', 'rollback')).toBe(false);
+    expect(COORDINATOR.may('checkpoint', 'restore')).toBe(false);
+    expect(COORDINATOR.may('transfer', 'rollback')).toBe(true);
+    expect(COORDINATOR.may('commit', 'rollback')).toBe(false);
+    expect(() => COORDINATOR.check('verify', 'done', 'm-1')).toThrow(IllegalPhaseChange);
+    expect(() => COORDINATOR.check('verify', 'verify', 'm-1')).not.toThrow();
   });
 
-  it('end in done or failed and nowhere else', () => {
-    expect(PHASES.filter(isTerminal)).toEqual(['done', 'failed']);
+  it('the source seals before it sends, and commits only what was sent', () => {
+    expect(SOURCE.may('transfer', 'commit')).toBe(false);
+    expect(SOURCE.may('sealed', 'commit')).toBe(false);
+    expect(SOURCE.may('sent', 'commit')).toBe(true);
+    expect(SOURCE.may('sent', 'rollback')).toBe(true);
+  });
+
+  it('the destination commits only a verified restore', () => {
+    expect(DESTINATION.may('restored', 'commit')).toBe(false);
+    expect(DESTINATION.may('restored', 'verified')).toBe(true);
+    expect(DESTINATION.may('verified', 'commit')).toBe(true);
+    expect(DESTINATION.may('transfer', 'restore')).toBe(false); // the archive must have checked out
+  });
+
+  it('every machine ends in done or failed and nowhere else', () => {
+    for (const machine of [COORDINATOR, SOURCE, DESTINATION]) {
+      expect(machine.phases.filter((p) => machine.isTerminal(p as never))).toEqual(['done', 'failed']);
+    }
+  });
+
+  it('knows what lies ahead of a phase', () => {
+    expect(DESTINATION.reached('verified', 'received')).toBe(true);
+    expect(DESTINATION.reached('received', 'verified')).toBe(false);
+    expect(COORDINATOR.reached('checkpoint', 'rollback')).toBe(false);
   });
 });
