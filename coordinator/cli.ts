@@ -1,16 +1,19 @@
-// ferry: the coordinator CLI. Parses arguments, runs one command and renders its events; the
-// work itself lives in migrate.ts and friends. Exit codes: 0 ok, 1 failed (the container runs
-// on the source), 2 bad usage, 3 failed and the rollback did not complete.
-import { existsSync, readFileSync } from 'node:fs';
+// ferry: the coordinator CLI. Parses the arguments and hands them to one command (commands/);
+// the migration itself lives in migrate.ts, its options in options.ts, its output in output.ts.
+// Exit codes: 0 ok, 1 failed (the container runs on the source), 2 bad usage, 3 failed and the
+// rollback did not complete.
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
-import { DEFAULT_PKI_DIR, initCa, issue, loadTls, notAfter, type TlsFiles } from '../common/pki.ts';
-import { AgentConnection } from '../common/client.ts';
-import type { MigrationEvent } from './events.ts';
-import { loadInventory, locateInventory, resolveHost, type HostEntry, type Inventory } from './inventory.ts';
-import { migrate } from './migrate.ts';
-import { eventJson, formatBytes, formatError, formatEvent } from './render.ts';
+import { DEFAULT_PKI_DIR, loadTls, type TlsFiles } from '../common/pki.ts';
+import { runCerts } from './commands/certs.ts';
+import { runEvacuate } from './commands/evacuate.ts';
+import { runHosts } from './commands/hosts.ts';
+import { runMigrate } from './commands/migrate.ts';
+import { runPs } from './commands/ps.ts';
+import { loadInventory, locateInventory, type Inventory } from './inventory.ts';
+import { defaultOutput, report, usage, type Output } from './output.ts';
 
 const HELP = `ferry: live-migrate running podman containers between hosts.
 
@@ -65,16 +68,6 @@ resumes from its local checkpoint. Ctrl-C rolls back too.
 Exit codes: 0 done; 1 failed and rolled back (the container runs on the source);
 2 bad usage; 3 failed and the rollback did not complete (read the message).
 `;
-
-interface Output {
-  json: boolean;
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-function usage(message: string): never {
-  throw new FerryError('BAD_REQUEST', message, { hint: 'See `ferry --help`.' });
-}
 
 export async function main(argv: string[], io: Output = defaultOutput(false)): Promise<number> {
   // bin/ferry passes the name it was run by (bin/migrate links to it); `migrate --from A --to B C`
@@ -151,264 +144,6 @@ async function coordinatorTls(dir: string | undefined, inventory: Inventory): Pr
   if (inventory.tls) return loadTls(inventory.tls.dir, inventory.tls.name);
   if (existsSync(`${DEFAULT_PKI_DIR}/coordinator.pem`)) return loadTls(DEFAULT_PKI_DIR, 'coordinator');
   return undefined;
-}
-
-async function runCerts(
-  values: { dir: string; role?: string | undefined; ip?: string[] | undefined; dns?: string[] | undefined; days: string },
-  rest: string[],
-  io: Output,
-): Promise<number> {
-  const [action, name] = rest;
-  if (action === 'init') {
-    const { created } = await initCa(values.dir);
-    io.out(created ? `certs      made the Ferry CA in ${values.dir} (ca.pem, ca.key)` : `certs      ${values.dir} already has a CA; kept it`);
-    return 0;
-  }
-  if (action === 'issue' && name) {
-    const role = values.role ?? (name === 'coordinator' ? 'coordinator' : 'agent');
-    if (role !== 'agent' && role !== 'coordinator') usage(`--role must be agent or coordinator, not "${role}"`);
-    const days = Number(values.days);
-    if (!Number.isInteger(days) || days < 1) usage('--days must be a whole number of days');
-    const path = await issue(values.dir, name, { role, ips: values.ip ?? [], dns: values.dns ?? [], days });
-    io.out(`certs      issued ${path} (${role}) valid until ${notAfter(readFileSync(path))}`);
-    return 0;
-  }
-  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR]');
-}
-
-function report(error: FerryError, io: Output): number {
-  if (io.json) io.out(JSON.stringify({ event: 'error', error }));
-  else io.err(formatError(error));
-  return exitCode(error);
-}
-
-const USAGE_CODES = new Set(['BAD_REQUEST', 'UNKNOWN_HOST', 'INVENTORY_INVALID', 'SAME_HOST']);
-
-function exitCode(error: FerryError): number {
-  if (error.code === 'ROLLBACK_FAILED') return 3;
-  return USAGE_CODES.has(error.code) ? 2 : 1;
-}
-
-interface Values {
-  from?: string | undefined;
-  to?: string | undefined;
-  compress: string;
-  'verify-timeout': string;
-  'replace-data': boolean;
-  'ignore-bind-mounts': boolean;
-  'no-presync': boolean;
-  'dry-run': boolean;
-  'transfer-retry-ms': string;
-  bwlimit?: string | undefined;
-}
-
-const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-
-/** "100M" -> 104857600 bytes per second; undefined: no cap. */
-export function parseRate(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
-  const unit = RATE_UNITS[(match?.[2] ?? '').toUpperCase()];
-  const rate = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(rate) || rate < 64 * 1024) usage(`--bwlimit must be a rate of at least 64K (bytes per second, with K, M or G), not "${text}"`);
-  return rate;
-}
-
-function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
-  if (!values.from) usage('--from HOST is required');
-  if (!values.to) usage('--to HOST is required');
-  const from = resolveHost(inventory, values.from);
-  const to = values.to.split(',').filter(Boolean).map((name) => resolveHost(inventory, name));
-  for (const host of to) {
-    if (host.name === from.name || host.agent === from.agent) {
-      throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
-    }
-  }
-  return { from, to };
-}
-
-function migrationSettings(values: Values) {
-  const compress = values.compress;
-  if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
-  const verifyTimeoutMs = Number(values['verify-timeout']);
-  if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
-  const transferRetryMs = Number(values['transfer-retry-ms']);
-  if (!Number.isInteger(transferRetryMs) || transferRetryMs < 0) usage('--transfer-retry-ms must be a whole number of milliseconds');
-  return {
-    compress: compress as 'none' | 'zstd' | 'gzip',
-    transferRetryMs,
-    verifyTimeoutMs,
-    replaceData: values['replace-data'],
-    ignoreBindMounts: values['ignore-bind-mounts'],
-    noPresync: values['no-presync'],
-    dryRun: values['dry-run'],
-    bwlimitBytesPerSec: parseRate(values.bwlimit),
-  };
-}
-
-/** Ctrl-C aborts the migration, which then rolls back; a second Ctrl-C only says so. */
-function interruptible(io: Output): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) {
-      io.err('still rolling back; wait for it to finish so the container is left running on one host');
-      return;
-    }
-    io.err('interrupted: rolling back...');
-    controller.abort(new FerryError('CANCELLED', 'interrupted by the user'));
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
-    },
-  };
-}
-
-interface Renderer {
-  (event: MigrationEvent): void;
-  /** Whether a 'failed' event has been shown, so the error need not be printed again. */
-  sawFailure: () => boolean;
-}
-
-function renderer(io: Output): Renderer {
-  let lastProgress = 0;
-  let failed = false;
-  const render = (event: MigrationEvent) => {
-    if (event.kind === 'failed') failed = true;
-    if (io.json) {
-      io.out(eventJson(event));
-      return;
-    }
-    if (event.kind === 'progress') {
-      // Progress lines at most once a second; the final size is in the 'transferred' line.
-      if (Date.now() - lastProgress < 1000 || event.bytes === event.totalBytes) return;
-      lastProgress = Date.now();
-    }
-    const text = formatEvent(event);
-    if (text !== undefined) (event.kind === 'failed' || event.kind === 'warning' ? io.err : io.out)(text);
-  };
-  return Object.assign(render, { sawFailure: () => failed });
-}
-
-async function runMigrate(inventory: Inventory, tls: TlsFiles | undefined, values: Values, rest: string[], io: Output): Promise<number> {
-  if (rest.length !== 1) usage(rest.length ? `one container at a time, got ${rest.length}: ${rest.join(' ')}` : 'which container? ferry migrate --from A --to B CONTAINER');
-  const { from, to } = endpoints(inventory, values);
-  if (to.length !== 1) usage('migrate takes one --to host');
-  const settings = migrationSettings(values);
-  const interrupt = interruptible(io);
-  const render = renderer(io);
-  try {
-    await migrate({ from, to: to[0] as HostEntry, container: rest[0] as string, ...settings, signal: interrupt.signal, tls }, render);
-    return 0;
-  } catch (error) {
-    const failure = FerryError.from(error);
-    // The 'failed' event already showed the error; only a rollback failure needs saying again.
-    if (failure.code === 'ROLLBACK_FAILED' || !render.sawFailure()) return report(failure, io);
-    return exitCode(failure);
-  } finally {
-    interrupt.dispose();
-  }
-}
-
-async function runEvacuate(inventory: Inventory, tls: TlsFiles | undefined, values: Values, rest: string[], io: Output): Promise<number> {
-  if (rest.length) usage(`evacuate takes no container names (got ${rest.join(' ')}); it moves every running container`);
-  const { from, to } = endpoints(inventory, values);
-  const settings = migrationSettings(values);
-  const source = new AgentConnection(from, tls);
-  let containers;
-  try {
-    containers = (await source.list(false)).filter((c) => c.state === 'running');
-  } finally {
-    source.close();
-  }
-  const interrupt = interruptible(io);
-  let failed = 0;
-  try {
-    for (const [index, container] of containers.entries()) {
-      if (interrupt.signal.aborted) break;
-      const target = to[index % to.length] as HostEntry;
-      try {
-        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal, tls }, renderer(io));
-      } catch (error) {
-        failed += 1;
-        const failure = FerryError.from(error);
-        if (failure.code === 'ROLLBACK_FAILED') return report(failure, io);
-      }
-    }
-  } finally {
-    interrupt.dispose();
-  }
-  const moved = containers.length - failed;
-  if (io.json) io.out(JSON.stringify({ event: 'evacuated', host: from.name, moved, failed, total: containers.length }));
-  else io.out(`evacuate   ${from.name}: ${moved} of ${containers.length} running containers moved${failed ? `, ${failed} failed and stayed` : ''}`);
-  return failed ? 1 : 0;
-}
-
-async function runHosts(inventory: Inventory, tls: TlsFiles | undefined, io: Output): Promise<number> {
-  if (!inventory.hosts.size) usage('the inventory has no hosts (pass --inventory FILE)');
-  const rows = await Promise.all(
-    [...inventory.hosts.values()].map(async (host) => {
-      const agent = new AgentConnection(host, tls);
-      try {
-        const info = await agent.info({ timeoutMs: 10_000 });
-        return { host: host.name, agent: host.agent, ok: true, info };
-      } catch (error) {
-        return { host: host.name, agent: host.agent, ok: false, error: FerryError.from(error) };
-      } finally {
-        agent.close();
-      }
-    }),
-  );
-  if (io.json) {
-    io.out(JSON.stringify({ event: 'hosts', hosts: rows }));
-  } else {
-    for (const row of rows) {
-      if (row.ok && 'info' in row && row.info) {
-        const i = row.info;
-        io.out(
-          `${row.host.padEnd(8)} ${row.agent.padEnd(22)} up  podman ${i.podmanVersion} ${i.ociRuntime} ${i.runcVersion} criu ${i.criuVersion}` +
-            ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
-            ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
-        );
-        for (const problem of i.problems) io.out(`${''.padEnd(8)} !! ${problem}`);
-      } else {
-        io.out(`${row.host.padEnd(8)} ${row.agent.padEnd(22)} DOWN ${'error' in row && row.error ? row.error.message : ''}`);
-      }
-    }
-  }
-  return rows.every((r) => r.ok) ? 0 : 1;
-}
-
-async function runPs(inventory: Inventory, tls: TlsFiles | undefined, rest: string[], io: Output): Promise<number> {
-  if (rest.length !== 1) usage('ferry ps HOST');
-  const host = resolveHost(inventory, rest[0] as string);
-  const agent = new AgentConnection(host, tls);
-  try {
-    const containers = await agent.list(true);
-    if (io.json) {
-      io.out(JSON.stringify({ event: 'containers', host: host.name, containers }));
-    } else {
-      for (const c of containers) {
-        const ports = c.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(',');
-        io.out(`${c.id.slice(0, 12)}  ${c.name.padEnd(20)} ${c.state.padEnd(8)} ${c.image} ${ports}${c.problem ? `  !! ${c.problem}` : ''}`);
-      }
-    }
-    return 0;
-  } finally {
-    agent.close();
-  }
-}
-
-function defaultOutput(json: boolean): Output {
-  return {
-    json,
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
-  };
 }
 
 if (import.meta.main) {

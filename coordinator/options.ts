@@ -1,0 +1,61 @@
+// The migration options of the command line, checked and resolved once into what migrate() takes.
+import { FerryError } from '../common/errors.ts';
+import { resolveHost, type HostEntry, type Inventory } from './inventory.ts';
+import { usage } from './output.ts';
+
+export interface Values {
+  from?: string | undefined;
+  to?: string | undefined;
+  compress: string;
+  'verify-timeout': string;
+  'replace-data': boolean;
+  'ignore-bind-mounts': boolean;
+  'no-presync': boolean;
+  'dry-run': boolean;
+  'transfer-retry-ms': string;
+  bwlimit?: string | undefined;
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "100M" -> 104857600 bytes per second; undefined: no cap. */
+export function parseRate(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
+  const unit = RATE_UNITS[(match?.[2] ?? '').toUpperCase()];
+  const rate = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(rate) || rate < 64 * 1024) usage(`--bwlimit must be a rate of at least 64K (bytes per second, with K, M or G), not "${text}"`);
+  return rate;
+}
+
+export function endpoints(inventory: Inventory, values: Values): { from: HostEntry; to: HostEntry[] } {
+  if (!values.from) usage('--from HOST is required');
+  if (!values.to) usage('--to HOST is required');
+  const from = resolveHost(inventory, values.from);
+  const to = values.to.split(',').filter(Boolean).map((name) => resolveHost(inventory, name));
+  for (const host of to) {
+    if (host.name === from.name || host.agent === from.agent) {
+      throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
+    }
+  }
+  return { from, to };
+}
+
+export function migrationSettings(values: Values) {
+  const compress = values.compress;
+  if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
+  const verifyTimeoutMs = Number(values['verify-timeout']);
+  if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
+  const transferRetryMs = Number(values['transfer-retry-ms']);
+  if (!Number.isInteger(transferRetryMs) || transferRetryMs < 0) usage('--transfer-retry-ms must be a whole number of milliseconds');
+  return {
+    compress: compress as 'none' | 'zstd' | 'gzip',
+    transferRetryMs,
+    verifyTimeoutMs,
+    replaceData: values['replace-data'],
+    ignoreBindMounts: values['ignore-bind-mounts'],
+    noPresync: values['no-presync'],
+    dryRun: values['dry-run'],
+    bwlimitBytesPerSec: parseRate(values.bwlimit),
+  };
+}
