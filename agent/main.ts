@@ -6,7 +6,7 @@ import { DEFAULT_PKI_DIR, loadTls } from '../common/pki.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
-import { DEFAULT_RECOVERY, Reconciler } from './recovery.ts';
+import { DEFAULT_RECOVERY, Reconciler } from './settle/recovery.ts';
 import { DataServer } from './dataplane/server.ts';
 import { startServer, stopServer } from './server.ts';
 import { AgentService } from './service.ts';
@@ -99,7 +99,16 @@ async function main(): Promise<void> {
   service.dataPort = await data.listen(dataAt.host, dataAt.port);
   const { server, port } = await startServer(service, log);
   log.info({ listen: values.listen, port, dataPort: service.dataPort }, 'agent listening');
-  const reconciler = new Reconciler(service, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
+  const settling = {
+    journal: service.journal,
+    podman: service.config.podman,
+    tls: service.config.tls,
+    isBusy: (id: string) => service.isBusy(id),
+    track: <T>(id: string, work: () => Promise<T>) => service.track(id, work),
+    commit: (id: string) => service.commit(id),
+    rollback: (id: string, reason: string, peerRolledBack = false) => service.rollback(id, reason, undefined, peerRolledBack),
+  };
+  const reconciler = new Reconciler(settling, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
   reconciler.start();
 
   let stopping = false;

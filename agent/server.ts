@@ -60,20 +60,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     Info: unary('Info', () => service.info()),
     ListContainers: unary('ListContainers', async (request) => ({ containers: await service.list(request.all) })),
     InspectContainer: unary('InspectContainer', (request) => service.inspect(request.container)),
-    PrepareReceive: unary('PrepareReceive', (request) =>
-      service.prepareReceive({
-        migrationId: request.migrationId,
-        sourceHost: request.sourceHost,
-        container: request.container,
-        ttlMs: Number(request.ttlMs),
-        replaceData: request.replaceData,
-        ignoreBindMounts: request.ignoreBindMounts,
-        sourceCpuinfo: request.sourceCpuinfo,
-        sourceAddress: request.sourceAddress,
-        dryRun: request.dryRun,
-        archiveBytesEstimate: Number(request.archiveBytesEstimate),
-      }),
-    ),
+    PrepareReceive: unary('PrepareReceive', (request) => service.prepareReceive(request)),
     CheckpointAndSend: (call) => {
       const signal = cancelSignal(call);
       const request = call.request;

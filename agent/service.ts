@@ -3,12 +3,12 @@
 // bookkeeping and the per-migration locks; each role's steps live in their own rooms (source/,
 // destination/) and get a narrow context, not the service. Both roles commit or roll back what
 // they did, idempotently, from their journal.
-import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, type ErrorCode } from '../common/errors.ts';
+import { FerryError } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
-import { hostAddress, silentTcpPorts } from '../common/tcp.ts';
+import { hostAddress } from '../common/tcp.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
@@ -16,24 +16,25 @@ import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { OpenStreamReply } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
-import { cpuinfoCheck, cpuinfoDump } from './criu/cpuinfo.ts';
+import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
+import { cpuinfoDump } from './criu/cpuinfo.ts';
 import { bindMountPaths } from './data/bind-mounts.ts';
-import { dropReplaced, leftPath, pathState, unstage } from './data/staging.ts';
 import { Grants } from './dataplane/grants.ts';
 import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
 import { Inbox } from './destination/inbox.ts';
 import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
-import { acceptStream, grantStream, imagePath, type StreamsContext } from './destination/streams.ts';
-import { Journal, mayBeWholeThere, type MigrationRecord } from './journal.ts';
+import { prepareReceive } from './destination/prepare.ts';
+import { acceptStream, grantStream, type StreamsContext } from './destination/streams.ts';
+import { Journal, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
-import { findContainer, inspectContainer, listContainers } from './podman/inspect.ts';
+import { inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
-import { removeContainer } from './podman/restore.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
-import { destinationChecks, IMAGE_WILL_BE_SENT } from './preflight.ts';
 import { checkpointAndSend, type CheckpointAndSendInput, type SourceContext } from './source/checkpoint-and-send.ts';
-import { resumeOnSource } from './source/resume.ts';
+import { commitHere } from './settle/commit.ts';
+import type { SettleContext } from './settle/context.ts';
+import { rollbackHere } from './settle/rollback.ts';
 import { requireMigrationId, requireText } from './validate.ts';
 
 export const AGENT_VERSION = '0.1.0';
@@ -48,20 +49,6 @@ export interface AgentConfig {
   tls?: TlsFiles | undefined;
 }
 
-/** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
-const CODE_BY_CHECK: Record<string, ErrorCode> = {
-  disk: 'DISK_FULL',
-  data: 'DEST_DATA_EXISTS',
-  port: 'DEST_PORT_BUSY',
-  name: 'DEST_NAME_TAKEN',
-  criu: 'CRIU_UNAVAILABLE',
-  busy: 'MIGRATION_BUSY',
-};
-
-
-const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
-/** How long each published port gets to answer before a restored container counts as verified. */
-const VERIFY_WITHIN_MS = 10_000;
 
 export class AgentService {
   readonly config: AgentConfig;
@@ -239,68 +226,10 @@ export class AgentService {
     return { ...info, estimatedBytes: memory + data };
   }
 
-  /** Destination: checks that this host can take the container, then expects its archive. */
-  async prepareReceive(request: {
-    migrationId: string;
-    sourceHost: string;
-    container: ContainerInfo | null | undefined;
-    ttlMs: number;
-    replaceData: boolean;
-    ignoreBindMounts: boolean;
-    sourceCpuinfo?: Buffer | undefined;
-    sourceAddress?: string | undefined;
-    dryRun?: boolean | undefined;
-    archiveBytesEstimate?: number | undefined;
-  }): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
-    requireMigrationId(request.migrationId);
-    requireText(request.sourceHost, 'source_host');
-    const container = request.container;
-    if (!container?.id || !container.name) throw new FerryError('BAD_REQUEST', 'container with id and name is required');
-    const ttlMs = request.ttlMs > 0 ? Math.min(request.ttlMs, 60 * 60_000) : DEFAULT_RECEIVE_TTL_MS;
-
-    const dataPaths = request.ignoreBindMounts ? [] : bindMountPaths(container);
-    for (const path of dataPaths) {
-      if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
-    }
-    const host = { name: this.config.name, podman: this.config.podman, info: await this.#info(), active: this.journal.active() };
-    const checks = await destinationChecks(host, container, dataPaths, request.replaceData);
-    if (request.sourceCpuinfo?.length) {
-      const cpu = await cpuinfoCheck(request.sourceCpuinfo);
-      checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${this.config.name} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
-    }
-    const fs = await statfs(this.archiveDir);
-    const free = fs.bavail * fs.bsize;
-    const needed = Math.max(0, request.archiveBytesEstimate ?? 0);
-    checks.push({
-      name: 'disk',
-      ok: free > needed * 1.1,
-      detail: `${Math.round(free / 1048576)} MiB free in ${this.archiveDir}${needed ? `, about ${Math.round(needed / 1048576)} MiB needed` : ''}`,
-    });
-    const needsImage = checks.some((c) => c.name === 'image' && c.detail.startsWith(IMAGE_WILL_BE_SENT));
-    const failed = checks.filter((c) => !c.ok);
-    if (failed.length) {
-      const code = CODE_BY_CHECK[failed[0]?.name ?? ''] ?? 'PREFLIGHT_FAILED';
-      throw new FerryError(code, failed.map((c) => c.detail).join('; '), {
-        phase: 'preflight',
-        details: failed.map((c) => `${c.name}: ${c.detail}`),
-      });
-    }
-    if (request.dryRun) return { checks, needsImage };
-    await this.journal.create({
-      id: request.migrationId,
-      role: 'destination',
-      container: container.name,
-      containerId: container.id,
-      peer: request.sourceHost,
-      peerAddress: request.sourceAddress || undefined,
-      phase: 'preflight',
-      archivePath: join(this.archiveDir, `${request.migrationId}.tar`),
-      touched: false,
-      expiresAt: new Date(Date.now() + ttlMs).toISOString(),
-      dataPaths,
-      needsImage,
-    });
-    return { checks, needsImage };
+  /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
+  async prepareReceive(request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
+    const context = { host: this.config.name, podman: this.config.podman, journal: this.journal, archiveDir: this.archiveDir, info: await this.#info() };
+    return prepareReceive(context, request);
   }
 
   /** Source: checkpoint, streaming the archive to the destination agent (see source/). */
@@ -385,7 +314,7 @@ export class AgentService {
 
   commit(migrationId: string, caller?: Caller): Promise<string> {
     this.#requirePeerOf(migrationId, caller, 'commit');
-    return this.#serialize(migrationId, () => this.#commit(migrationId));
+    return this.#serialize(migrationId, () => commitHere(this.#settle, migrationId));
   }
 
   /**
@@ -394,7 +323,7 @@ export class AgentService {
    */
   rollback(migrationId: string, reason: string, caller?: Caller, peerRolledBack = false): Promise<string> {
     this.#requirePeerOf(migrationId, caller, 'roll back');
-    return this.#serialize(migrationId, () => this.#rollback(migrationId, reason, peerRolledBack));
+    return this.#serialize(migrationId, () => rollbackHere(this.#settle, migrationId, reason, peerRolledBack));
   }
 
   #requirePeerOf(migrationId: string, caller: Caller | undefined, what: string): void {
@@ -403,148 +332,21 @@ export class AgentService {
     this.#requirePeer(this.journal.require(migrationId), caller, what);
   }
 
-  async #commit(migrationId: string): Promise<string> {
-    requireMigrationId(migrationId);
-    const record = this.journal.require(migrationId);
-    if (record.phase === 'done') return record.outcome ?? 'already committed';
-    if (record.phase === 'failed') {
-      throw new FerryError('BAD_REQUEST', `migration ${migrationId} was rolled back here; it cannot be committed`, { phase: 'commit' });
-    }
-    // A commit that a crash cut off (phase commit) goes on from where it was.
-    const resumed = record.phase === 'commit';
-    let outcome: string;
-    if (record.role === 'source') {
-      // Sealed without the word that podman's checkpoint succeeded: this agent died after the
-      // archive went out whole, and the destination restored it (the reconciler checked).
-      if (!resumed && !mayBeWholeThere(record)) {
-        throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
-      }
-      const current = await findContainer(this.config.podman, record.containerId);
-      if (current?.state === 'running') {
-        // The source copy runs again (someone restored it): deleting it would lose the live one.
-        throw new FerryError('COMMIT_INCOMPLETE', `container ${record.container} is running on ${this.config.name}; not removing it`, {
-          phase: 'commit',
-        });
-      }
-      if (!resumed) await this.journal.advance(migrationId, 'commit');
-      if (current) await removeContainer(this.config.podman, record.containerId);
-      outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
-      const moved = await this.#setAsideData(record.dataPaths ?? [], migrationId);
-      if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
-    } else {
-      if (!resumed) {
-        if (record.phase !== 'restored' && record.phase !== 'verified') {
-          throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
-        }
-        if (record.phase === 'restored') await this.#verifyHere(record);
-        await this.journal.advance(migrationId, 'commit');
-      }
-      await dropReplaced(record.dataPaths ?? [], migrationId);
-      outcome = 'kept the restored container';
-    }
-    await this.#removeFiles(migrationId, record);
-    await this.journal.advance(migrationId, 'done', { outcome });
-    this.#inboxes.delete(migrationId);
-    this.#cancels.delete(migrationId);
-    return outcome;
-  }
-
-  /**
-   * Destination: restored becomes verified only when every published TCP port of the restored
-   * container answers on this host, whoever asks for the commit (the coordinator checked from
-   * outside already; recovery may not have).
-   */
-  async #verifyHere(record: MigrationRecord): Promise<void> {
-    const address = hostAddress(this.config.listen);
-    const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), VERIFY_WITHIN_MS);
-    if (dead.length) {
-      throw new FerryError('NOT_ANSWERING', `${record.container} was restored on ${this.config.name}, but its published port ${dead.join(', ')} does not answer there`, {
-        phase: 'verify',
-        host: this.config.name,
-        hint: 'The move is not committed; roll it back (the source resumes its copy) or find out why the service does not answer.',
-      });
-    }
-    await this.journal.advance(record.id, 'verified');
-  }
-
-  /**
-   * After the move, the source's copy of the bind-mounted data is stale. It is renamed, not
-   * deleted (a last copy, as of the freeze), which frees the path for the container to come back.
-   * A path another container here still mounts is left alone.
-   */
-  async #setAsideData(paths: readonly string[], id: string): Promise<string[]> {
-    if (!paths.length) return [];
-    const stillUsed = new Set<string>();
-    for (const summary of await listContainers(this.config.podman, true)) {
-      const other = await findContainer(this.config.podman, summary.id);
-      for (const path of other ? bindMountPaths(other) : []) stillUsed.add(path);
-    }
-    const moved: string[] = [];
-    for (const path of paths) {
-      if (stillUsed.has(path) || (await pathState(path)) === 'absent') continue;
-      await rename(path, leftPath(path, id));
-      moved.push(leftPath(path, id));
-    }
-    return moved;
-  }
-
-  /** Undoes what this host did for the migration; safe to call again. */
-  async #rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string> {
-    requireMigrationId(migrationId);
-    const record = this.journal.require(migrationId);
-    if (record.phase === 'failed') return record.outcome ?? 'already rolled back';
-    if (record.phase === 'done') {
-      throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
-    }
-    if (mayBeWholeThere(record) && !peerRolledBack) {
-      throw new FerryError('ROLLBACK_FAILED', `the whole archive of ${record.container} may have reached ${record.peer}, which did not confirm it holds no copy: the container stays frozen on ${this.config.name} rather than risk two running copies`, {
-        phase: 'rollback',
-        host: this.config.name,
-        hint: `Make sure ${record.peer}'s agent is up; the agents settle it between them. Or check ${record.peer} with \`ferry ps\`: if it has no copy, run the rollback again.`,
-      });
-    }
-    const log = this.config.log.child({ migrationId, phase: 'rollback' });
-    if (record.role === 'destination') await this.#stopReceiving(migrationId);
-    await this.journal.advance(migrationId, 'rollback', { outcome: reason });
-    const podman = this.config.podman;
-    let outcome: string;
-    try {
-      if (record.role === 'source') {
-        outcome = await this.#resumeHere(record, log);
-      } else {
-        const current = await findContainer(podman, record.containerId);
-        if (current) await removeContainer(podman, record.containerId);
-        await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
-        outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
-      }
-    } catch (error) {
-      throw FerryError.from(error, { phase: 'rollback', host: this.config.name }).at('rollback', this.config.name);
-    }
-    await this.#removeFiles(migrationId, record);
-    await this.journal.advance(migrationId, 'failed', { outcome });
-    this.#inboxes.delete(migrationId);
-    log.info({ outcome }, 'rolled back');
-    return outcome;
-  }
-
-  /** The source's container, back and answering; one that runs without answering is remembered as a problem. */
-  async #resumeHere(record: MigrationRecord, log: Logger): Promise<string> {
-    try {
-      const outcome = await resumeOnSource({ podman: this.config.podman, host: this.config.name, address: hostAddress(this.config.listen), log }, record);
-      this.#problems.delete(record.containerId);
-      return outcome;
-    } catch (error) {
-      const failure = FerryError.from(error);
-      if (failure.code === 'NOT_ANSWERING') this.#problems.set(record.containerId, { name: record.container, problem: `${failure.code}: ${failure.message}` });
-      throw failure;
-    }
-  }
-
-  /** The archive, the image and the import's FIFOs (an agent killed mid-import leaves them). */
-  async #removeFiles(migrationId: string, record: MigrationRecord): Promise<void> {
-    await rm(record.archivePath, { force: true });
-    await rm(imagePath(this.archiveDir, migrationId), { force: true });
-    await rm(join(this.archiveDir, `${migrationId}.import`), { recursive: true, force: true });
+  get #settle(): SettleContext {
+    return {
+      host: this.config.name,
+      address: hostAddress(this.config.listen),
+      podman: this.config.podman,
+      journal: this.journal,
+      log: this.config.log,
+      archiveDir: this.archiveDir,
+      stopReceiving: (id) => this.#stopReceiving(id),
+      over: (id) => {
+        this.#inboxes.delete(id);
+        this.#cancels.delete(id);
+      },
+      problems: this.#problems,
+    };
   }
 
   /** Destination: cut the migration's streams, stop its restore, and wait for both to be gone. */

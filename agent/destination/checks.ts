@@ -1,13 +1,13 @@
 // The destination's half of the preflight: can this host take the container? Each check names
 // what is wrong and the fix; prepareReceive turns the first failure into its error code.
-import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
-import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
-import { pathState } from './data/staging.ts';
-import type { MigrationRecord } from './journal.ts';
-import type { HostInfo } from './podman/info.ts';
-import { findContainer, hasImage, listContainers } from './podman/inspect.ts';
-import { inSubnet, ipsInUse, networkSubnets } from './podman/network.ts';
-import type { Podman } from './podman/podman.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
+import { pathState } from '../data/staging.ts';
+import type { MigrationRecord } from '../journal.ts';
+import type { HostInfo } from '../podman/info.ts';
+import { findContainer, hasImage, listContainers } from '../podman/inspect.ts';
+import { inSubnet, ipsInUse, networkSubnets } from '../podman/network.ts';
+import type { Podman } from '../podman/podman.ts';
 import { portFree } from './ports.ts';
 
 /** What the checks need to know of this host. */

@@ -1,0 +1,89 @@
+// The destination's half of the preflight: whether this host can take the container (checks.ts),
+// and if so the journal record that makes it expect the archive.
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError, type ErrorCode } from '../../common/errors.ts';
+import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
+import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
+import { cpuinfoCheck } from '../criu/cpuinfo.ts';
+import { bindMountPaths } from '../data/bind-mounts.ts';
+import type { Journal } from '../journal.ts';
+import type { HostInfo } from '../podman/info.ts';
+import type { Podman } from '../podman/podman.ts';
+import { requireMigrationId, requireText } from '../validate.ts';
+import { destinationChecks, IMAGE_WILL_BE_SENT } from './checks.ts';
+
+export interface PrepareContext {
+  host: string;
+  podman: Podman;
+  journal: Journal;
+  archiveDir: string;
+  info: HostInfo;
+}
+
+/** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
+const CODE_BY_CHECK: Record<string, ErrorCode> = {
+  disk: 'DISK_FULL',
+  data: 'DEST_DATA_EXISTS',
+  port: 'DEST_PORT_BUSY',
+  name: 'DEST_NAME_TAKEN',
+  criu: 'CRIU_UNAVAILABLE',
+  busy: 'MIGRATION_BUSY',
+};
+
+
+/** How long a prepared destination waits for the archive when the request says nothing. */
+const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
+
+/** Checks that this host can take the container, then records the migration: from now on it expects the archive. */
+export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
+  requireMigrationId(request.migrationId);
+  requireText(request.sourceHost, 'source_host');
+  const container = request.container;
+  if (!container?.id || !container.name) throw new FerryError('BAD_REQUEST', 'container with id and name is required');
+  const ttlMs = request.ttlMs > 0 ? Math.min(request.ttlMs, 60 * 60_000) : DEFAULT_RECEIVE_TTL_MS;
+
+  const dataPaths = request.ignoreBindMounts ? [] : bindMountPaths(container);
+  for (const path of dataPaths) {
+    if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
+  }
+  const host = { name: ctx.host, podman: ctx.podman, info: ctx.info, active: ctx.journal.active() };
+  const checks = await destinationChecks(host, container, dataPaths, request.replaceData);
+  if (request.sourceCpuinfo?.length) {
+    const cpu = await cpuinfoCheck(request.sourceCpuinfo);
+    checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
+  }
+  const fs = await statfs(ctx.archiveDir);
+  const free = fs.bavail * fs.bsize;
+  const needed = Math.max(0, request.archiveBytesEstimate ?? 0);
+  checks.push({
+    name: 'disk',
+    ok: free > needed * 1.1,
+    detail: `${Math.round(free / 1048576)} MiB free in ${ctx.archiveDir}${needed ? `, about ${Math.round(needed / 1048576)} MiB needed` : ''}`,
+  });
+  const needsImage = checks.some((c) => c.name === 'image' && c.detail.startsWith(IMAGE_WILL_BE_SENT));
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length) {
+    const code = CODE_BY_CHECK[failed[0]?.name ?? ''] ?? 'PREFLIGHT_FAILED';
+    throw new FerryError(code, failed.map((c) => c.detail).join('; '), {
+      phase: 'preflight',
+      details: failed.map((c) => `${c.name}: ${c.detail}`),
+    });
+  }
+  if (request.dryRun) return { checks, needsImage };
+  await ctx.journal.create({
+    id: request.migrationId,
+    role: 'destination',
+    container: container.name,
+    containerId: container.id,
+    peer: request.sourceHost,
+    peerAddress: request.sourceAddress || undefined,
+    phase: 'preflight',
+    archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
+    touched: false,
+    expiresAt: new Date(Date.now() + ttlMs).toISOString(),
+    dataPaths,
+    needsImage,
+  });
+  return { checks, needsImage };
+}

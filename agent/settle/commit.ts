@@ -1,0 +1,100 @@
+// Commit: the move is kept for good. The destination counts itself verified only once its ports
+// answer, and keeps the container; the source removes its frozen copy and sets its data aside.
+import { rename } from 'node:fs/promises';
+import { FerryError } from '../../common/errors.ts';
+import { silentTcpPorts } from '../../common/tcp.ts';
+import { bindMountPaths } from '../data/bind-mounts.ts';
+import { dropReplaced, leftPath, pathState } from '../data/staging.ts';
+import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
+import { findContainer, listContainers } from '../podman/inspect.ts';
+import { removeContainer } from '../podman/restore.ts';
+import { requireMigrationId } from '../validate.ts';
+import { removeFiles, type SettleContext } from './context.ts';
+
+/** How long each published port gets to answer before a restored container counts as verified. */
+const VERIFY_WITHIN_MS = 10_000;
+
+/** Keeps what the migration made here for good: the source's copy goes, the destination's stays. Safe to call again. */
+export async function commitHere(ctx: SettleContext, migrationId: string): Promise<string> {
+  requireMigrationId(migrationId);
+  const record = ctx.journal.require(migrationId);
+  if (record.phase === 'done') return record.outcome ?? 'already committed';
+  if (record.phase === 'failed') {
+    throw new FerryError('BAD_REQUEST', `migration ${migrationId} was rolled back here; it cannot be committed`, { phase: 'commit' });
+  }
+  // A commit that a crash cut off (phase commit) goes on from where it was.
+  const resumed = record.phase === 'commit';
+  let outcome: string;
+  if (record.role === 'source') {
+    // Sealed without the word that podman's checkpoint succeeded: this agent died after the
+    // archive went out whole, and the destination restored it (the reconciler checked).
+    if (!resumed && !mayBeWholeThere(record)) {
+      throw new FerryError('BAD_REQUEST', `migration ${migrationId} has not sent its archive from here (phase ${record.phase})`, { phase: 'commit' });
+    }
+    const current = await findContainer(ctx.podman, record.containerId);
+    if (current?.state === 'running') {
+      // The source copy runs again (someone restored it): deleting it would lose the live one.
+      throw new FerryError('COMMIT_INCOMPLETE', `container ${record.container} is running on ${ctx.host}; not removing it`, {
+        phase: 'commit',
+      });
+    }
+    if (!resumed) await ctx.journal.advance(migrationId, 'commit');
+    if (current) await removeContainer(ctx.podman, record.containerId);
+    outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
+    const moved = await setAsideData(ctx, record.dataPaths ?? [], migrationId);
+    if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
+  } else {
+    if (!resumed) {
+      if (record.phase !== 'restored' && record.phase !== 'verified') {
+        throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
+      }
+      if (record.phase === 'restored') await verifyHere(ctx, record);
+      await ctx.journal.advance(migrationId, 'commit');
+    }
+    await dropReplaced(record.dataPaths ?? [], migrationId);
+    outcome = 'kept the restored container';
+  }
+  await removeFiles(ctx, record);
+  await ctx.journal.advance(migrationId, 'done', { outcome });
+  ctx.over(migrationId);
+  return outcome;
+}
+
+/**
+ * Destination: restored becomes verified only when every published TCP port of the restored
+ * container answers on this host, whoever asks for the commit (the coordinator checked from
+ * outside already; recovery may not have).
+ */
+async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<void> {
+  const address = ctx.address;
+  const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), VERIFY_WITHIN_MS);
+  if (dead.length) {
+    throw new FerryError('NOT_ANSWERING', `${record.container} was restored on ${ctx.host}, but its published port ${dead.join(', ')} does not answer there`, {
+      phase: 'verify',
+      host: ctx.host,
+      hint: 'The move is not committed; roll it back (the source resumes its copy) or find out why the service does not answer.',
+    });
+  }
+  await ctx.journal.advance(record.id, 'verified');
+}
+
+/**
+ * After the move, the source's copy of the bind-mounted data is stale. It is renamed, not
+ * deleted (a last copy, as of the freeze), which frees the path for the container to come back.
+ * A path another container here still mounts is left alone.
+ */
+async function setAsideData(ctx: SettleContext, paths: readonly string[], id: string): Promise<string[]> {
+  if (!paths.length) return [];
+  const stillUsed = new Set<string>();
+  for (const summary of await listContainers(ctx.podman, true)) {
+    const other = await findContainer(ctx.podman, summary.id);
+    for (const path of other ? bindMountPaths(other) : []) stillUsed.add(path);
+  }
+  const moved: string[] = [];
+  for (const path of paths) {
+    if (stillUsed.has(path) || (await pathState(path)) === 'absent') continue;
+    await rename(path, leftPath(path, id));
+    moved.push(leftPath(path, id));
+  }
+  return moved;
+}

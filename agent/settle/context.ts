@@ -1,0 +1,30 @@
+// What settling a migration (commit, rollback, recovery) needs of the agent: no more.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { imagePath } from '../destination/streams.ts';
+import type { Journal, MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import type { Podman } from '../podman/podman.ts';
+
+export interface SettleContext {
+  host: string;
+  /** Where this host's published ports answer (its agent's address, or loopback). */
+  address: string;
+  podman: Podman;
+  journal: Journal;
+  log: Logger;
+  archiveDir: string;
+  /** Destination: cut the migration's streams and stop its restore, and wait for both to be gone. */
+  stopReceiving: (id: string) => Promise<void>;
+  /** The migration is over here: drop what the agent holds in memory for it. */
+  over: (id: string) => void;
+  /** Containers here that run but did not answer when resumed (by ID), shown by ps and hosts. */
+  problems: Map<string, { name: string; problem: string }>;
+}
+
+/** The archive, the image and the import's FIFOs (an agent killed mid-import leaves them). */
+export async function removeFiles(ctx: SettleContext, record: MigrationRecord): Promise<void> {
+  await rm(record.archivePath, { force: true });
+  await rm(imagePath(ctx.archiveDir, record.id), { force: true });
+  await rm(join(ctx.archiveDir, `${record.id}.import`), { recursive: true, force: true });
+}

@@ -1,0 +1,68 @@
+// Rollback: undo what this host did for a migration. The destination removes what it restored
+// and puts the data paths back; the source resumes its container, repaired where CRIU was cut
+// off, and counts it resumed only once its ports answer.
+import { FerryError } from '../../common/errors.ts';
+import { unstage } from '../data/staging.ts';
+import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import { findContainer } from '../podman/inspect.ts';
+import { removeContainer } from '../podman/restore.ts';
+import { resumeOnSource } from '../source/resume.ts';
+import { requireMigrationId } from '../validate.ts';
+import { removeFiles, type SettleContext } from './context.ts';
+
+/**
+ * Undoes what this host did for the migration; safe to call again. `peerRolledBack`: the
+ * destination confirmed it holds no copy, without which a source whose whole archive may have
+ * reached the destination does not resume.
+ */
+export async function rollbackHere(ctx: SettleContext, migrationId: string, reason: string, peerRolledBack: boolean): Promise<string> {
+  requireMigrationId(migrationId);
+  const record = ctx.journal.require(migrationId);
+  if (record.phase === 'failed') return record.outcome ?? 'already rolled back';
+  if (record.phase === 'done') {
+    throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
+  }
+  if (mayBeWholeThere(record) && !peerRolledBack) {
+    throw new FerryError('ROLLBACK_FAILED', `the whole archive of ${record.container} may have reached ${record.peer}, which did not confirm it holds no copy: the container stays frozen on ${ctx.host} rather than risk two running copies`, {
+      phase: 'rollback',
+      host: ctx.host,
+      hint: `Make sure ${record.peer}'s agent is up; the agents settle it between them. Or check ${record.peer} with \`ferry ps\`: if it has no copy, run the rollback again.`,
+    });
+  }
+  const log = ctx.log.child({ migrationId, phase: 'rollback' });
+  if (record.role === 'destination') await ctx.stopReceiving(migrationId);
+  await ctx.journal.advance(migrationId, 'rollback', { outcome: reason });
+  const podman = ctx.podman;
+  let outcome: string;
+  try {
+    if (record.role === 'source') {
+      outcome = await resumeHere(ctx, record, log);
+    } else {
+      const current = await findContainer(podman, record.containerId);
+      if (current) await removeContainer(podman, record.containerId);
+      await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
+      outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
+    }
+  } catch (error) {
+    throw FerryError.from(error, { phase: 'rollback', host: ctx.host }).at('rollback', ctx.host);
+  }
+  await removeFiles(ctx, record);
+  await ctx.journal.advance(migrationId, 'failed', { outcome });
+  ctx.over(migrationId);
+  log.info({ outcome }, 'rolled back');
+  return outcome;
+}
+
+/** The source's container, back and answering; one that runs without answering is remembered as a problem. */
+async function resumeHere(ctx: SettleContext, record: MigrationRecord, log: Logger): Promise<string> {
+  try {
+    const outcome = await resumeOnSource({ podman: ctx.podman, host: ctx.host, address: ctx.address, log }, record);
+    ctx.problems.delete(record.containerId);
+    return outcome;
+  } catch (error) {
+    const failure = FerryError.from(error);
+    if (failure.code === 'NOT_ANSWERING') ctx.problems.set(record.containerId, { name: record.container, problem: `${failure.code}: ${failure.message}` });
+    throw failure;
+  }
+}
