@@ -9,10 +9,12 @@ import { FerryError } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
 import { hostAddress } from '../common/tcp.ts';
+import { JOURNAL_PHASE, ROLE } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { ContainerSummary__Output as ContainerSummary } from '../proto/gen/ferry/v1/ContainerSummary.ts';
 import type { InfoReply } from '../proto/gen/ferry/v1/InfoReply.ts';
 import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { MigrationStatusReply } from '../proto/gen/ferry/v1/MigrationStatusReply.ts';
 import type { OpenStreamReply } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
@@ -106,13 +108,13 @@ export class AgentService {
     }
   }
 
-  async status(migrationId: string, caller?: Caller): Promise<{ role: string; phase: string; outcome: string; idleMs: number; busy: boolean; receivedBytes: number }> {
+  async status(migrationId: string, caller?: Caller): Promise<MigrationStatusReply> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     this.#requirePeer(record, caller, 'ask about');
     return {
-      role: record.role,
-      phase: record.phase,
+      role: ROLE.toWire(record.role),
+      phase: JOURNAL_PHASE.toWire(record.phase),
       outcome: record.outcome ?? '',
       idleMs: Date.now() - Date.parse(record.updatedAt),
       busy: this.isBusy(migrationId),

@@ -11,6 +11,7 @@ import { AgentConnection } from '../common/client.ts';
 import { FerryError } from '../common/errors.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { TlsFiles } from '../common/pki.ts';
+import { COMPRESSION, STREAM_KIND, type Compression } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
@@ -23,7 +24,7 @@ export interface MigrateOptions {
   from: HostEntry;
   to: HostEntry;
   container: string;
-  compress?: 'none' | 'gzip' | 'zstd' | undefined;
+  compress?: Compression | undefined;
   /** Replace bind-mount paths that already hold data on the destination. */
   replaceData?: boolean | undefined;
   /** Shared storage: do not copy bind-mounted data. */
@@ -314,7 +315,7 @@ class Migration {
           container: container.id,
           destinationHost: to.name,
           destinationAddress: to.agent,
-          compress: this.options.compress ?? 'none',
+          compress: COMPRESSION.toWire(this.options.compress ?? 'none'),
           timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
           sendImage: prepared.needsImage,
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
@@ -398,7 +399,7 @@ class Migration {
       this.emit({ kind: 'data-synced', migrationId: this.id, round: d.round, bytes: Number(d.bytes), entries: Number(d.entries), removed: Number(d.removed), ms: Number(d.ms), paths: d.paths });
     } else if (event.retrying) {
       const r = event.retrying;
-      this.emit({ kind: 'retrying', migrationId: this.id, stream: r.stream, attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
+      this.emit({ kind: 'retrying', migrationId: this.id, stream: STREAM_KIND.fromWire(r.stream) ?? String(r.stream), attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
     } else if (event.progress) {
       this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
     } else if (event.transferred) {

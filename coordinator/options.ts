@@ -1,5 +1,6 @@
 // The migration options of the command line, checked and resolved once into what migrate() takes.
 import { FerryError } from '../common/errors.ts';
+import { COMPRESSION, COMPRESSIONS } from '../common/wire.ts';
 import { resolveHost, type HostEntry, type Inventory } from './inventory.ts';
 import { usage } from './output.ts';
 
@@ -43,13 +44,13 @@ export function endpoints(inventory: Inventory, values: Values): { from: HostEnt
 
 export function migrationSettings(values: Values) {
   const compress = values.compress;
-  if (compress !== 'none' && compress !== 'zstd' && compress !== 'gzip') usage(`--compress must be none, zstd or gzip, not "${compress}"`);
+  if (!COMPRESSION.has(compress)) usage(`--compress must be one of ${COMPRESSIONS.join(', ')}, not "${compress}"`);
   const verifyTimeoutMs = Number(values['verify-timeout']);
   if (!Number.isInteger(verifyTimeoutMs) || verifyTimeoutMs <= 0) usage('--verify-timeout must be a positive number of milliseconds');
   const transferRetryMs = Number(values['transfer-retry-ms']);
   if (!Number.isInteger(transferRetryMs) || transferRetryMs < 0) usage('--transfer-retry-ms must be a whole number of milliseconds');
   return {
-    compress: compress as 'none' | 'zstd' | 'gzip',
+    compress,
     transferRetryMs,
     verifyTimeoutMs,
     replaceData: values['replace-data'],

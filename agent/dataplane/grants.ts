@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../../common/errors.ts';
 import type { Caller } from '../../common/rpc.ts';
-import type { StreamKind } from '../transfer/verifier.ts';
+import type { StreamKind } from '../../common/wire.ts';
 
 export interface Grant {
   token: string;

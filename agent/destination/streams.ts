@@ -18,7 +18,8 @@ import type { Logger } from '../log.ts';
 import type { Podman } from '../podman/podman.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import { fileTarget, streamTarget } from '../transfer/targets.ts';
-import { isStreamKind, UNKNOWN_SIZE, type StreamKind } from '../transfer/verifier.ts';
+import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
+import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 import { requireMigrationId } from '../validate.ts';
 import { ArchiveSink } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
@@ -49,8 +50,8 @@ export function imagePath(archiveDir: string, id: string): string {
 /** The source asks for a grant: checks everything a stream of this kind needs now, then issues one. */
 export async function grantStream(ctx: StreamsContext, request: OpenStreamRequest__Output, caller: Caller | undefined): Promise<OpenStreamReply> {
   requireMigrationId(request.migrationId);
-  const kind = request.kind;
-  if (!isStreamKind(kind)) throw new FerryError('BAD_REQUEST', `unknown stream kind "${kind}"`, { phase: 'transfer' });
+  const kind = STREAM_KIND.fromWire(request.kind);
+  if (!kind) throw new FerryError('BAD_REQUEST', `unknown stream kind ${String(request.kind)}`, { phase: 'transfer' });
   const record = ctx.journal.require(request.migrationId);
   if (caller && (caller.role !== 'agent' || caller.name !== record.peer)) {
     throw new FerryError('UNAUTHORIZED', `${caller.name} (${caller.role}) may not send for migration ${record.id}: it names ${record.peer}`);

@@ -5,6 +5,7 @@
 import { AgentConnection } from '../../common/client.ts';
 import { FerryError } from '../../common/errors.ts';
 import { hostAddress, silentTcpPorts } from '../../common/tcp.ts';
+import { JOURNAL_PHASE, type JournalPhase } from '../../common/wire.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { inspectContainer } from '../podman/inspect.ts';
@@ -35,7 +36,7 @@ export interface RecoveryContext {
   rollback: (id: string, reason: string, peerRolledBack?: boolean) => Promise<string>;
 }
 
-export type PeerView = { phase: string; idleMs: number; busy: boolean } | 'unknown' | 'unreachable';
+export type PeerView = { phase: JournalPhase; idleMs: number; busy: boolean } | 'unknown' | 'unreachable';
 
 /** The other agent of a migration, as recovery asks it things. */
 export interface Peers {
@@ -55,7 +56,9 @@ export function grpcPeers(agent: Pick<RecoveryContext, 'tls' | 'podman'>): Peers
       const peer = connect(record);
       try {
         const status = await peer.status(record.id, { timeoutMs: 5_000 });
-        return { phase: status.phase, idleMs: Number(status.idleMs), busy: status.busy };
+        const phase = JOURNAL_PHASE.fromWire(status.phase);
+        // A phase this agent does not know (another version): as good as no answer.
+        return phase ? { phase, idleMs: Number(status.idleMs), busy: status.busy } : 'unreachable';
       } catch (error) {
         return FerryError.from(error).code === 'MIGRATION_UNKNOWN' ? 'unknown' : 'unreachable';
       } finally {

@@ -15,12 +15,12 @@ import { packEntries } from '../data/pack.ts';
 import { delta, scan, type Entry, type Manifest } from '../data/scan.ts';
 import { mayBeWholeThere, type Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
-import { checkpoint, COMPRESSIONS, type CheckpointStats, type Compression } from '../podman/checkpoint.ts';
+import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 import { hashPrefix } from '../transfer/hash.ts';
-import type { StreamKind } from '../transfer/verifier.ts';
+import { COMPRESSION, COMPRESSIONS, STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
 import { BufferPool } from '../dataplane/pool.ts';
 import { followExport } from './follow-export.ts';
@@ -61,10 +61,8 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
   requireText(request.container, 'container');
   requireText(request.destinationHost, 'destination_host');
   requireText(request.destinationAddress, 'destination_address');
-  const compress = (request.compress || 'none') as Compression;
-  if (!COMPRESSIONS.includes(compress)) {
-    throw new FerryError('BAD_REQUEST', `compress must be one of ${COMPRESSIONS.join(', ')}, not "${request.compress}"`);
-  }
+  const compress = COMPRESSION.fromWire(request.compress);
+  if (!compress) throw new FerryError('BAD_REQUEST', `compress must be one of ${COMPRESSIONS.join(', ')}, not ${String(request.compress)}`);
   if (!Number.isSafeInteger(request.bwlimitBytesPerSec) || request.bwlimitBytesPerSec < 0) {
     throw new FerryError('BAD_REQUEST', `bwlimit_bytes_per_sec must be a whole number, not ${request.bwlimitBytesPerSec}`);
   }
@@ -105,7 +103,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       signal: halt,
       onRetry: (n, error) => {
         log.warn({ stream, attempt: n, err: error.message }, 'transfer attempt failed');
-        emit({ retrying: { stream, attempt: n, error: error.message } });
+        emit({ retrying: { stream: STREAM_KIND.toWire(stream), attempt: n, error: error.message } });
       },
     });
   /** One stream of unknown length, sent whole (a retry sends it again from the start). */
@@ -195,7 +193,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
         return { bytes, sha256, ms: Math.round(performance.now() - started) };
       }
       const from = connection.resumeFrom;
-      if (from) emit({ retrying: { stream: 'checkpoint', attempt, error: '', resumeFrom: from } });
+      if (from) emit({ retrying: { stream: STREAM_KIND.toWire('checkpoint'), attempt, error: '', resumeFrom: from } });
       const pool = new BufferPool(1024 * 1024, 4);
       const follow = followExport({
         path: record.archivePath,

@@ -6,7 +6,8 @@ import type { AgentConnection } from '../../common/client.ts';
 import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import { DataConnection } from '../dataplane/client.ts';
-import { UNKNOWN_SIZE, type StreamKind } from '../transfer/verifier.ts';
+import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
+import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 
 /** How long a broken transfer keeps being resumed before the migration rolls back. */
 export const DEFAULT_TRANSFER_RETRY_MS = 30_000;
@@ -40,7 +41,7 @@ export class StreamOpener {
     const host = this.#peer.host;
     const grant = await this.#peer
       .openStream(
-        { migrationId: this.#migrationId, kind, round, resume: options.resume ?? false, totalBytes: options.totalBytes ?? UNKNOWN_SIZE },
+        { migrationId: this.#migrationId, kind: STREAM_KIND.toWire(kind), round, resume: options.resume ?? false, totalBytes: options.totalBytes ?? UNKNOWN_SIZE },
         { signal: this.#signal, timeoutMs: 5_000 },
       )
       .catch((error: unknown) => {

@@ -5,13 +5,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
 
-export type StreamKind = 'checkpoint' | 'image' | 'data';
-export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data'];
-
-export function isStreamKind(kind: unknown): kind is StreamKind {
-  return typeof kind === 'string' && (STREAM_KINDS as readonly string[]).includes(kind);
-}
-
 /** Size unknown until the end (a tar made on the fly, an export podman is still writing). */
 export const UNKNOWN_SIZE = -1;
 

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { MessageTypeDefinition } from '@grpc/proto-loader';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _ferry_v1_AgentClient, AgentDefinition as _ferry_v1_AgentDefinition } from './ferry/v1/Agent';
 import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, CheckpointAndSendRequest__Output as _ferry_v1_CheckpointAndSendRequest__Output } from './ferry/v1/CheckpointAndSendRequest';
@@ -47,6 +47,7 @@ export interface ProtoGrpcType {
       Checkpointed: MessageTypeDefinition<_ferry_v1_Checkpointed, _ferry_v1_Checkpointed__Output>
       CommitReply: MessageTypeDefinition<_ferry_v1_CommitReply, _ferry_v1_CommitReply__Output>
       CommitRequest: MessageTypeDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitRequest__Output>
+      Compression: EnumTypeDefinition
       ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
@@ -56,6 +57,7 @@ export interface ProtoGrpcType {
       InfoReply: MessageTypeDefinition<_ferry_v1_InfoReply, _ferry_v1_InfoReply__Output>
       InfoRequest: MessageTypeDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoRequest__Output>
       InspectContainerRequest: MessageTypeDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_InspectContainerRequest__Output>
+      JournalPhase: EnumTypeDefinition
       ListContainersReply: MessageTypeDefinition<_ferry_v1_ListContainersReply, _ferry_v1_ListContainersReply__Output>
       ListContainersRequest: MessageTypeDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersRequest__Output>
       MigrationEvent: MessageTypeDefinition<_ferry_v1_MigrationEvent, _ferry_v1_MigrationEvent__Output>
@@ -71,8 +73,10 @@ export interface ProtoGrpcType {
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
       Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>
+      Role: EnumTypeDefinition
       RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
+      StreamKind: EnumTypeDefinition
       TransferProgress: MessageTypeDefinition<_ferry_v1_TransferProgress, _ferry_v1_TransferProgress__Output>
       Transferred: MessageTypeDefinition<_ferry_v1_Transferred, _ferry_v1_Transferred__Output>
     }

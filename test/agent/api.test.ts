@@ -107,7 +107,7 @@ describe('the agent API refuses bad input and changes nothing', () => {
 
   it('a stream grant for no migration, of no known kind, or of a negative size', async () => {
     const before = files();
-    const base = { migrationId: 'm-nope', kind: 'checkpoint', round: 0, totalBytes: 3 };
+    const base = { migrationId: 'm-nope', kind: 'STREAM_KIND_CHECKPOINT', round: 0, totalBytes: 3 };
     expect(code(await unary('openStream', base))).toEqual([grpc.status.NOT_FOUND, 'MIGRATION_UNKNOWN']);
     expect(code(await unary('openStream', { ...base, migrationId: '../../etc' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
     expect(code(await unary('openStream', { ...base, kind: 'rootkit' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
@@ -124,11 +124,11 @@ describe('the agent API refuses bad input and changes nothing', () => {
     await service.journal.advance('m-whole', 'received', { received: { bytes: 42, sha256: 'ab'.repeat(32) } });
     await service.journal.advance('m-whole', 'restore');
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
-      client.openStream({ migrationId: 'm-whole', kind: 'checkpoint', round: 0, resume: true, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
+      client.openStream({ migrationId: 'm-whole', kind: 'STREAM_KIND_CHECKPOINT', round: 0, resume: true, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
     );
     expect(reply).toMatchObject({ complete: true, resumeFrom: 42, sha256: 'ab'.repeat(32), token: '' });
     // Any other stream of it is refused: the migration no longer expects bytes.
-    expect(code(await unary('openStream', { migrationId: 'm-whole', kind: 'data', round: 1, totalBytes: -1 }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
+    expect(code(await unary('openStream', { migrationId: 'm-whole', kind: 'STREAM_KIND_DATA', round: 1, totalBytes: -1 }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
     await service.journal.forget('m-whole');
   });
 
@@ -149,7 +149,8 @@ describe('the agent API refuses bad input and changes nothing', () => {
         call.on('error', resolve);
         call.on('end', () => reject(new Error('accepted')));
       });
-    const base = { migrationId: 'm-2', container: 'c', destinationHost: 'hostB', destinationAddress: '127.0.0.1:1' };
+    const base = { migrationId: 'm-2', container: 'c', destinationHost: 'hostB', destinationAddress: '127.0.0.1:1', compress: 'COMPRESSION_NONE' };
+    expect(code(await stream({ ...base, compress: 'COMPRESSION_UNSPECIFIED' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
     expect(code(await stream({ ...base, compress: 'lz4' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
     expect(code(await stream({ ...base, destinationHost: 'hostT' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'SAME_HOST']);
   });

@@ -99,7 +99,7 @@ describe('mutual TLS on the agent', () => {
 
   it('grants a stream only for a migration it expects, and only to the host that migration names', async () => {
     const before = readdirSync(stateDir, { recursive: true }).map(String).sort();
-    const ask = (who: string, migrationId: string) => failure(as(who).openStream({ migrationId, kind: 'checkpoint', round: 0, resume: false, totalBytes: 1 }));
+    const ask = (who: string, migrationId: string) => failure(as(who).openStream({ migrationId, kind: 'STREAM_KIND_CHECKPOINT', round: 0, resume: false, totalBytes: 1 }));
     expect((await ask('hostA', 'm-nope')).code).toBe('MIGRATION_UNKNOWN');
     // A migration announced by the coordinator, naming hostB as the source: hostA gets nowhere.
     await service.journal.create({
@@ -131,7 +131,7 @@ describe('mutual TLS on the agent', () => {
       archivePath: join(stateDir, 'archives', 'm-data.tar'), touched: false,
     });
     const endpoint = { host: '127.0.0.1', port: service.dataPort, name: 'hostT' };
-    const grantFor = async () => (await as('hostB').openStream({ migrationId: 'm-data', kind: 'checkpoint', round: 0, resume: false, totalBytes: -1 })).token;
+    const grantFor = async () => (await as('hostB').openStream({ migrationId: 'm-data', kind: 'STREAM_KIND_CHECKPOINT', round: 0, resume: false, totalBytes: -1 })).token;
     const open = (who: TlsFiles | undefined, token: string) => failure(DataConnection.open(endpoint, who, token));
     // No client certificate at all, a certificate of another CA, an expired one: the handshake fails.
     const { connect } = await import('node:tls');

@@ -54,7 +54,7 @@ async function settle(role: Role, phase: JournalPhase, peer: PeerView, options: 
   return did;
 }
 
-const at = (phase: string, idleMs = 60_000): PeerView => ({ phase, idleMs, busy: false });
+const at = (phase: JournalPhase, idleMs = 60_000): PeerView => ({ phase, idleMs, busy: false });
 
 describe('recovery at the source', () => {
   it('a send cut off by a restart resumes the container here (the destination cannot have it whole)', async () => {

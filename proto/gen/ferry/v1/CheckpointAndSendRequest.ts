@@ -1,5 +1,6 @@
 // Original file: proto/ferry.proto
 
+import type { Compression as _ferry_v1_Compression, Compression__Output as _ferry_v1_Compression__Output } from '../../ferry/v1/Compression';
 import type { Long } from '@grpc/proto-loader';
 
 export interface CheckpointAndSendRequest {
@@ -7,13 +8,13 @@ export interface CheckpointAndSendRequest {
   'container'?: (string);
   'destinationHost'?: (string);
   'destinationAddress'?: (string);
-  'compress'?: (string);
   'timeoutMs'?: (number | string | Long);
   'sendImage'?: (boolean);
   'ignoreBindMounts'?: (boolean);
   'noPresync'?: (boolean);
   'transferRetryMs'?: (number | string | Long);
   'bwlimitBytesPerSec'?: (number | string | Long);
+  'compress'?: (_ferry_v1_Compression);
 }
 
 export interface CheckpointAndSendRequest__Output {
@@ -21,11 +22,11 @@ export interface CheckpointAndSendRequest__Output {
   'container': (string);
   'destinationHost': (string);
   'destinationAddress': (string);
-  'compress': (string);
   'timeoutMs': (number);
   'sendImage': (boolean);
   'ignoreBindMounts': (boolean);
   'noPresync': (boolean);
   'transferRetryMs': (number);
   'bwlimitBytesPerSec': (number);
+  'compress': (_ferry_v1_Compression__Output);
 }
