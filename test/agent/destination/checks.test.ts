@@ -1,0 +1,139 @@
+// The destination's preflight checks, branch by branch, against a podman that answers from a
+// script (parsing and decisions only: the e2e tests run them against real lab hosts).
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destinationChecks, IMAGE_WILL_BE_SENT, type DestinationHost } from '../../../agent/destination/checks.ts';
+import type { MigrationRecord } from '../../../agent/journal.ts';
+import { parseInspect } from '../../../agent/podman/inspect.ts';
+import { Podman, type RunOptions } from '../../../agent/podman/podman.ts';
+import { FerryError } from '../../../common/errors.ts';
+
+const raw = JSON.parse(readFileSync(new URL('../../fixtures/podman-inspect-redis.json', import.meta.url), 'utf8'))[0];
+
+/** What this host has, as podman would print it. */
+interface Scene {
+  containers?: Array<{ name: string; id: string; ip?: string; hostPort?: number }>;
+  images?: string[];
+  networks?: Record<string, string>;
+}
+
+class ScriptedPodman extends Podman {
+  readonly #scene: Scene;
+
+  constructor(scene: Scene) {
+    super({ binary: '/nonexistent', globalArgs: [] });
+    this.#scene = scene;
+  }
+
+  override async run(args: readonly string[], _options: RunOptions = {}): Promise<string> {
+    const containers = this.#scene.containers ?? [];
+    const [a, b] = args;
+    if (a === 'container' && b === 'inspect') {
+      const wanted = args.slice(2);
+      const found = containers.filter((c) => wanted.includes(c.name) || wanted.includes(c.id));
+      if (!found.length) throw new FerryError('PODMAN_FAILED', `podman container inspect exited with code 125: no such container ${wanted.join(' ')}`);
+      return JSON.stringify(found.map((c) => ({ ...raw, Id: c.id, Name: c.name, NetworkSettings: { Networks: { podman: { IPAddress: c.ip ?? '' } } } })));
+    }
+    if (a === 'image' && b === 'exists') {
+      if ((this.#scene.images ?? []).includes(args[2] ?? '')) return '';
+      throw new FerryError('PODMAN_FAILED', 'podman image exists exited with code 1');
+    }
+    if (a === 'network' && b === 'ls') return Object.keys(this.#scene.networks ?? {}).join('\n');
+    if (a === 'network' && b === 'inspect') {
+      return JSON.stringify(args.slice(2).map((name) => ({ name, subnets: [{ subnet: this.#scene.networks?.[name] }] })));
+    }
+    if (a === 'ps' && b === '--quiet') return containers.map((c) => c.id).join('\n');
+    if (a === 'ps' && b === '--format') {
+      return JSON.stringify(
+        containers.map((c) => ({ Id: c.id, Names: [c.name], State: 'running', Image: 'x', Ports: c.hostPort ? [{ host_ip: '', host_port: c.hostPort, container_port: 80, protocol: 'tcp', range: 1 }] : [] })),
+      );
+    }
+    throw new Error(`unexpected podman ${args.join(' ')}`);
+  }
+}
+
+const INFO = { podmanVersion: '4.3.1', runcVersion: '1.1.5', criuVersion: '4.2.1', criuCheckOk: true, criuCheckOutput: 'Looks good.', ociRuntime: 'runc', dirtyTracking: true };
+const GOOD: Scene = { images: [raw.Image], networks: { podman: '10.88.0.0/16' } };
+
+let taken: Server;
+let takenPort = 0;
+let freePort = 0;
+
+beforeAll(async () => {
+  taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+  takenPort = (taken.address() as { port: number }).port;
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '0.0.0.0', resolve));
+  freePort = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+});
+afterAll(() => taken.close());
+
+/** The fixture's Redis publishing one TCP port, checked against `scene`. */
+async function check(scene: Scene, options: { port?: number; dataPaths?: string[]; replaceData?: boolean; active?: MigrationRecord[]; criuOk?: boolean } = {}) {
+  const container = { ...parseInspect(raw), ports: [{ hostIp: '', hostPort: options.port ?? freePort, containerPort: 6379, protocol: 'tcp' }] };
+  const host: DestinationHost = {
+    name: 'hostB',
+    podman: new ScriptedPodman(scene),
+    info: { ...INFO, criuCheckOk: options.criuOk ?? true },
+    active: options.active ?? [],
+  };
+  const checks = await destinationChecks(host, container, options.dataPaths ?? [], options.replaceData ?? false);
+  return { failed: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`), checks };
+}
+
+describe("the destination's preflight checks", () => {
+  it('pass on a host that has the image, the network, a free IP and a free port', async () => {
+    const { failed, checks } = await check(GOOD);
+    expect(failed).toEqual([]);
+    expect(checks.map((c) => c.name)).toEqual(['criu', 'busy', 'name', 'image', 'network', 'ip', 'port']);
+  });
+
+  it('a missing image is sent, not refused', async () => {
+    const { failed, checks } = await check({ ...GOOD, images: [] });
+    expect(failed).toEqual([]);
+    expect(checks.find((c) => c.name === 'image')?.detail).toMatch(new RegExp(`^${IMAGE_WILL_BE_SENT}: localhost/ferry-lab/redis`));
+  });
+
+  it('refuse a name already taken, a missing network, an IP in use, and say which', async () => {
+    expect((await check({ ...GOOD, containers: [{ name: 'fixture-redis', id: 'f'.repeat(64) }] })).failed).toEqual([
+      `name: hostB already has a container "fixture-redis" (ffffffffffff, running); remove it first`,
+    ]);
+    expect((await check({ ...GOOD, networks: { other: '10.99.0.0/16' } })).failed).toEqual([
+      'network: network podman does not exist on hostB; create it with the same subnet',
+      'ip: IP 10.88.1.1 is outside every network subnet on hostB (10.99.0.0/16)',
+    ]);
+    expect((await check({ ...GOOD, containers: [{ name: 'squatter', id: 'e'.repeat(64), ip: '10.88.1.1' }] })).failed).toEqual([
+      'ip: IP 10.88.1.1 is used by container squatter on hostB; the restored container must keep it for its TCP connections',
+    ]);
+  });
+
+  it('refuse a port published by another container or held by a process', async () => {
+    expect((await check({ ...GOOD, containers: [{ name: 'web', id: 'd'.repeat(64), hostPort: freePort }] })).failed).toEqual([
+      `port: port ${freePort}/tcp is already published by container web on hostB`,
+    ]);
+    expect((await check(GOOD, { port: takenPort })).failed).toEqual([`port: port ${takenPort}/tcp is in use by a process on hostB`]);
+  });
+
+  it('refuse a data path that holds something, unless it may be replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-checks-'));
+    const occupied = join(dir, 'occupied');
+    mkdirSync(occupied);
+    writeFileSync(join(occupied, 'PG_VERSION'), '16');
+    const free = join(dir, 'free');
+    expect((await check(GOOD, { dataPaths: [occupied, free] })).failed).toEqual([
+      `data: ${occupied} already exists on hostB and is not empty; move it away, or pass --replace-data to replace it`,
+    ]);
+    expect((await check(GOOD, { dataPaths: [occupied], replaceData: true })).failed).toEqual([]);
+  });
+
+  it('refuse a host whose criu check fails, or that is already moving this container', async () => {
+    expect((await check(GOOD, { criuOk: false })).failed).toEqual(['criu: criu check fails on hostB: Looks good.']);
+    const busy = { id: 'm-other', containerId: raw.Id, phase: 'transfer' } as MigrationRecord;
+    expect((await check(GOOD, { active: [busy] })).failed).toEqual(['busy: migration m-other of this container is already in phase transfer here']);
+  });
+});
