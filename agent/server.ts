@@ -66,19 +66,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       const request = call.request;
       const run = () =>
         service.checkpointAndSend(
-          {
-            migrationId: request.migrationId,
-            container: request.container,
-            destinationHost: request.destinationHost,
-            destinationAddress: request.destinationAddress,
-            compress: request.compress,
-            timeoutMs: Number(request.timeoutMs),
-            sendImage: request.sendImage,
-            ignoreBindMounts: request.ignoreBindMounts,
-            noPresync: request.noPresync,
-            transferRetryMs: Number(request.transferRetryMs),
-            bwlimitBytesPerSec: Number(request.bwlimitBytesPerSec),
-          },
+          request,
           (event) => call.write(event),
           signal,
         );

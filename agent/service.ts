@@ -33,7 +33,8 @@ import { hostInfo, type HostInfo } from './podman/info.ts';
 import { inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
-import { checkpointAndSend, type CheckpointAndSendInput, type SourceContext } from './source/checkpoint-and-send.ts';
+import { checkpointAndSend, type SourceContext } from './source/checkpoint-and-send.ts';
+import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { commitHere } from './settle/commit.ts';
 import type { SettleContext } from './settle/context.ts';
 import { rollbackHere } from './settle/rollback.ts';
@@ -235,7 +236,7 @@ export class AgentService {
   }
 
   /** Source: checkpoint, streaming the archive to the destination agent (see source/). */
-  checkpointAndSend(request: CheckpointAndSendInput, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
+  checkpointAndSend(request: CheckpointAndSendRequest, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
     const context: SourceContext = {
       host: this.config.name,
       podman: this.config.podman,

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../common/defaults.ts';
 import { FerryError } from '../common/errors.ts';
 import { DEFAULT_PKI_DIR, loadTls, type TlsFiles } from '../common/pki.ts';
 import { runCerts } from './commands/certs.ts';
@@ -40,14 +41,14 @@ Options:
   --tls-dir DIR      where ca.pem, coordinator.pem and coordinator.key are (default: the
                      inventory's "tls", then /etc/ferry/pki; none: plaintext to --insecure agents)
   --compress ALG     checkpoint archive compression: none (default), zstd, gzip
-  --verify-timeout MS  how long each published port may take to answer (default 10000)
+  --verify-timeout MS  how long each published port may take to answer (default ${DEFAULTS.portAnswerMs})
   --replace-data     bind-mount paths that already hold data on the destination are replaced
                      (the old content is kept aside until the migration commits)
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
   --dry-run          run the preflight checks only
   --transfer-retry-ms MS  how long a broken transfer keeps being resumed from where it stopped
-                     before the migration rolls back (default 30000)
+                     before the migration rolls back (default ${DEFAULTS.transferRetryMs})
   --bwlimit RATE     cap every stream of the migration (archive, image, data) at RATE bytes per
                      second; K, M, G mean KiB, MiB, GiB (e.g. 100M); default: no cap
   -h, --help         this text
@@ -86,12 +87,12 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         inventory: { type: 'string' },
         json: { type: 'boolean', default: false },
         compress: { type: 'string', default: 'none' },
-        'verify-timeout': { type: 'string', default: '10000' },
+        'verify-timeout': { type: 'string', default: String(DEFAULTS.portAnswerMs) },
         'replace-data': { type: 'boolean', default: false },
         'ignore-bind-mounts': { type: 'boolean', default: false },
         'no-presync': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
-        'transfer-retry-ms': { type: 'string', default: '30000' },
+        'transfer-retry-ms': { type: 'string', default: String(DEFAULTS.transferRetryMs) },
         bwlimit: { type: 'string' },
         'tls-dir': { type: 'string' },
         dir: { type: 'string', default: DEFAULT_PKI_DIR },

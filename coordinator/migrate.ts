@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { AgentConnection } from '../common/client.ts';
+import { DEFAULTS } from '../common/defaults.ts';
 import { FerryError } from '../common/errors.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { TlsFiles } from '../common/pki.ts';
@@ -48,7 +49,6 @@ export interface MigrateOptions {
 
 /** How long a rollback keeps trying an agent that does not answer. */
 const ROLLBACK_RETRY_MS = 30_000;
-const DEFAULT_TRANSFER_RETRY_MS = 30_000;
 
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -135,7 +135,7 @@ class Migration {
       const verifyStarted = performance.now();
       const restoredPorts = moved.restored.container?.ports ?? [];
       await verifyPorts(to.address, moved.container.ports, restoredPorts, {
-        timeoutMs: this.options.verifyTimeoutMs ?? 10_000,
+        timeoutMs: this.options.verifyTimeoutMs ?? DEFAULTS.portAnswerMs,
         signal: this.options.signal,
         host: to.name,
       });
@@ -316,7 +316,7 @@ class Migration {
           destinationHost: to.name,
           destinationAddress: to.agent,
           compress: COMPRESSION.toWire(this.options.compress ?? 'none'),
-          timeoutMs: this.options.checkpointTimeoutMs ?? 10 * 60_000,
+          timeoutMs: this.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
           sendImage: prepared.needsImage,
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
           noPresync: this.options.noPresync ?? false,
@@ -417,8 +417,8 @@ class Migration {
    */
   async restore(validation: string, stop: AbortSignal): Promise<RestoreReply__Output> {
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop]) : stop;
-    const timeoutMs = this.options.restoreTimeoutMs ?? 10 * 60_000;
-    const budgetMs = this.options.transferRetryMs || DEFAULT_TRANSFER_RETRY_MS;
+    const timeoutMs = this.options.restoreTimeoutMs ?? DEFAULTS.restoreTimeoutMs;
+    const budgetMs = this.options.transferRetryMs || DEFAULTS.transferRetryMs;
     let unreachableSince: number | undefined;
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();

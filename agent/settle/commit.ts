@@ -1,6 +1,7 @@
 // Commit: the move is kept for good. The destination counts itself verified only once its ports
 // answer, and keeps the container; the source removes its frozen copy and sets its data aside.
 import { rename } from 'node:fs/promises';
+import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import { silentTcpPorts } from '../../common/tcp.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
@@ -10,9 +11,6 @@ import { findContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer } from '../podman/restore.ts';
 import { requireMigrationId } from '../validate.ts';
 import { removeFiles, type SettleContext } from './context.ts';
-
-/** How long each published port gets to answer before a restored container counts as verified. */
-const VERIFY_WITHIN_MS = 10_000;
 
 /** Keeps what the migration made here for good: the source's copy goes, the destination's stays. Safe to call again. */
 export async function commitHere(ctx: SettleContext, migrationId: string): Promise<string> {
@@ -67,7 +65,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
  */
 async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<void> {
   const address = ctx.address;
-  const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), VERIFY_WITHIN_MS);
+  const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), DEFAULTS.portAnswerMs);
   if (dead.length) {
     throw new FerryError('NOT_ANSWERING', `${record.container} was restored on ${ctx.host}, but its published port ${dead.join(', ')} does not answer there`, {
       phase: 'verify',

@@ -3,6 +3,7 @@
 // destination where it stands; it never resumes its copy while the destination might run one.
 // A destination undoes what it half made once the source says the migration failed.
 import { AgentConnection } from '../../common/client.ts';
+import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import { hostAddress, silentTcpPorts } from '../../common/tcp.ts';
 import { JOURNAL_PHASE, type JournalPhase } from '../../common/wire.ts';
@@ -21,8 +22,6 @@ export interface RecoveryOptions {
 
 export const DEFAULT_RECOVERY: RecoveryOptions = { settleAfterMs: 60_000, intervalMs: 5_000 };
 
-/** How long each published port gets to answer at the destination before recovery commits a move. */
-const PEER_ANSWER_WITHIN_MS = 10_000;
 
 /** What recovery needs of the agent: its journal, its busy marks, and its own commit and rollback. */
 export interface RecoveryContext {
@@ -78,7 +77,7 @@ export function grpcPeers(agent: Pick<RecoveryContext, 'tls' | 'podman'>): Peers
     async deadPorts(record) {
       const address = hostAddress(record.peerAddress ?? '');
       const { ports } = await inspectContainer(agent.podman, record.containerId);
-      return silentTcpPorts(ports, () => address, PEER_ANSWER_WITHIN_MS);
+      return silentTcpPorts(ports, () => address, DEFAULTS.portAnswerMs);
     },
   };
 }

@@ -7,9 +7,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentConnection } from '../../common/client.ts';
+import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import type { MigrationEvent } from '../../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { packEntries } from '../data/pack.ts';
 import { delta, scan, type Entry, type Manifest } from '../data/scan.ts';
@@ -24,7 +26,7 @@ import { COMPRESSION, COMPRESSIONS, STREAM_KIND, type StreamKind } from '../../c
 import { requireMigrationId, requireText } from '../validate.ts';
 import { BufferPool } from '../dataplane/pool.ts';
 import { followExport } from './follow-export.ts';
-import { DEFAULT_TRANSFER_RETRY_MS, retrying, StreamOpener } from './streams.ts';
+import { retrying, StreamOpener } from './streams.ts';
 
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
 
@@ -40,23 +42,9 @@ export interface SourceContext {
   rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string>;
 }
 
-export interface CheckpointAndSendInput {
-  migrationId: string;
-  container: string;
-  destinationHost: string;
-  destinationAddress: string;
-  compress: string;
-  timeoutMs: number;
-  sendImage: boolean;
-  ignoreBindMounts: boolean;
-  noPresync: boolean;
-  transferRetryMs: number;
-  bwlimitBytesPerSec: number;
-}
-
 type Emit = (event: MigrationEvent) => void;
 
-export async function checkpointAndSend(ctx: SourceContext, request: CheckpointAndSendInput, emit: Emit, signal: AbortSignal): Promise<void> {
+export async function checkpointAndSend(ctx: SourceContext, request: CheckpointAndSendRequest, emit: Emit, signal: AbortSignal): Promise<void> {
   requireMigrationId(request.migrationId);
   requireText(request.container, 'container');
   requireText(request.destinationHost, 'destination_host');
@@ -95,7 +83,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
   const stopping = new AbortController();
   const halt = AbortSignal.any([signal, stopping.signal]);
   const opener = new StreamOpener(peer, ctx.tls, record.id, halt);
-  const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULT_TRANSFER_RETRY_MS;
+  const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULTS.transferRetryMs;
   const bytesPerSecond = request.bwlimitBytesPerSec || undefined;
   const again = <T>(stream: StreamKind, attempt: (n: number) => Promise<T>) =>
     retrying(attempt, {

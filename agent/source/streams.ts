@@ -10,7 +10,6 @@ import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 
 /** How long a broken transfer keeps being resumed before the migration rolls back. */
-export const DEFAULT_TRANSFER_RETRY_MS = 30_000;
 
 /** The host part of an agent address (host:port, [v6]:port). */
 export function hostOf(address: string): string {
