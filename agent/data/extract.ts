@@ -4,10 +4,10 @@
 // Directory modes and times are set last, once their contents stopped changing them.
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { FerryError } from '../../common/errors.ts';
 import { PAX_MTIME, PAX_REMOVE } from './pack.ts';
-import { roomOrClose } from './streams.ts';
 
 const HOLE_BLOCK = 64 * 1024;
 
@@ -57,22 +57,39 @@ function mtimeOf(header: tar.Header): number {
   return Number(total / 1_000_000_000n) + Number(total % 1_000_000_000n) / 1e9;
 }
 
+/**
+ * Writes the entry's bytes, leaving a hole for every aligned block of zeros, as the source had.
+ * Blocks are cut at file offsets, not at chunk boundaries: how the bytes were chunked on the way
+ * (TLS records, tar headers, stream buffers) must not decide whether a file stays sparse.
+ */
 async function writeSparse(path: string, source: AsyncIterable<Buffer>, size: number, mode: number): Promise<number> {
   const file = await open(path, 'w', mode & 0o777);
   let position = 0;
+  const put = async (block: Buffer) => {
+    if (block.length !== HOLE_BLOCK || !block.every((b) => b === 0)) await file.write(block, 0, block.length, position);
+    position += block.length;
+  };
   try {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     for await (const chunk of source) {
-      for (let start = 0; start < chunk.length; start += HOLE_BLOCK) {
-        const block = chunk.subarray(start, start + HOLE_BLOCK);
-        // Skip writing blocks of zeros: the file gets a hole there, as the source had.
-        if (block.length === HOLE_BLOCK && block.every((b) => b === 0)) {
-          position += block.length;
+      for (let at = 0; at < chunk.length; ) {
+        const piece = chunk.subarray(at, at + HOLE_BLOCK - pendingBytes);
+        at += piece.length;
+        if (!pendingBytes && piece.length === HOLE_BLOCK) {
+          await put(piece); // a whole block in one chunk: no copy
           continue;
         }
-        await file.write(block, 0, block.length, position);
-        position += block.length;
+        pending.push(piece);
+        pendingBytes += piece.length;
+        if (pendingBytes === HOLE_BLOCK) {
+          await put(Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+        }
       }
     }
+    if (pendingBytes) await put(Buffer.concat(pending, pendingBytes));
     if (position !== size) throw refuse(`${path}: the entry held ${position} bytes, its header said ${size}`);
     await file.truncate(size);
   } finally {
@@ -93,15 +110,9 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
   const extract = tar.extract();
   const stats: ExtractStats = { entries: 0, bytes: 0, removed: 0 };
   const directories: Array<{ target: string; header: tar.Header }> = [];
-  const feeding = (async () => {
-    for await (const chunk of input) {
-      if (extract.destroyed) break;
-      if (!extract.write(chunk)) await roomOrClose(extract);
-    }
-    if (extract.destroyed) return;
-    (extract as unknown as { end(): void }).end();
-  })();
-  feeding.catch((error: unknown) => extract.destroy(error as Error));
+  // A failed entry destroys `extract`, which ends the pipeline and stops reading the input.
+  const feeding = pipeline(input, extract as unknown as NodeJS.WritableStream);
+  feeding.catch(() => undefined); // awaited below, once the entries are placed or refused
 
   const place = async (name: string) => {
     const hostPath = entryPath(name);

@@ -3,9 +3,9 @@
 // deleted since the last round as entries marked ferry.remove. A file that changes while it is
 // read is noted as dirty so the next round sends it again.
 import { open, type FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { changed, statEntry, type Entry } from './scan.ts';
-import { roomOrClose } from './streams.ts';
 
 export const PAX_MTIME = 'ferry.mtime';
 export const PAX_REMOVE = 'ferry.remove';
@@ -36,16 +36,11 @@ function headerOf(entry: Entry): HeaderArgument {
   };
 }
 
-interface Sink {
-  write(chunk: Buffer): boolean;
-  end(): unknown;
-  on(event: 'drain' | 'close', listener: () => void): unknown;
-  off(event: 'drain' | 'close', listener: () => void): unknown;
-  readonly destroyed: boolean;
-}
-
-/** Writes exactly `size` bytes of the open file (zeros if it shrank), honouring backpressure; closes it. */
-async function copyContent(file: FileHandle, size: number, out: Sink, counted: (n: number) => void): Promise<void> {
+/**
+ * Exactly `size` bytes of the open file (zeros if it shrank since the scan: the header already
+ * promised that many), counted as they are read; closes it.
+ */
+async function* content(file: FileHandle, size: number, counted: (n: number) => void): AsyncGenerator<Buffer> {
   try {
     let offset = 0;
     while (offset < size) {
@@ -54,13 +49,11 @@ async function copyContent(file: FileHandle, size: number, out: Sink, counted: (
       const chunk = bytesRead ? buffer.subarray(0, bytesRead) : Buffer.alloc(size - offset);
       offset += chunk.length;
       counted(bytesRead);
-      if (out.destroyed) throw new Error('the data stream was stopped');
-      if (!out.write(chunk)) await roomOrClose(out);
+      yield chunk;
     }
   } finally {
     await file.close();
   }
-  out.end();
 }
 
 /** An entry without a body; the empty buffer ends a 'file' entry (a removal marker) at once. */
@@ -99,13 +92,12 @@ export function packEntries(entries: readonly Entry[], removals: readonly string
           continue;
         }
         if (entry.nlink > 1) firstName.set(entry.ino, tarName(entry.path));
-        let finished!: Promise<void>;
+        let sink!: NodeJS.WritableStream;
         const added = new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) => (error ? reject(error) : resolve()));
-          sink.on('error', () => {}); // reported through `added` and `finished`
-          finished = copyContent(file, entry.size, sink as unknown as Sink, (n) => (bytes += n));
+          sink = pack.entry({ ...header, type: 'file', size: entry.size }, (error) => (error ? reject(error) : resolve())) as unknown as NodeJS.WritableStream;
         });
-        await finished;
+        added.catch(() => undefined); // the pipeline below reports the same failure
+        await pipeline(content(file, entry.size, (n) => (bytes += n)), sink);
         await added;
         const after = await statEntry(entry.path);
         if (!after || changed(entry, after)) dirty.add(entry.path);

@@ -220,6 +220,10 @@ export class DataConnection {
       signal.addEventListener('abort', () => reject(cancelled()), { once: true });
     });
     connectionEnded.catch(() => undefined);
+    // The one place bytes are written by hand rather than through stream.pipeline: the socket
+    // also carries pings between frames and stays open for the destination's reply after our
+    // END (a pipeline would destroy it on a failure, losing the reply that says why), and each
+    // pooled buffer goes back to its pool only once the kernel took it (zero copy).
     const chunks = options.source[Symbol.asyncIterator]();
     try {
       let due = 0;

@@ -13,10 +13,16 @@ function mapping(src: string, dst: string): Resolve {
   return (hostPath) => (hostPath === `${src}/data` || hostPath.startsWith(`${src}/data/`) ? { root: `${dst}/data`, target: dst + hostPath.slice(src.length) } : undefined);
 }
 
-async function copy(roots: string[], entries: Parameters<typeof packEntries>[0], removals: string[], resolve: Resolve) {
+async function copy(roots: string[], entries: Parameters<typeof packEntries>[0], removals: string[], resolve: Resolve, rechunk?: number) {
   const packed = packEntries(entries, removals);
-  const [stats, dirty] = await Promise.all([extractData(packed.stream, resolve), packed.done]);
+  const stream = rechunk ? inPiecesOf(rechunk, packed.stream) : packed.stream;
+  const [stats, dirty] = await Promise.all([extractData(stream, resolve), packed.done]);
   return { stats, dirty, roots };
+}
+
+/** The stream cut into pieces of `size` bytes, as a network might deliver it. */
+async function* inPiecesOf(size: number, stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) for (let at = 0; at < chunk.length; at += size) yield chunk.subarray(at, at + size);
 }
 
 function makeTree(root: string) {
@@ -41,6 +47,20 @@ function makeTree(root: string) {
 }
 
 describe('bind-mount data: pack and extract', () => {
+  it('keeps holes however the stream was cut on the way', async () => {
+    const src = mkdtempSync(join(tmpdir(), 'ferry-src-'));
+    const data = makeTree(src);
+    const manifest = await scan([data]);
+    for (const size of [1000, 16 * 1024 + 5]) {
+      const dst = mkdtempSync(join(tmpdir(), 'ferry-dst-'));
+      await copy([data], [...manifest.values()], [], mapping(src, dst), size);
+      const sparse = statSync(join(dst, 'data/sparse.img'));
+      expect(sparse.size).toBe(8 * 1024 * 1024);
+      expect(sparse.blocks * 512, `pieces of ${size} bytes`).toBeLessThan(256 * 1024);
+      expect(readFileSync(join(dst, 'data/sparse.img')).subarray(4 * 1024 * 1024, 4 * 1024 * 1024 + 4096).equals(Buffer.alloc(4096, 1))).toBe(true);
+    }
+  });
+
   it('recreates files, directories, links, modes, owners, mtimes and holes', async () => {
     const src = mkdtempSync(join(tmpdir(), 'ferry-src-'));
     const dst = mkdtempSync(join(tmpdir(), 'ferry-dst-'));
