@@ -10,25 +10,20 @@ import { AgentConnection } from '../../common/client.ts';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
-import type { MigrationEvent } from '../../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
-import { packEntries } from '../data/pack.ts';
-import { delta, scan, type Entry, type Manifest } from '../data/scan.ts';
 import { mayBeWholeThere, type Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
-import { hashPrefix } from '../transfer/hash.ts';
-import { COMPRESSION, COMPRESSIONS, STREAM_KIND, type StreamKind } from '../../common/wire.ts';
+import { COMPRESSION, COMPRESSIONS } from '../../common/wire.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
-import { BufferPool } from '../dataplane/pool.ts';
-import { followExport } from './follow-export.ts';
-import { retrying, StreamOpener } from './streams.ts';
-
-const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+import { ArchiveStream } from './archive.ts';
+import { DataRounds } from './data-rounds.ts';
+import { sendImage } from './image.ts';
+import { Sender, type Emit } from './sender.ts';
 
 /** What the source needs of the agent: no more. */
 export interface SourceContext {
@@ -41,8 +36,6 @@ export interface SourceContext {
   /** This agent's own rollback of the migration (serialized with the coordinator's). */
   rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string>;
 }
-
-type Emit = (event: MigrationEvent) => void;
 
 export async function checkpointAndSend(ctx: SourceContext, request: CheckpointAndSendRequest, emit: Emit, signal: AbortSignal): Promise<void> {
   requireMigrationId(request.migrationId);
@@ -79,176 +72,71 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
   });
   const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress }, ctx.tls);
-  // One failure stops every stream of the migration, not just the one that failed.
-  const stopping = new AbortController();
-  const halt = AbortSignal.any([signal, stopping.signal]);
-  const opener = new StreamOpener(peer, ctx.tls, record.id, halt);
-  const retryMs = request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULTS.transferRetryMs;
-  const bytesPerSecond = request.bwlimitBytesPerSec || undefined;
-  const again = <T>(stream: StreamKind, attempt: (n: number) => Promise<T>) =>
-    retrying(attempt, {
-      retryMs,
-      signal: halt,
-      onRetry: (n, error) => {
-        log.warn({ stream, attempt: n, err: error.message }, 'transfer attempt failed');
-        emit({ retrying: { stream: STREAM_KIND.toWire(stream), attempt: n, error: error.message } });
-      },
-    });
-  /** One stream of unknown length, sent whole (a retry sends it again from the start). */
-  const sendOnce = async (kind: StreamKind, round: number, source: AsyncIterable<Buffer>) =>
-    (await opener.connection(kind, round)).send({ source, bytesPerSecond, signal: halt });
+  const sender = new Sender({
+    peer,
+    tls: ctx.tls,
+    migrationId: record.id,
+    signal,
+    retryMs: request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULTS.transferRetryMs,
+    bytesPerSecond: request.bwlimitBytesPerSec || undefined,
+    log,
+    emit,
+  });
   let phase: 'checkpoint' | 'transfer' = 'checkpoint';
   let dumping: Promise<CheckpointStats> | undefined;
   try {
     // Everything slow happens while the container still runs: the image, and the bulk of its
     // bind-mounted data. Hooks too: a failure here has frozen nothing.
-    if (request.sendImage) {
-      const started = performance.now();
-      // docker-archive keeps the image's name and its ID (the config digest) through the load.
-      const image = container.imageName || container.imageId;
-      const sent = await again('image', async () => {
-        const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal: halt });
-        const [result] = await Promise.all([
-          sendOnce('image', 0, save.stdout as AsyncIterable<Buffer>).catch((error: unknown) => {
-            save.kill();
-            throw error;
-          }),
-          save,
-        ]);
-        return result;
-      });
-      emit({ imageSent: { image, bytes: sent.bytes, ms: Math.round(performance.now() - started) } });
-    }
-    const dataPaths = record.dataPaths ?? [];
-    const syncData = async (round: number, entries: Entry[], removals: string[]) => {
-      const started = performance.now();
-      // A broken data stream is sent again whole: applying it twice gives the same tree.
-      const { packed, dirty } = await again('data', async () => {
-        const packed = packEntries(entries, removals, (entry) => log.warn({ path: entry.path }, 'not a file, directory or link: skipped'));
-        const sent = sendOnce('data', round, packed.stream).catch((error: unknown) => {
-          packed.abort(error); // stop packing: its open file and its wait for room go too
-          throw error;
-        });
-        const [, dirty] = await Promise.all([sent, packed.done]);
-        return { packed, dirty };
-      });
-      emit({
-        dataSynced: {
-          round,
-          bytes: packed.contentBytes(),
-          entries: entries.length,
-          removed: removals.length,
-          ms: Math.round(performance.now() - started),
-          paths: dataPaths,
-        },
-      });
-      return dirty;
-    };
-    let sentManifest: Manifest | undefined;
-    let dirty = new Set<string>();
-    if (dataPaths.length && request.noPresync) sentManifest = new Map();
-    if (dataPaths.length && !request.noPresync) {
-      sentManifest = await scan(dataPaths);
-      dirty = await syncData(0, [...sentManifest.values()], []);
-    }
+    if (request.sendImage) await sendImage(sender, podman, container, emit);
+    const data = new DataRounds(sender, record.dataPaths ?? [], log, emit);
+    await data.presync(request.noPresync);
     await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
     const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
 
     // The archive's stream is granted and connected before the freeze: no handshake inside it.
-    const first = await again('checkpoint', () => opener.connection('checkpoint', 0));
+    const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
     emit({ freezing: { validation } });
     log.info({ phase }, 'checkpointing');
     const started = performance.now();
     // Not cancelled with the call: CRIU cut off mid-dump can leave the container locked. A
     // cancelled migration waits for the dump to end, then resumes the container from it.
     dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
-    dumping.catch(() => stopping.abort()); // a failed checkpoint ends the streams that wait for it
-    let appearedAt: number | undefined;
-    let markAppeared!: () => void;
-    const appeared = new Promise<void>((resolve, reject) => {
-      markAppeared = resolve;
-      halt.addEventListener('abort', () => reject(new FerryError('CANCELLED', 'stopped before the export appeared', { phase: 'checkpoint' })), { once: true });
+    dumping.catch(() => sender.stop()); // a failed checkpoint ends the streams that wait for it
+    const archive = new ArchiveStream({
+      sender,
+      journal: ctx.journal,
+      record,
+      log,
+      emit,
+      compress,
+      dumping,
+      first,
+      destination: request.destinationHost,
+      started,
     });
-    let reported = 0;
-    /** One attempt at the archive's stream: from the start, or from what the destination kept. */
-    const sendArchive = async (attempt: number, signal: AbortSignal) => {
-      const connection = attempt === 1 ? first : await opener.open('checkpoint', 0, { resume: true });
-      if ('complete' in connection) {
-        // The last attempt's stream arrived whole; only its reply was lost. Same bytes as here?
-        const { bytes, sha256 } = connection.complete;
-        const ours = (await hashPrefix(record.archivePath, bytes)).digest('hex');
-        if (ours !== sha256) throw new FerryError('INTEGRITY_MISMATCH', `${request.destinationHost} holds an archive of ${bytes} bytes whose SHA-256 differs from this host's`, { phase: 'transfer' });
-        return { bytes, sha256, ms: Math.round(performance.now() - started) };
-      }
-      const from = connection.resumeFrom;
-      if (from) emit({ retrying: { stream: STREAM_KIND.toWire('checkpoint'), attempt, error: '', resumeFrom: from } });
-      const pool = new BufferPool(1024 * 1024, 4);
-      const follow = followExport({
-        path: record.archivePath,
-        exited: dumping as Promise<CheckpointStats>,
-        from,
-        plainTar: compress === 'none',
-        pool,
-        signal,
-        onAppeared: () => {
-          if (appearedAt !== undefined) return;
-          appearedAt = performance.now();
-          markAppeared();
-        },
-      });
-      const sealing = async function* () {
-        yield* follow;
-        // The END frame follows these bytes: from here the destination may hold the whole archive.
-        await ctx.journal.advance(record.id, 'sealed');
-        log.info({}, "the export's end marker was read: sealing the archive stream");
-      };
-      return connection.send({
-        source: sealing(),
-        pool,
-        hash: from ? await hashPrefix(record.archivePath, from) : undefined,
-        bytesPerSecond,
-        signal,
-        onProgress: (bytes) => {
-          if (bytes - reported >= PROGRESS_EVERY_BYTES) {
-            reported = bytes;
-            emit({ progress: { bytes, totalBytes: -1 } });
-          }
-        },
-      });
-    };
-    const archiveSent = again('checkpoint', async (attempt) => {
-      // Ends with the attempt: a follower waiting for podman or for a buffer is let go at once.
-      const attemptOver = new AbortController();
-      try {
-        return await sendArchive(attempt, AbortSignal.any([halt, attemptOver.signal]));
-      } finally {
-        attemptOver.abort();
-      }
-    });
+    const archiveSent = archive.send();
+    const appeared = archive.appeared;
     // Once the export appears CRIU is done: the processes are gone, the data cannot change.
     const dataSent = appeared.then(async () => {
       phase = 'transfer';
-      log.info({ ms: Math.round((appearedAt ?? started) - started) }, "CRIU's dump is done: streaming the export as podman writes it");
+      log.info({ ms: Math.round((archive.appearedAt ?? started) - started) }, "CRIU's dump is done: streaming the export as podman writes it");
       await ctx.journal.advance(record.id, 'transfer');
-      emit({ dumped: { ms: Math.round((appearedAt ?? started) - started) } });
-      if (sentManifest) {
-        const change = delta(sentManifest, await scan(dataPaths), dirty);
-        await syncData(1, change.send, change.remove);
-      }
+      emit({ dumped: { ms: Math.round((archive.appearedAt ?? started) - started) } });
+      await data.final();
     });
     // The destination has it all: say so now, not after podman's clean-up.
     archiveSent.then(
       (sent) => emit({ transferred: { bytes: sent.bytes, transferMs: sent.ms, sha256: sent.sha256 } }),
-      () => stopping.abort(),
+      () => sender.stop(),
     );
-    dataSent.catch(() => stopping.abort());
+    dataSent.catch(() => sender.stop());
     // podman is done (the archive may still be on its way): say so, with where the outage began.
     const checkpointed = dumping.then(async (stats) => {
       const checkpointMs = Math.round(performance.now() - started);
       // As well as the source can tell: CRIU's freeze, counted back from the export's appearance
       // (just after CRIU finished) by the time CRIU says it kept the processes frozen.
       const frozenFor = (stats.frozenMs ?? 0) + (stats.freezingMs ?? 0);
-      const freezeAt = stats.frozenMs !== undefined && appearedAt !== undefined ? appearedAt - frozenFor : started;
+      const freezeAt = stats.frozenMs !== undefined && archive.appearedAt !== undefined ? archive.appearedAt - frozenFor : started;
       const archiveBytes = (await stat(record.archivePath).catch(() => undefined))?.size ?? 0;
       emit({
         checkpointed: {
@@ -269,7 +157,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     await ctx.journal.advance(record.id, 'sent');
     log.info({ checkpointMs, frozenMs: stats.frozenMs, runtimeMs: stats.runtimeMs, bytes: sent.bytes, transferMs: sent.ms }, 'checkpointed and sent');
   } catch (error) {
-    stopping.abort();
+    sender.stop();
     const failure = FerryError.from(error, { phase, host: ctx.host });
     log.error({ phase, code: failure.code, err: failure.message }, 'checkpoint/send failed; rolling back');
     // A checkpoint still running finishes first: the container is resumed from a whole dump.

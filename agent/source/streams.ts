@@ -9,8 +9,6 @@ import { DataConnection } from '../dataplane/client.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 
-/** How long a broken transfer keeps being resumed before the migration rolls back. */
-
 /** The host part of an agent address (host:port, [v6]:port). */
 export function hostOf(address: string): string {
   const bracketed = /^\[(.*)\]:\d+$/.exec(address);

@@ -1,0 +1,117 @@
+// The checkpoint archive's stream. It follows podman's export as podman writes it (the file is
+// kept for resume and rollback), seals the migration in the journal once the export's end marker
+// went out, and after a break resumes from what the destination kept, or finds that the
+// destination had it all and only the reply was lost.
+import { FerryError } from '../../common/errors.ts';
+import { STREAM_KIND, type Compression } from '../../common/wire.ts';
+import { BufferPool } from '../dataplane/pool.ts';
+import type { DataConnection } from '../dataplane/client.ts';
+import type { Journal, MigrationRecord } from '../journal.ts';
+import type { Logger } from '../log.ts';
+import type { CheckpointStats } from '../podman/checkpoint.ts';
+import { hashPrefix } from '../transfer/hash.ts';
+import { followExport } from './follow-export.ts';
+import type { Emit, Sender } from './sender.ts';
+
+const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+
+export interface ArchiveOptions {
+  sender: Sender;
+  journal: Journal;
+  record: MigrationRecord;
+  log: Logger;
+  emit: Emit;
+  compress: Compression;
+  /** podman's checkpoint, writing the export. */
+  dumping: Promise<CheckpointStats>;
+  /** The stream's first connection, made before the freeze. */
+  first: DataConnection;
+  destination: string;
+  /** performance.now() when the checkpoint began. */
+  started: number;
+}
+
+export class ArchiveStream {
+  /** Resolves when podman's export appears: CRIU is done, the processes are gone. */
+  readonly appeared: Promise<void>;
+  /** performance.now() of that moment. */
+  appearedAt: number | undefined;
+  readonly #options: ArchiveOptions;
+  #markAppeared!: () => void;
+  #reported = 0;
+
+  constructor(options: ArchiveOptions) {
+    this.#options = options;
+    this.appeared = new Promise<void>((resolve, reject) => {
+      this.#markAppeared = resolve;
+      options.sender.halt.addEventListener('abort', () => reject(new FerryError('CANCELLED', 'stopped before the export appeared', { phase: 'checkpoint' })), {
+        once: true,
+      });
+    });
+    this.appeared.catch(() => undefined); // whoever waits for it hears of it
+  }
+
+  /** The whole archive at the destination, checked there: its size and SHA-256. */
+  send(): Promise<{ bytes: number; sha256: string; ms: number }> {
+    const { sender } = this.#options;
+    return sender.again('checkpoint', async (attempt) => {
+      // Ends with the attempt: a follower waiting for podman or for a buffer is let go at once.
+      const attemptOver = new AbortController();
+      try {
+        return await this.#attempt(attempt, AbortSignal.any([sender.halt, attemptOver.signal]));
+      } finally {
+        attemptOver.abort();
+      }
+    });
+  }
+
+  /** One attempt at the stream: from the start, or from what the destination kept. */
+  async #attempt(attempt: number, signal: AbortSignal): Promise<{ bytes: number; sha256: string; ms: number }> {
+    const { sender, record, emit, log, journal } = this.#options;
+    const connection = attempt === 1 ? this.#options.first : await sender.opener.open('checkpoint', 0, { resume: true });
+    if ('complete' in connection) {
+      // The last attempt's stream arrived whole; only its reply was lost. Same bytes as here?
+      const { bytes, sha256 } = connection.complete;
+      const ours = (await hashPrefix(record.archivePath, bytes)).digest('hex');
+      if (ours !== sha256) {
+        throw new FerryError('INTEGRITY_MISMATCH', `${this.#options.destination} holds an archive of ${bytes} bytes whose SHA-256 differs from this host's`, { phase: 'transfer' });
+      }
+      return { bytes, sha256, ms: Math.round(performance.now() - this.#options.started) };
+    }
+    const from = connection.resumeFrom;
+    if (from) emit({ retrying: { stream: STREAM_KIND.toWire('checkpoint'), attempt, error: '', resumeFrom: from } });
+    const pool = new BufferPool(1024 * 1024, 4);
+    const follow = followExport({
+      path: record.archivePath,
+      exited: this.#options.dumping,
+      from,
+      plainTar: this.#options.compress === 'none',
+      pool,
+      signal,
+      onAppeared: () => {
+        if (this.appearedAt !== undefined) return;
+        this.appearedAt = performance.now();
+        this.#markAppeared();
+      },
+    });
+    const sealing = async function* () {
+      yield* follow;
+      // The END frame follows these bytes: from here the destination may hold the whole archive.
+      await journal.advance(record.id, 'sealed');
+      log.info({}, "the export's end marker was read: sealing the archive stream");
+    };
+    return connection.send({
+      source: sealing(),
+      pool,
+      hash: from ? await hashPrefix(record.archivePath, from) : undefined,
+      bytesPerSecond: sender.bytesPerSecond,
+      signal,
+      onProgress: (bytes) => {
+        if (bytes - this.#reported >= PROGRESS_EVERY_BYTES) {
+          this.#reported = bytes;
+          emit({ progress: { bytes, totalBytes: -1 } });
+        }
+      },
+    });
+  }
+}
