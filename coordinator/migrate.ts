@@ -90,16 +90,19 @@ interface Moved {
   answered: Promise<number | undefined>;
 }
 
-class Migration {
+/** What the migration asks of each agent: an AgentConnection (a stand-in in unit tests). */
+export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'commit' | 'rollback'>;
+
+export class Migration {
   readonly id: string;
   readonly options: MigrateOptions;
-  readonly source: AgentConnection<HostEntry>;
-  readonly destination: AgentConnection<HostEntry>;
+  readonly source: AgentLink;
+  readonly destination: AgentLink;
   readonly emit: Emit;
   /** Where the migration stands; only `move` and `enter` change it, as COORDINATOR allows. */
   #phase: Phase = 'preflight';
 
-  constructor(id: string, options: MigrateOptions, source: AgentConnection<HostEntry>, destination: AgentConnection<HostEntry>, emit: Emit) {
+  constructor(id: string, options: MigrateOptions, source: AgentLink, destination: AgentLink, emit: Emit) {
     this.id = id;
     this.options = options;
     this.source = source;
@@ -481,7 +484,7 @@ class Migration {
     const archiveThere = COORDINATOR.reached(this.phase, 'restore');
     this.enter('rollback', this.source.host.name, `rolling back: ${failure.describe()}`);
     const reason = `${failure.code}: ${failure.message}`;
-    const step = async (agent: AgentConnection, peerRolledBack = false): Promise<boolean> => {
+    const step = async (agent: AgentLink, peerRolledBack = false): Promise<boolean> => {
       try {
         // An agent that is restarting gets a little while to come back; nothing else is retried.
         // The destination matters only once it may have restored; before that it settles on its own.

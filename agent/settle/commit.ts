@@ -67,7 +67,7 @@ async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<
   const address = ctx.address;
   const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), DEFAULTS.portAnswerMs);
   if (dead.length) {
-    throw new FerryError('NOT_ANSWERING', `${record.container} was restored on ${ctx.host}, but its published port ${dead.join(', ')} does not answer there`, {
+    throw new FerryError('VERIFY_FAILED', `${record.container} was restored on ${ctx.host}, but its published port ${dead.join(', ')} does not answer there`, {
       phase: 'verify',
       host: ctx.host,
       hint: 'The move is not committed; roll it back (the source resumes its copy) or find out why the service does not answer.',
