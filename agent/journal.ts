@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
 import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '../common/phases.ts';
+import type { Flow__Output as Flow } from '../proto/gen/ferry/v1/Flow.ts';
 import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
 
 export type Role = 'source' | 'destination';
@@ -39,6 +40,12 @@ export interface MigrationRecord {
   received?: { bytes: number; sha256: string } | undefined;
   /** Destination: the last round of bind-mounted data fully in staging. */
   dataRound?: number | undefined;
+  /** The container's service address (io.ferry.service-address), when it has one. */
+  serviceAddress?: string | undefined;
+  /** Source: the flows of the service address it gave up at the freeze (a rollback recreates them). */
+  flows?: Flow[] | undefined;
+  /** Destination: this host took the service address for the migration (a rollback gives it up). */
+  addressTaken?: boolean | undefined;
   /** Destination: the restored container's published ports, checked before it counts as verified. */
   ports?: PortMapping[] | undefined;
 }

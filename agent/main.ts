@@ -3,6 +3,8 @@
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
 import { DEFAULT_PKI_DIR, loadTls } from '../common/pki.ts';
+import { hostAddress } from '../common/tcp.ts';
+import { AddressKeeper } from './address/keeper.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
   };
   const reconciler = new Reconciler(settling, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
   reconciler.start();
+  const addresses = new AddressKeeper({ podman: service.config.podman, hostIp: hostAddress(values.listen), journal: service.journal, log });
+  addresses.start();
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     reconciler.stop();
+    addresses.stop();
     void Promise.all([stopServer(server, 10_000), data.close()]).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

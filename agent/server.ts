@@ -15,7 +15,7 @@ function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Server
 }
 
 /** Calls that change containers or announce migrations: the coordinator's alone. OpenStream is checked against the migration's source. */
-const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore']);
+const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore', 'TakeAddress']);
 
 /**
  * Who may make this call. A plaintext agent (--insecure) identifies nobody and lets all in; with
@@ -78,6 +78,10 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
           (error: unknown) => call.emit('error', fail('CheckpointAndSend', error)),
         );
     },
+    TakeAddress: unary('TakeAddress', async (request, _signal, caller) => {
+      await service.track(request.migrationId, () => service.takeAddress(request, caller));
+      return {};
+    }),
     OpenStream: unary('OpenStream', (request, _signal, caller) => service.openStream(request, caller)),
     Restore: unary('Restore', async (request, signal) => {
       const outcome = await service.track(request.migrationId, () =>

@@ -19,12 +19,14 @@ import type { OpenStreamReply } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
 import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
+import type { TakeAddressRequest__Output as TakeAddressRequest } from '../proto/gen/ferry/v1/TakeAddressRequest.ts';
 import { cpuinfoDump } from './criu/cpuinfo.ts';
 import { bindMountPaths } from './data/bind-mounts.ts';
 import { Grants } from './dataplane/grants.ts';
 import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
 import { Inbox } from './destination/inbox.ts';
 import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
+import { recreateFlows } from './address/move.ts';
 import { prepareReceive } from './destination/prepare.ts';
 import { acceptStream, grantStream, type StreamsContext } from './destination/streams.ts';
 import { Journal, type MigrationRecord } from './journal.ts';
@@ -231,7 +233,7 @@ export class AgentService {
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
   async prepareReceive(request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
-    const context = { host: this.config.name, podman: this.config.podman, journal: this.journal, archiveDir: this.archiveDir, info: await this.#info() };
+    const context = { host: this.config.name, podman: this.config.podman, journal: this.journal, archiveDir: this.archiveDir, info: await this.#info(), address: hostAddress(this.config.listen) };
     return prepareReceive(context, request);
   }
 
@@ -244,6 +246,7 @@ export class AgentService {
       log: this.config.log,
       journal: this.journal,
       archiveDir: this.archiveDir,
+      address: hostAddress(this.config.listen),
       rollback: (id, reason, peerRolledBack) => this.rollback(id, reason, undefined, peerRolledBack),
     };
     return checkpointAndSend(context, request, emit, signal);
@@ -275,6 +278,7 @@ export class AgentService {
     const controller = new AbortController();
     const context = {
       host: this.config.name,
+      address: hostAddress(this.config.listen),
       podman: this.config.podman,
       journal: this.journal,
       log: this.config.log,
@@ -301,6 +305,27 @@ export class AgentService {
     } finally {
       this.#restoring.delete(migrationId);
     }
+  }
+
+  /**
+   * Destination: the source gave up the container's service address at the freeze. Its flows'
+   * conntrack entries go in now, and the restore waits for them; the address itself comes once
+   * the container is restored (restore.ts), because a client's packet that reached the
+   * container's network before CRIU put its sockets back would be answered with a reset.
+   */
+  async takeAddress(request: TakeAddressRequest, caller?: Caller): Promise<void> {
+    requireMigrationId(request.migrationId);
+    const record = this.journal.require(request.migrationId);
+    this.#requirePeer(record, caller, 'move the address of');
+    if (record.role !== 'destination' || !record.serviceAddress || record.serviceAddress !== request.address) {
+      throw new FerryError('BAD_REQUEST', `migration ${record.id} has no service address ${request.address} to take here`, { phase: 'restore' });
+    }
+    if (!['preflight', 'transfer', 'received', 'restore'].includes(record.phase)) {
+      throw new FerryError('BAD_REQUEST', `migration ${record.id} is in phase ${record.phase}: too late to take its address`, { phase: 'restore' });
+    }
+    await recreateFlows(request.flows);
+    this.#inbox(record).takenAddress();
+    this.config.log.info({ migrationId: record.id, address: request.address, flows: request.flows.length }, "recreated the service address's flows");
   }
 
   /** Runs one commit or rollback of a migration at a time: the coordinator and the reconciler may both try. */

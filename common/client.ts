@@ -19,6 +19,7 @@ import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEven
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
 import type { OpenStreamReply__Output } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
+import type { TakeAddressRequest } from '../proto/gen/ferry/v1/TakeAddressRequest.ts';
 
 /** Enough to reach an agent: its name for messages, its gRPC address. */
 export interface AgentEndpoint {
@@ -33,7 +34,7 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus';
+type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress';
 
 type Unary<Req, Res> = (
   request: Req,
@@ -103,6 +104,11 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   async rollback(migrationId: string, reason: string, options?: CallOptions & { peerRolledBack?: boolean }): Promise<string> {
     const request = { migrationId, reason, peerRolledBack: options?.peerRolledBack ?? false };
     return (await this.#unary<RollbackReply__Output>('rollback', request, { timeoutMs: 300_000, ...options })).outcome;
+  }
+
+  /** Destination: take the service address the source gave up, with its flows, before the restore. */
+  async takeAddress(request: TakeAddressRequest, options?: CallOptions): Promise<void> {
+    await this.#unary<object>('takeAddress', request, { timeoutMs: 30_000, ...options });
   }
 
   /** Agent to agent: a grant for one byte stream of a migration, asked of its destination. */

@@ -68,6 +68,11 @@ export const ERROR_CODES = {
     hint: 'Free the port on the destination (stop what holds it) or migrate to another host.',
     retryable: false,
   },
+  ADDRESS_TAKEN: {
+    meaning: "The container's service address (io.ferry.service-address) is held by a host other than the source, or the destination's interface is not on its subnet.",
+    hint: 'Free the address on the host that holds it (ip addr del), or move the container to a host on the same subnet as its service address.',
+    retryable: false,
+  },
   DEST_NAME_TAKEN: {
     meaning: 'The destination already has a container with the same name or ID.',
     hint: 'Remove or rename that container on the destination first.',

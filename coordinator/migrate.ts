@@ -10,6 +10,7 @@ import pRetry from 'p-retry';
 import { AgentConnection } from '../common/client.ts';
 import { DEFAULTS } from '../common/defaults.ts';
 import { FerryError } from '../common/errors.ts';
+import { serviceAddressOf } from '../common/service-address.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { TlsFiles } from '../common/pki.ts';
 import { COMPRESSION, STREAM_KIND, type Compression } from '../common/wire.ts';
@@ -91,7 +92,7 @@ interface Moved {
 }
 
 /** What the migration asks of each agent: an AgentConnection (a stand-in in unit tests). */
-export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'commit' | 'rollback'>;
+export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'takeAddress' | 'commit' | 'rollback'>;
 
 export class Migration {
   readonly id: string;
@@ -142,6 +143,15 @@ export class Migration {
         signal: this.options.signal,
         host: to.name,
       });
+      // The service address answers as the host's own address does: its clients were promised that.
+      const serviceAddress = serviceAddressOf(moved.container.labels);
+      if (serviceAddress) {
+        await verifyPorts(serviceAddress, moved.container.ports, restoredPorts, {
+          timeoutMs: this.options.verifyTimeoutMs ?? DEFAULTS.portAnswerMs,
+          signal: this.options.signal,
+          host: to.name,
+        });
+      }
       const verified = performance.now();
       const verifyMs = Math.round(verified - verifyStarted);
       this.emit({ kind: 'verified', migrationId: this.id, host: to.name, address: to.address, ports: restoredPorts });
@@ -340,6 +350,16 @@ export class Migration {
             if (failure.code === 'AGENT_UNREACHABLE' || failure.code === 'CANCELLED' || restoreCall.signal.aborted) return;
             restoreFailure = failure;
             sourceCall.abort(restoreFailure);
+          });
+        } else if (event.addressReleased) {
+          // The destination takes the service address and its flows before it restores (its
+          // restore waits for them); failing that, the migration stops and rolls back.
+          const { address, flows } = event.addressReleased;
+          this.emit({ kind: 'address-moved', migrationId: this.id, address, flows: flows.length, host: to.name });
+          await this.destination.takeAddress({ migrationId: this.id, address, flows }, { signal: sourceSignal }).catch((error: unknown) => {
+            const failure = FerryError.from(error).at('restore', to.name);
+            restoreFailure ??= failure;
+            throw failure;
           });
         } else if (event.transferred && restoring) {
           this.onSourceEvent(event, moved);

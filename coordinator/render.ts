@@ -58,6 +58,8 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return event.round === 0
         ? `${pad('transfer')} data ${event.paths.join(', ')}: ${event.entries} entries, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} while the container runs`
         : `${pad('transfer')} data after the freeze: ${event.entries} changed entries (${formatBytes(event.bytes)}), ${event.removed} removed, in ${formatMs(event.ms)}`;
+    case 'address-moved':
+      return `${pad('restore')} service address ${event.address} moved to ${event.host} with ${event.flows} established connection${event.flows === 1 ? '' : 's'}`;
     case 'transferred':
       return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
     case 'restored':

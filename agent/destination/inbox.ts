@@ -49,6 +49,14 @@ export class Inbox {
     this.#notify();
   }
 
+  /** The conntrack entries of the service address's flows are here (the address comes after the restore). */
+  addressReady = false;
+
+  takenAddress(): void {
+    this.addressReady = true;
+    this.#notify();
+  }
+
   dataArrived(round: number): void {
     this.dataRound = Math.max(this.dataRound, round);
     this.#notify();

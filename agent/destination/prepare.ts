@@ -11,6 +11,9 @@ import type { Journal } from '../journal.ts';
 import type { HostInfo } from '../podman/info.ts';
 import type { Podman } from '../podman/podman.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
+import { addressChecks } from '../address/preflight.ts';
+import { serviceAddressOf } from '../../common/service-address.ts';
+import { hostAddress } from '../../common/tcp.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './checks.ts';
 
 export interface PrepareContext {
@@ -19,6 +22,8 @@ export interface PrepareContext {
   journal: Journal;
   archiveDir: string;
   info: HostInfo;
+  /** This host's own address (its agent's). */
+  address: string;
 }
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
@@ -29,8 +34,9 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
   name: 'DEST_NAME_TAKEN',
   criu: 'CRIU_UNAVAILABLE',
   busy: 'MIGRATION_BUSY',
+  address: 'ADDRESS_TAKEN',
+  subnet: 'ADDRESS_TAKEN',
 };
-
 
 /** How long a prepared destination waits for the archive when the request says nothing. */
 const DEFAULT_RECEIVE_TTL_MS = 10 * 60_000;
@@ -49,6 +55,8 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
   }
   const host = { name: ctx.host, podman: ctx.podman, info: ctx.info, active: ctx.journal.active() };
   const checks = await destinationChecks(host, container, dataPaths, request.replaceData);
+  const serviceAddress = serviceAddressOf(container.labels);
+  checks.push(...(await addressChecks(serviceAddress, ctx.address, hostAddress(request.sourceAddress))));
   if (request.sourceCpuinfo?.length) {
     const cpu = await cpuinfoCheck(request.sourceCpuinfo);
     checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
@@ -78,6 +86,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     containerId: container.id,
     peer: request.sourceHost,
     peerAddress: request.sourceAddress || undefined,
+    serviceAddress,
     phase: 'preflight',
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
     touched: false,

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { FerryError } from '../../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import { takeServiceAddress } from '../address/move.ts';
 import { promote } from '../data/staging.ts';
 import type { Journal, MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
@@ -20,6 +21,8 @@ import type { Inbox } from './inbox.ts';
 /** What the restore needs of the agent: no more. */
 export interface RestoreContext {
   host: string;
+  /** This host's own address (its agent's): a service address goes on the interface that carries it. */
+  address: string;
   podman: Podman;
   journal: Journal;
   log: Logger;
@@ -52,7 +55,10 @@ export async function restoreArchive(
   const dataPaths = record.dataPaths ?? [];
   // What must hold before podman may get the end of the archive, i.e. before it may run anything.
   const gate = async () => {
-    await inbox.until(() => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1), signal);
+    // The conntrack entries of the service address's flows too: a restored socket whose flow this
+    // host does not know would be masqueraded as a new flow, and the client would reset it.
+    const needsAddress = record.serviceAddress !== undefined && !record.addressTaken;
+    await inbox.until(() => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1) && (!needsAddress || inbox.addressReady), signal);
     await journal.advance(record.id, 'restore');
     // The data goes into place first: the restored processes reopen their files at once.
     if (dataPaths.length) await journal.update(record.id, { promoted: await promote(dataPaths, record.id) });
@@ -113,6 +119,12 @@ export async function restoreArchive(
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
   const restoreMs = Math.round(performance.now() - Math.max(asked, inbox.verified?.at ?? asked));
   log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined }, 'restored');
+  if (record.serviceAddress) {
+    // Only now: the sockets are back, so the clients' retransmissions find them.
+    await journal.update(record.id, { addressTaken: true });
+    await takeServiceAddress(ctx.address, record.serviceAddress);
+    log.info({ address: record.serviceAddress }, 'took the service address');
+  }
   await runHook(podman, container.id, container.labels, 'postRestore', { signal });
   const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
   if (validation !== request.expectedValidation) {

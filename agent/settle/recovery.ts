@@ -9,6 +9,7 @@ import { hostAddress, silentTcpPorts } from '../../common/tcp.ts';
 import { JOURNAL_PHASE, type JournalPhase } from '../../common/wire.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
+import { Periodic } from '../periodic.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import type { Journal } from '../journal.ts';
@@ -87,41 +88,38 @@ export class Reconciler {
   readonly #log: Logger;
   readonly #options: RecoveryOptions;
   readonly #peers: Peers;
-  #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  readonly #periodic: Periodic;
   /** Migrations found unfinished at start: their RPCs died with the previous process. */
   readonly #orphans = new Set<string>();
 
   constructor(agent: RecoveryContext, log: Logger, options: RecoveryOptions, peers: Peers = grpcPeers(agent)) {
     this.#agent = agent;
     this.#peers = peers;
+    this.#periodic = new Periodic(() => this.#settleAll(), options.intervalMs);
     this.#log = log.child({ component: 'recovery' });
     this.#options = options;
   }
 
   start(): void {
     for (const record of this.#agent.journal.active()) this.#orphans.add(record.id);
-    void this.tick();
-    this.#timer = setInterval(() => void this.tick(), this.#options.intervalMs);
-    this.#timer.unref();
+    this.#periodic.start();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#periodic.stop();
   }
 
-  async tick(): Promise<void> {
-    if (this.#running) return;
-    this.#running = true;
-    try {
-      for (const record of this.#agent.journal.active()) {
-        if (this.#agent.isBusy(record.id)) continue;
-        await this.#agent.track(record.id, () => this.#settle(record)).catch((error: unknown) =>
-          this.#log.warn({ migrationId: record.id, err: FerryError.from(error).message }, 'could not settle the migration yet'),
-        );
-      }
-    } finally {
-      this.#running = false;
+  /** One round of settling, unless one is under way. */
+  tick(): Promise<void> {
+    return this.#periodic.run();
+  }
+
+  async #settleAll(): Promise<void> {
+    for (const record of this.#agent.journal.active()) {
+      if (this.#agent.isBusy(record.id)) continue;
+      await this.#agent.track(record.id, () => this.#settle(record)).catch((error: unknown) =>
+        this.#log.warn({ migrationId: record.id, err: FerryError.from(error).message }, 'could not settle the migration yet'),
+      );
     }
   }
 

@@ -2,6 +2,7 @@
 // and puts the data paths back; the source resumes its container, repaired where CRIU was cut
 // off, and counts it resumed only once its ports answer.
 import { FerryError } from '../../common/errors.ts';
+import { giveUpServiceAddress, recreateFlows, takeServiceAddress } from '../address/move.ts';
 import { unstage } from '../data/staging.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
@@ -37,10 +38,17 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
   let outcome: string;
   try {
     if (record.role === 'source') {
-      outcome = await resumeHere(ctx, record, log);
+      // The flows it gave up before the container is back, the address once it is (see address/move.ts).
+      if (record.serviceAddress) await recreateFlows(record.flows ?? []);
+      try {
+        outcome = await resumeHere(ctx, record, log);
+      } finally {
+        if (record.serviceAddress) await takeServiceAddress(ctx.address, record.serviceAddress);
+      }
     } else {
       const current = await findContainer(podman, record.containerId);
       if (current) await removeContainer(podman, record.containerId);
+      if (record.addressTaken && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
       await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
       outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
     }

@@ -20,6 +20,8 @@ import { inspectContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 import { COMPRESSION, COMPRESSIONS } from '../../common/wire.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
+import { serviceAddressOf } from '../../common/service-address.ts';
+import { releaseServiceAddress } from '../address/move.ts';
 import { ArchiveStream } from './archive.ts';
 import { DataRounds } from './data-rounds.ts';
 import { sendImage } from './image.ts';
@@ -33,6 +35,8 @@ export interface SourceContext {
   log: Logger;
   journal: Journal;
   archiveDir: string;
+  /** This host's own address (its agent's): a service address goes on the interface that carries it. */
+  address: string;
   /** This agent's own rollback of the migration (serialized with the coordinator's). */
   rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string>;
 }
@@ -70,6 +74,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
     touched: true,
     dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
+    serviceAddress: serviceAddressOf(container.labels),
   });
   const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress }, ctx.tls);
   const sender = new Sender({
@@ -122,6 +127,13 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       log.info({ ms: Math.round((archive.appearedAt ?? started) - started) }, "CRIU's dump is done: streaming the export as podman writes it");
       await ctx.journal.advance(record.id, 'transfer');
       emit({ dumped: { ms: Math.round((archive.appearedAt ?? started) - started) } });
+      if (record.serviceAddress) {
+        // The processes are gone: their flows cannot change any more. The destination takes the
+        // address and recreates the flows before it restores.
+        const flows = await releaseServiceAddress(ctx.address, record.serviceAddress, container.ipAddresses, (kept) => ctx.journal.update(record.id, { flows: kept }));
+        log.info({ address: record.serviceAddress, flows: flows.length }, 'gave up the service address');
+        emit({ addressReleased: { address: record.serviceAddress, flows } });
+      }
       await data.final();
     });
     // The destination has it all: say so now, not after podman's clean-up.
@@ -154,6 +166,10 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     if (failure) throw preferCause(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
     const { stats, checkpointMs } = (results[0] as PromiseFulfilledResult<{ stats: CheckpointStats; checkpointMs: number }>).value;
     const sent = (results[1] as PromiseFulfilledResult<{ bytes: number; sha256: string; ms: number }>).value;
+    // The coordinator may have rolled the migration back meanwhile (it stopped this call and
+    // settled both hosts): then there is nothing left to mark sent.
+    const now = ctx.journal.require(record.id).phase;
+    if (now === 'rollback' || now === 'failed') throw new FerryError('CANCELLED', 'the migration was rolled back while the archive was on its way', { phase: 'transfer' });
     await ctx.journal.advance(record.id, 'sent');
     log.info({ checkpointMs, frozenMs: stats.frozenMs, runtimeMs: stats.runtimeMs, bytes: sent.bytes, transferMs: sent.ms }, 'checkpointed and sent');
   } catch (error) {

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AddressReleased as _ferry_v1_AddressReleased, AddressReleased__Output as _ferry_v1_AddressReleased__Output } from './ferry/v1/AddressReleased';
 import type { AgentClient as _ferry_v1_AgentClient, AgentDefinition as _ferry_v1_AgentDefinition } from './ferry/v1/Agent';
 import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, CheckpointAndSendRequest__Output as _ferry_v1_CheckpointAndSendRequest__Output } from './ferry/v1/CheckpointAndSendRequest';
 import type { Checkpointed as _ferry_v1_Checkpointed, Checkpointed__Output as _ferry_v1_Checkpointed__Output } from './ferry/v1/Checkpointed';
@@ -10,6 +11,7 @@ import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
 import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from './ferry/v1/Dumped';
+import type { Flow as _ferry_v1_Flow, Flow__Output as _ferry_v1_Flow__Output } from './ferry/v1/Flow';
 import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from './ferry/v1/Freezing';
 import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from './ferry/v1/ImageSent';
 import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from './ferry/v1/InfoReply';
@@ -32,6 +34,8 @@ import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
+import type { TakeAddressReply as _ferry_v1_TakeAddressReply, TakeAddressReply__Output as _ferry_v1_TakeAddressReply__Output } from './ferry/v1/TakeAddressReply';
+import type { TakeAddressRequest as _ferry_v1_TakeAddressRequest, TakeAddressRequest__Output as _ferry_v1_TakeAddressRequest__Output } from './ferry/v1/TakeAddressRequest';
 import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from './ferry/v1/TransferProgress';
 import type { Transferred as _ferry_v1_Transferred, Transferred__Output as _ferry_v1_Transferred__Output } from './ferry/v1/Transferred';
 
@@ -42,6 +46,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   ferry: {
     v1: {
+      AddressReleased: MessageTypeDefinition<_ferry_v1_AddressReleased, _ferry_v1_AddressReleased__Output>
       Agent: SubtypeConstructor<typeof grpc.Client, _ferry_v1_AgentClient> & { service: _ferry_v1_AgentDefinition }
       CheckpointAndSendRequest: MessageTypeDefinition<_ferry_v1_CheckpointAndSendRequest, _ferry_v1_CheckpointAndSendRequest__Output>
       Checkpointed: MessageTypeDefinition<_ferry_v1_Checkpointed, _ferry_v1_Checkpointed__Output>
@@ -52,6 +57,7 @@ export interface ProtoGrpcType {
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
       Dumped: MessageTypeDefinition<_ferry_v1_Dumped, _ferry_v1_Dumped__Output>
+      Flow: MessageTypeDefinition<_ferry_v1_Flow, _ferry_v1_Flow__Output>
       Freezing: MessageTypeDefinition<_ferry_v1_Freezing, _ferry_v1_Freezing__Output>
       ImageSent: MessageTypeDefinition<_ferry_v1_ImageSent, _ferry_v1_ImageSent__Output>
       InfoReply: MessageTypeDefinition<_ferry_v1_InfoReply, _ferry_v1_InfoReply__Output>
@@ -77,6 +83,8 @@ export interface ProtoGrpcType {
       RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
       StreamKind: EnumTypeDefinition
+      TakeAddressReply: MessageTypeDefinition<_ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressReply__Output>
+      TakeAddressRequest: MessageTypeDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressRequest__Output>
       TransferProgress: MessageTypeDefinition<_ferry_v1_TransferProgress, _ferry_v1_TransferProgress__Output>
       Transferred: MessageTypeDefinition<_ferry_v1_Transferred, _ferry_v1_Transferred__Output>
     }

@@ -41,7 +41,7 @@ function agents(script: Script) {
     ...common('source'),
     host: host('hostA', 11),
     async inspect() {
-      return { id: 'c'.repeat(64), name: 'redis', state: 'running', ports: [], estimatedBytes: 0 };
+      return { id: 'c'.repeat(64), name: 'redis', state: 'running', ports: [], labels: {}, estimatedBytes: 0 };
     },
     async *checkpointAndSend(): AsyncGenerator<MigrationEvent__Output> {
       calls.push('source.checkpointAndSend');

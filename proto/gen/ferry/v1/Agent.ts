@@ -22,6 +22,8 @@ import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _f
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from '../../ferry/v1/RestoreRequest';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from '../../ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from '../../ferry/v1/RollbackRequest';
+import type { TakeAddressReply as _ferry_v1_TakeAddressReply, TakeAddressReply__Output as _ferry_v1_TakeAddressReply__Output } from '../../ferry/v1/TakeAddressReply';
+import type { TakeAddressRequest as _ferry_v1_TakeAddressRequest, TakeAddressRequest__Output as _ferry_v1_TakeAddressRequest__Output } from '../../ferry/v1/TakeAddressRequest';
 
 export interface AgentClient extends grpc.Client {
   CheckpointAndSend(argument: _ferry_v1_CheckpointAndSendRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_MigrationEvent__Output>;
@@ -110,6 +112,15 @@ export interface AgentClient extends grpc.Client {
   rollback(argument: _ferry_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
   rollback(argument: _ferry_v1_RollbackRequest, callback: grpc.requestCallback<_ferry_v1_RollbackReply__Output>): grpc.ClientUnaryCall;
   
+  TakeAddress(argument: _ferry_v1_TakeAddressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  TakeAddress(argument: _ferry_v1_TakeAddressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  TakeAddress(argument: _ferry_v1_TakeAddressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  TakeAddress(argument: _ferry_v1_TakeAddressRequest, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  takeAddress(argument: _ferry_v1_TakeAddressRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  takeAddress(argument: _ferry_v1_TakeAddressRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  takeAddress(argument: _ferry_v1_TakeAddressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  takeAddress(argument: _ferry_v1_TakeAddressRequest, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
@@ -133,6 +144,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   Rollback: grpc.handleUnaryCall<_ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply>;
   
+  TakeAddress: grpc.handleUnaryCall<_ferry_v1_TakeAddressRequest__Output, _ferry_v1_TakeAddressReply>;
+  
 }
 
 export interface AgentDefinition extends grpc.ServiceDefinition {
@@ -146,4 +159,5 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
   Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>
   Rollback: MethodDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackReply, _ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply__Output>
+  TakeAddress: MethodDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressRequest__Output, _ferry_v1_TakeAddressReply__Output>
 }

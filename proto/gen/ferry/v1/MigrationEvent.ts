@@ -8,6 +8,7 @@ import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_I
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from '../../ferry/v1/Retrying';
 import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from '../../ferry/v1/Freezing';
 import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from '../../ferry/v1/Dumped';
+import type { AddressReleased as _ferry_v1_AddressReleased, AddressReleased__Output as _ferry_v1_AddressReleased__Output } from '../../ferry/v1/AddressReleased';
 
 export interface MigrationEvent {
   'checkpointed'?: (_ferry_v1_Checkpointed | null);
@@ -18,7 +19,8 @@ export interface MigrationEvent {
   'retrying'?: (_ferry_v1_Retrying | null);
   'freezing'?: (_ferry_v1_Freezing | null);
   'dumped'?: (_ferry_v1_Dumped | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped";
+  'addressReleased'?: (_ferry_v1_AddressReleased | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased";
 }
 
 export interface MigrationEvent__Output {
@@ -30,5 +32,6 @@ export interface MigrationEvent__Output {
   'retrying'?: (_ferry_v1_Retrying__Output | null);
   'freezing'?: (_ferry_v1_Freezing__Output | null);
   'dumped'?: (_ferry_v1_Dumped__Output | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped";
+  'addressReleased'?: (_ferry_v1_AddressReleased__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased";
 }

@@ -1,0 +1,15 @@
+// Original file: proto/ferry.proto
+
+import type { Flow as _ferry_v1_Flow, Flow__Output as _ferry_v1_Flow__Output } from '../../ferry/v1/Flow';
+
+export interface TakeAddressRequest {
+  'migrationId'?: (string);
+  'address'?: (string);
+  'flows'?: (_ferry_v1_Flow)[];
+}
+
+export interface TakeAddressRequest__Output {
+  'migrationId': (string);
+  'address': (string);
+  'flows': (_ferry_v1_Flow__Output)[];
+}
