@@ -60,6 +60,17 @@ export async function insertFlow(flow: Flow): Promise<void> {
   if (r.failed) throw new FerryError('INTERNAL', `conntrack -I for ${flow.client}:${flow.clientPort}: ${String(r.stderr)}`);
 }
 
+/**
+ * Forgets every TCP flow to these host ports here: once the container has left, a client still
+ * talking to this host's own address then gets a reset at its next packet, instead of packets
+ * sent after a container that is gone (a hang until its timeout).
+ */
+export async function forgetFlowsToPorts(ports: ReadonlyArray<{ hostPort: number; protocol: string }>): Promise<void> {
+  for (const port of ports.filter((p) => p.protocol === 'tcp')) {
+    await execa('conntrack', ['-D', '-p', 'tcp', '--orig-port-dst', String(port.hostPort)], { reject: false, timeout: 10_000 });
+  }
+}
+
 /** Forgets `flow` here (the source, once the flow moved away). */
 export async function deleteFlow(flow: Flow): Promise<void> {
   await execa('conntrack', ['-D', ...tuple(flow)], { reject: false, timeout: 10_000 });

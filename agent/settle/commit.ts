@@ -4,6 +4,7 @@ import { rename } from 'node:fs/promises';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import { silentTcpPorts } from '../../common/tcp.ts';
+import { forgetFlowsToPorts } from '../address/conntrack.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { dropReplaced, leftPath, pathState } from '../data/staging.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
@@ -37,7 +38,10 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
       });
     }
     if (!resumed) await ctx.journal.advance(migrationId, 'commit');
-    if (current) await removeContainer(ctx.podman, record.containerId);
+    if (current) {
+      await removeContainer(ctx.podman, record.containerId);
+      await forgetFlowsToPorts(current.ports);
+    }
     outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
     const moved = await setAsideData(ctx, record.dataPaths ?? [], migrationId);
     if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;

@@ -5,7 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, startMigration } from './drive.ts';
-import { containerState, ferry, inventoryPath, LAB, LAB_SUBNET, lab, podman, REDIS_IMAGE, removeEverywhere, runningOn } from './lab.ts';
+import { containerState, ferry, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, REDIS_IMAGE, removeEverywhere, runningOn } from './lab.ts';
 
 const NAME = 'e2e-held';
 const PORT = 6395;
@@ -245,6 +245,33 @@ describe('established connections across a move', () => {
       await session.quit().catch(() => undefined);
       await removeEverywhere(name);
       await clean();
+    }
+  });
+
+  it("without a service address, the preflight says connections are lost, and a client of the source's own address gets a reset, not a hang", async () => {
+    const name = 'e2e-held-none';
+    const port = 6396;
+    await removeEverywhere(name);
+    await podman('hostA', ['run', '-d', '--name', name, '-p', `${port}:6379`, REDIS_IMAGE, 'redis-server', '--save', '', '--protected-mode', 'no']);
+    const ipA = await hostIp('hostA');
+    let client: RedisConnection | undefined;
+    await eventually(async () => {
+      client?.close();
+      client = await RedisConnection.open(ipA, port).catch(() => undefined);
+      return client !== undefined && (await client.command('PING').catch(() => '')) === 'PONG';
+    }, 20_000);
+    try {
+      const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', name, '--json']);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const checks = r.events.filter((e) => e.event === 'checks').flatMap((e) => e.checks as Array<{ name: string; detail: string }>);
+      expect(checks.find((c) => c.name === 'connections')?.detail).toMatch(/no service address .* lose their connections/);
+      const started = performance.now();
+      const error = await (client as RedisConnection).command('PING').then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.message).toMatch(/ECONNRESET|closed/);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      client?.close();
+      await removeEverywhere(name);
     }
   });
 
