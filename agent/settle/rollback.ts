@@ -21,8 +21,9 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
   requireMigrationId(migrationId);
   const record = ctx.journal.require(migrationId);
   if (record.phase === 'failed') return record.outcome ?? 'already rolled back';
-  if (record.phase === 'done') {
-    throw new FerryError('BAD_REQUEST', `migration ${migrationId} is already committed here; it cannot be rolled back`, { phase: 'rollback' });
+  if (record.phase === 'done' || record.phase === 'commit') {
+    // A commit under way (or cut off, and finished by recovery) has begun removing what a rollback would need.
+    throw new FerryError('BAD_REQUEST', `migration ${migrationId} is ${record.phase === 'done' ? 'already committed' : 'committing'} here; it cannot be rolled back`, { phase: 'rollback' });
   }
   if (mayBeWholeThere(record) && !peerRolledBack) {
     throw new FerryError('ROLLBACK_FAILED', `the whole archive of ${record.container} may have reached ${record.peer}, which did not confirm it holds no copy: the container stays frozen on ${ctx.host} rather than risk two running copies`, {
