@@ -50,7 +50,11 @@ export type MigrationEvent =
   | { kind: 'phase'; migrationId: string; phase: Phase; host: string; message: string }
   | { kind: 'dumped'; migrationId: string; host: string; ms: number }
   | { kind: 'checkpointed'; migrationId: string; host: string; checkpointMs: number; archiveBytes: number; frozenMs: number; runtimeMs: number }
-  | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number }
+  /**
+   * The archive's bytes the destination has acknowledged; totalBytes -1 while podman still writes
+   * it, when the rate and the time left go by the container's estimated size (`estimated`).
+   */
+  | { kind: 'progress'; migrationId: string; bytes: number; totalBytes: number; bytesPerSecond: number; etaMs: number; estimated: boolean }
   | { kind: 'retrying'; migrationId: string; stream: string; attempt: number; error: string; resumeFrom: number }
   | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
   | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }

@@ -100,6 +100,8 @@ export class Migration {
   readonly source: AgentLink;
   readonly destination: AgentLink;
   readonly emit: Emit;
+  /** performance.now() when the archive began to stream (the freeze). */
+  #streamingSince = performance.now();
   /** Where the migration stands; only `move` and `enter` change it, as COORDINATOR allows. */
   #phase: Phase = 'preflight';
 
@@ -340,6 +342,7 @@ export class Migration {
       );
       for await (const event of events) {
         if (event.freezing) {
+          this.#streamingSince = performance.now();
           restoring = this.restore(event.freezing.validation, restoreCall.signal);
           restoring.catch((error: unknown) => {
             // A restore that failed for good stops the source: it rolls back at once. An agent
@@ -424,7 +427,14 @@ export class Migration {
       const r = event.retrying;
       this.emit({ kind: 'retrying', migrationId: this.id, stream: STREAM_KIND.fromWire(r.stream) ?? String(r.stream), attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
     } else if (event.progress) {
-      this.emit({ kind: 'progress', migrationId: this.id, bytes: Number(event.progress.bytes), totalBytes: Number(event.progress.totalBytes) });
+      const bytes = Number(event.progress.bytes);
+      const totalBytes = Number(event.progress.totalBytes);
+      const seconds = (performance.now() - this.#streamingSince) / 1000;
+      const bytesPerSecond = seconds > 0 ? Math.round(bytes / seconds) : 0;
+      // Until podman is done the archive's size is not known: the container's memory and data say about how big.
+      const expected = totalBytes > 0 ? totalBytes : Number(moved.container.estimatedBytes);
+      const etaMs = bytesPerSecond > 0 && expected > bytes ? Math.round(((expected - bytes) / bytesPerSecond) * 1000) : 0;
+      this.emit({ kind: 'progress', migrationId: this.id, bytes, totalBytes, bytesPerSecond, etaMs, estimated: totalBytes <= 0 });
     } else if (event.transferred) {
       // A small archive may be all there before the source said the dump was done.
       if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name}`);

@@ -44,10 +44,13 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('checkpoint')} CRIU's dump is done after ${formatMs(event.ms)}; the archive streams as podman writes it`;
     case 'checkpointed':
       return `${pad('checkpoint')} podman's checkpoint done in ${formatMs(event.checkpointMs)} (runc ${formatMs(event.runtimeMs)}, frozen ${formatMs(event.frozenMs)}), archive ${formatBytes(event.archiveBytes)}`;
-    case 'progress':
+    case 'progress': {
+      const rate = event.bytesPerSecond > 0 ? `, ${formatBytes(event.bytesPerSecond)}/s` : '';
+      const left = event.etaMs > 0 ? `, ${event.estimated ? 'about ' : ''}${formatMs(event.etaMs)} left` : '';
       return event.totalBytes > 0
-        ? `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / event.totalBytes)}%)`
-        : `${pad('transfer')} ${formatBytes(event.bytes)} received by the destination`;
+        ? `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / event.totalBytes)}%)${rate}${left}`
+        : `${pad('transfer')} ${formatBytes(event.bytes)} received by the destination${rate}${left}`;
+    }
     case 'retrying':
       return event.resumeFrom
         ? `${pad('transfer')} resuming the ${event.stream} transfer at ${formatBytes(event.resumeFrom)} (attempt ${event.attempt})`

@@ -14,3 +14,13 @@ describe('the failed line', () => {
     expect(failed('NOT_ANSWERING', false)).toMatch(/ROLLBACK INCOMPLETE: the container runs on the source but does not answer there$/);
   });
 });
+
+describe('the progress line', () => {
+  const progress = (totalBytes: number, etaMs: number, estimated: boolean) =>
+    formatEvent({ kind: 'progress', migrationId: 'm-1', bytes: 100 * 1048576, totalBytes, bytesPerSecond: 12 * 1048576, etaMs, estimated });
+
+  it('says the rate and the time left, and whether that time is an estimate', () => {
+    expect(progress(-1, 18_000, true)).toMatch(/100(\.0)? MiB received by the destination, 12(\.0)? MiB\/s, about 18(\.0+)? s left$/);
+    expect(progress(400 * 1048576, 25_000, false)).toMatch(/100(\.0)? MiB of 400(\.0)? MiB \(25%\), 12(\.0)? MiB\/s, 25(\.0+)? s left$/);
+  });
+});
