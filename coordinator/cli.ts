@@ -50,7 +50,8 @@ Options:
   --transfer-retry-ms MS  how long a broken transfer keeps being resumed from where it stopped
                      before the migration rolls back (default ${DEFAULTS.transferRetryMs})
   --bwlimit RATE     cap every stream of the migration (archive, image, data) at RATE bytes per
-                     second; K, M, G mean KiB, MiB, GiB (e.g. 100M); default: no cap
+                     second; K, M, G mean KiB, MiB, GiB (e.g. 100M); or in bits per second as a
+                     link is rated: kbit, mbit, gbit (e.g. 20mbit); default: no cap
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,

@@ -17,15 +17,21 @@ export interface Values {
   bwlimit?: string | undefined;
 }
 
-const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+const BYTE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+/** Link speeds are said in bits, decimal: 100mbit is 100,000,000 bits per second. */
+const BIT_UNITS: Record<string, number> = { K: 1e3 / 8, M: 1e6 / 8, G: 1e9 / 8 };
 
-/** "100M" -> 104857600 bytes per second; undefined: no cap. */
+/** "100M" (MiB/s) -> 104857600, "20mbit" -> 2500000 bytes per second; undefined: no cap. */
 export function parseRate(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
-  const unit = RATE_UNITS[(match?.[2] ?? '').toUpperCase()];
+  const bits = /^(\d+(?:\.\d+)?)([KMG])bit(?:\/s)?$/i.exec(text.trim());
+  const bytes = bits ? undefined : /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(text.trim());
+  const match = bits ?? bytes;
+  const unit = (bits ? BIT_UNITS : BYTE_UNITS)[(match?.[2] ?? '').toUpperCase()];
   const rate = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(rate) || rate < 64 * 1024) usage(`--bwlimit must be a rate of at least 64K (bytes per second, with K, M or G), not "${text}"`);
+  if (!Number.isSafeInteger(rate) || rate < 64 * 1024) {
+    usage(`--bwlimit must be a rate of at least 64K: bytes per second with K, M or G (e.g. 100M), or bits per second as kbit, mbit, gbit (e.g. 20mbit); not "${text}"`);
+  }
   return rate;
 }
 

@@ -1,0 +1,48 @@
+// Slow links: a migration capped with --bwlimit keeps to its cap, and one over a shaped, lossy
+// link (scripts/lab link: tbf and iptables here, where the kernel has no netem) completes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillBig } from './drive.ts';
+import { ferry, hostIp, lab, redisCli, removeEverywhere, runningOn, startRedis } from './lab.ts';
+
+const NAME = 'e2e-slow';
+const PORT = 6397;
+const MB = 10; // of random values: an archive of about 15 MB
+
+describe('slow links', () => {
+  beforeAll(async () => {
+    await removeEverywhere(NAME);
+    await startRedis('hostA', NAME, PORT);
+    await fillBig(await hostIp('hostA'), PORT, MB);
+  });
+
+  afterAll(async () => {
+    await lab(['link', 'hostB', '--clear'], { reject: false });
+    await removeEverywhere(NAME);
+  });
+
+  it('--bwlimit 20mbit: the archive streams within 10% of the cap', async () => {
+    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', NAME, '--bwlimit', '20mbit', '--json']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const sent = r.events.find((e) => e.event === 'transferred') as { bytes: number; transferMs: number };
+    const rate = sent.bytes / (sent.transferMs / 1000);
+    expect(sent.bytes).toBeGreaterThan(8 * 1024 * 1024);
+    expect(Math.abs(rate - 2_500_000) / 2_500_000, `${Math.round(rate)} bytes/s`).toBeLessThan(0.1);
+    // Progress said how fast and how long: the rate, and the time left.
+    const progress = r.events.filter((e) => e.event === 'progress') as Array<{ bytesPerSecond: number; etaMs: number }>;
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((p) => p.bytesPerSecond > 0)).toBe(true);
+  });
+
+  it('over a 100 Mbit/s link losing 1% of its packets, the move completes and everything is there', async () => {
+    await lab(['link', 'hostA', '--delay', '0', '--rate', '100', '--loss', '1']);
+    try {
+      const r = await ferry(['migrate', '--from', 'hostB', '--to', 'hostA', NAME, '--json']);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(await runningOn(NAME)).toEqual(['hostA']);
+    } finally {
+      await lab(['link', 'hostA', '--clear']);
+    }
+    expect(Number(await redisCli(await hostIp('hostA'), PORT, ['dbsize']))).toBe(MB * 64 + 1);
+    expect(await redisCli(await hostIp('hostA'), PORT, ['get', 'marker'])).toBe('still-here');
+  });
+});
