@@ -21,7 +21,9 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const phasesMatch: Same<JournalPhase, SourcePhase | DestinationPhase> = true;
 void phasesMatch;
 
-export const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'zstd'];
+export const COMPRESSIONS: readonly Compression[] = ['auto', 'none', 'zstd', 'gzip'];
+/** What podman's checkpoint can write: every compression but auto, which the source resolves first. */
+export type ArchiveCompression = Exclude<Compression, 'auto'>;
 export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data'];
 
 /** One enum of the proto: its words, and their names on the wire. */

@@ -40,7 +40,9 @@ Options:
   --json             one JSON object per event on stdout, for scripts
   --tls-dir DIR      where ca.pem, coordinator.pem and coordinator.key are (default: the
                      inventory's "tls", then /etc/ferry/pki; none: plaintext to --insecure agents)
-  --compress ALG     checkpoint archive compression: none (default), zstd, gzip
+  --compress ALG     checkpoint archive compression: auto (default: the source measures how well
+                     the container's memory compresses and how fast the link is, and picks zstd
+                     or none), none, zstd, gzip
   --verify-timeout MS  how long each published port may take to answer (default ${DEFAULTS.portAnswerMs})
   --replace-data     bind-mount paths that already hold data on the destination are replaced
                      (the old content is kept aside until the migration commits)
@@ -87,7 +89,7 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         to: { type: 'string' },
         inventory: { type: 'string' },
         json: { type: 'boolean', default: false },
-        compress: { type: 'string', default: 'none' },
+        compress: { type: 'string', default: 'auto' },
         'verify-timeout': { type: 'string', default: String(DEFAULTS.portAnswerMs) },
         'replace-data': { type: 'boolean', default: false },
         'ignore-bind-mounts': { type: 'boolean', default: false },

@@ -58,6 +58,7 @@ export type MigrationEvent =
   | { kind: 'retrying'; migrationId: string; stream: string; attempt: number; error: string; resumeFrom: number }
   | { kind: 'image-sent'; migrationId: string; image: string; bytes: number; ms: number }
   | { kind: 'data-synced'; migrationId: string; round: number; bytes: number; entries: number; removed: number; ms: number; paths: string[] }
+  | { kind: 'compression'; migrationId: string; host: string; compression: string; reason: string }
   | { kind: 'address-moved'; migrationId: string; address: string; flows: number; host: string }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
   | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string; relayedBytes: number }

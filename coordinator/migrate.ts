@@ -330,7 +330,7 @@ export class Migration {
           container: container.id,
           destinationHost: to.name,
           destinationAddress: to.agent,
-          compress: COMPRESSION.toWire(this.options.compress ?? 'none'),
+          compress: COMPRESSION.toWire(this.options.compress ?? 'auto'),
           timeoutMs: this.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
           sendImage: prepared.needsImage,
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
@@ -423,6 +423,9 @@ export class Migration {
       if (d.round === 0) moved.dataBytesLive = Number(d.bytes);
       else moved.dataBytesFrozen = Number(d.bytes);
       this.emit({ kind: 'data-synced', migrationId: this.id, round: d.round, bytes: Number(d.bytes), entries: Number(d.entries), removed: Number(d.removed), ms: Number(d.ms), paths: d.paths });
+    } else if (event.compressionChosen) {
+      const c = event.compressionChosen;
+      this.emit({ kind: 'compression', migrationId: this.id, host: from.name, compression: COMPRESSION.fromWire(c.compression) ?? 'none', reason: c.reason });
     } else if (event.retrying) {
       const r = event.retrying;
       this.emit({ kind: 'retrying', migrationId: this.id, stream: STREAM_KIND.fromWire(r.stream) ?? String(r.stream), attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });

@@ -61,6 +61,8 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return event.round === 0
         ? `${pad('transfer')} data ${event.paths.join(', ')}: ${event.entries} entries, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} while the container runs`
         : `${pad('transfer')} data after the freeze: ${event.entries} changed entries (${formatBytes(event.bytes)}), ${event.removed} removed, in ${formatMs(event.ms)}`;
+    case 'compression':
+      return `${pad('checkpoint')} --compress auto chose ${event.compression}: ${event.reason}`;
     case 'address-moved':
       return `${pad('restore')} service address ${event.address} moved to ${event.host} with ${event.flows} established connection${event.flows === 1 ? '' : 's'}`;
     case 'transferred':

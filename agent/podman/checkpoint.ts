@@ -1,7 +1,7 @@
 // `podman container checkpoint`: freezes the container and exports it, keeping the local
 // checkpoint so the source can be restored in place if the migration fails later.
 import { FerryError } from '../../common/errors.ts';
-import type { Compression } from '../../common/wire.ts';
+import type { ArchiveCompression as Compression } from '../../common/wire.ts';
 import { criuErrorsFrom } from '../criu/log.ts';
 import type { Podman, RunOptions } from './podman.ts';
 

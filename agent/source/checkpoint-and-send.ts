@@ -18,7 +18,10 @@ import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
-import { COMPRESSION, COMPRESSIONS } from '../../common/wire.ts';
+import { COMPRESSION, COMPRESSIONS, type ArchiveCompression } from '../../common/wire.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import { cgroupMemoryBytes } from '../podman/size.ts';
+import { decide, measure } from './compression.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
 import { serviceAddressOf } from '../../common/service-address.ts';
 import { releaseServiceAddress } from '../address/move.ts';
@@ -97,6 +100,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     await data.presync(request.noPresync);
     await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
     const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
+    const archiveCompression = compress === 'auto' ? await chooseCompression(ctx, container, peer, record.id, sender, emit, log) : compress;
 
     // The archive's stream is granted and connected before the freeze: no handshake inside it.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
@@ -105,7 +109,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     const started = performance.now();
     // Not cancelled with the call: CRIU cut off mid-dump can leave the container locked. A
     // cancelled migration waits for the dump to end, then resumes the container from it.
-    dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
+    dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress: archiveCompression }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
     dumping.catch(() => sender.stop()); // a failed checkpoint ends the streams that wait for it
     const archive = new ArchiveStream({
       sender,
@@ -113,7 +117,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       record,
       log,
       emit,
-      compress,
+      compress: archiveCompression,
       dumping,
       first,
       destination: request.destinationHost,
@@ -191,6 +195,26 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
   } finally {
     peer.close();
   }
+}
+
+/** --compress auto: measured and decided before the freeze (compression.ts); a failed measurement means none. */
+async function chooseCompression(
+  ctx: SourceContext,
+  container: ContainerInfo,
+  peer: AgentConnection,
+  migrationId: string,
+  sender: Sender,
+  emit: Emit,
+  log: Logger,
+): Promise<ArchiveCompression> {
+  const choice = await measure(ctx.podman, container.id, peer, migrationId, sender.halt).then(
+    // A --bwlimit below what the link moves is the rate the archive will see.
+    async (measured) => decide(await cgroupMemoryBytes(container.cgroupPath), { ...measured, linkBytesPerSecond: Math.min(measured.linkBytesPerSecond, sender.bytesPerSecond ?? Infinity) }),
+    (error: unknown) => ({ compression: 'none' as const, reason: `could not measure (${FerryError.from(error).message}): uncompressed` }),
+  );
+  log.info({ compression: choice.compression, reason: choice.reason }, '--compress auto');
+  emit({ compressionChosen: { compression: COMPRESSION.toWire(choice.compression), reason: choice.reason } });
+  return choice.compression;
 }
 
 /** The most telling of several failures: the first that is not just "cancelled". */

@@ -7,6 +7,7 @@ import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, Ch
 import type { Checkpointed as _ferry_v1_Checkpointed, Checkpointed__Output as _ferry_v1_Checkpointed__Output } from './ferry/v1/Checkpointed';
 import type { CommitReply as _ferry_v1_CommitReply, CommitReply__Output as _ferry_v1_CommitReply__Output } from './ferry/v1/CommitReply';
 import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as _ferry_v1_CommitRequest__Output } from './ferry/v1/CommitRequest';
+import type { CompressionChosen as _ferry_v1_CompressionChosen, CompressionChosen__Output as _ferry_v1_CompressionChosen__Output } from './ferry/v1/CompressionChosen';
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from './ferry/v1/ContainerInfo';
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
@@ -29,6 +30,8 @@ import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferr
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from './ferry/v1/PrepareReceiveRequest';
+import type { ProbeReply as _ferry_v1_ProbeReply, ProbeReply__Output as _ferry_v1_ProbeReply__Output } from './ferry/v1/ProbeReply';
+import type { ProbeRequest as _ferry_v1_ProbeRequest, ProbeRequest__Output as _ferry_v1_ProbeRequest__Output } from './ferry/v1/ProbeRequest';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
@@ -53,6 +56,7 @@ export interface ProtoGrpcType {
       CommitReply: MessageTypeDefinition<_ferry_v1_CommitReply, _ferry_v1_CommitReply__Output>
       CommitRequest: MessageTypeDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitRequest__Output>
       Compression: EnumTypeDefinition
+      CompressionChosen: MessageTypeDefinition<_ferry_v1_CompressionChosen, _ferry_v1_CompressionChosen__Output>
       ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
@@ -76,6 +80,8 @@ export interface ProtoGrpcType {
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
       PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>
       PrepareReceiveRequest: MessageTypeDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveRequest__Output>
+      ProbeReply: MessageTypeDefinition<_ferry_v1_ProbeReply, _ferry_v1_ProbeReply__Output>
+      ProbeRequest: MessageTypeDefinition<_ferry_v1_ProbeRequest, _ferry_v1_ProbeRequest__Output>
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
       Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>

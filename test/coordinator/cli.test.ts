@@ -56,6 +56,6 @@ describe('ferry CLI: bad input gets a clear error and changes nothing', () => {
 
   it('rejects a bad --compress before contacting anyone', async () => {
     const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', '--compress', 'lz4', 'c']);
-    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--compress must be one of none, gzip, zstd') });
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--compress must be one of auto, none, zstd, gzip') });
   });
 });

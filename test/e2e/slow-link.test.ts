@@ -2,7 +2,7 @@
 // link (scripts/lab link: tbf and iptables here, where the kernel has no netem) completes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillBig } from './drive.ts';
-import { ferry, hostIp, lab, redisCli, removeEverywhere, runningOn, startRedis } from './lab.ts';
+import { ferry, fillRedis, hostIp, lab, redisCli, removeEverywhere, runningOn, startRedis } from './lab.ts';
 
 const NAME = 'e2e-slow';
 const PORT = 6397;
@@ -21,7 +21,8 @@ describe('slow links', () => {
   });
 
   it('--bwlimit 20mbit: the archive streams within 10% of the cap', async () => {
-    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', NAME, '--bwlimit', '20mbit', '--json']);
+    // Uncompressed, so that the cap is what the archive's bytes meet (auto would compress them here).
+    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', NAME, '--bwlimit', '20mbit', '--compress', 'none', '--json']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const sent = r.events.find((e) => e.event === 'transferred') as { bytes: number; transferMs: number };
     const rate = sent.bytes / (sent.transferMs / 1000);
@@ -31,6 +32,26 @@ describe('slow links', () => {
     const progress = r.events.filter((e) => e.event === 'progress') as Array<{ bytesPerSecond: number; etaMs: number }>;
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((p) => p.bytesPerSecond > 0)).toBe(true);
+  });
+
+  it('--compress auto picks zstd for memory that compresses, over a 100 Mbit/s link', async () => {
+    const name = 'e2e-slow-zip';
+    await removeEverywhere(name);
+    await startRedis('hostA', name, PORT + 1);
+    const ipA = await hostIp('hostA');
+    await fillRedis(ipA, PORT + 1, 300_000); // short, repetitive values: tens of MB that compress well
+    await lab(['link', 'hostA', '--delay', '0', '--rate', '100']);
+    try {
+      const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', name, '--json']);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const chosen = r.events.find((e) => e.event === 'compression') as { compression: string; reason: string };
+      expect(chosen.compression, chosen.reason).toBe('zstd');
+      expect(await redisCli(await hostIp('hostB'), PORT + 1, ['dbsize'])).toBe('300000');
+      expect(await redisCli(await hostIp('hostB'), PORT + 1, ['get', 'key:4242'])).toBe('val:4242');
+    } finally {
+      await lab(['link', 'hostA', '--clear']);
+      await removeEverywhere(name);
+    }
   });
 
   it('over a 100 Mbit/s link losing 1% of its packets, the move completes and everything is there', async () => {

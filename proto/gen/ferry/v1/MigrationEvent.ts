@@ -9,6 +9,7 @@ import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retr
 import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from '../../ferry/v1/Freezing';
 import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from '../../ferry/v1/Dumped';
 import type { AddressReleased as _ferry_v1_AddressReleased, AddressReleased__Output as _ferry_v1_AddressReleased__Output } from '../../ferry/v1/AddressReleased';
+import type { CompressionChosen as _ferry_v1_CompressionChosen, CompressionChosen__Output as _ferry_v1_CompressionChosen__Output } from '../../ferry/v1/CompressionChosen';
 
 export interface MigrationEvent {
   'checkpointed'?: (_ferry_v1_Checkpointed | null);
@@ -20,7 +21,8 @@ export interface MigrationEvent {
   'freezing'?: (_ferry_v1_Freezing | null);
   'dumped'?: (_ferry_v1_Dumped | null);
   'addressReleased'?: (_ferry_v1_AddressReleased | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased";
+  'compressionChosen'?: (_ferry_v1_CompressionChosen | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased"|"compressionChosen";
 }
 
 export interface MigrationEvent__Output {
@@ -33,5 +35,6 @@ export interface MigrationEvent__Output {
   'freezing'?: (_ferry_v1_Freezing__Output | null);
   'dumped'?: (_ferry_v1_Dumped__Output | null);
   'addressReleased'?: (_ferry_v1_AddressReleased__Output | null);
-  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased";
+  'compressionChosen'?: (_ferry_v1_CompressionChosen__Output | null);
+  'event'?: "checkpointed"|"progress"|"transferred"|"dataSynced"|"imageSent"|"retrying"|"freezing"|"dumped"|"addressReleased"|"compressionChosen";
 }

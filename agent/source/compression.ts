@@ -1,0 +1,107 @@
+// --compress auto: zstd or none, decided before the freeze from what the source measures, not by
+// guess. It reads a sample of the container's memory and compresses it (how much smaller, how
+// fast), and times a few MiB sent to the destination agent (how fast the link is). Then it
+// compares the two ways the archive can travel:
+//   none: the destination's podman imports the archive while it arrives, so the move takes about
+//         size / link;
+//   zstd: podman compresses as it exports, the smaller archive travels, and the destination can
+//         only import it once it is whole: about max(size / compression, size * ratio / link) plus
+//         size / extraction.
+// On a fast LAN none wins (compressing costs more at both ends than it saves); on a slow link
+// zstd wins when the memory compresses.
+import { randomBytes } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { zstdCompressSync } from 'node:zlib';
+import type { AgentConnection } from '../../common/client.ts';
+import type { ArchiveCompression } from '../../common/wire.ts';
+import type { Podman } from '../podman/podman.ts';
+
+/** How much memory is sampled, at most, and in pieces of what size. */
+const SAMPLE_BYTES = 16 * 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
+/** The link is timed with this many bytes, in pieces small enough for gRPC's default message size. */
+const PROBE_PIECES = 4;
+/** How fast the destination's podman extracts an archive it imports whole (measured here: 0.3-0.6 GB/s). */
+const EXTRACT_BYTES_PER_SECOND = 400 * 1024 * 1024;
+/**
+ * zstd must save this much: a close call is not worth losing the import that overlaps the
+ * transfer, and the link is timed over gRPC, which moves less than the data plane does.
+ */
+const MARGIN = 0.7;
+
+export interface Measured {
+  /** Compressed size over original size of the memory sample (1: nothing gained). */
+  ratio: number;
+  compressBytesPerSecond: number;
+  linkBytesPerSecond: number;
+}
+
+export interface Choice {
+  compression: ArchiveCompression;
+  reason: string;
+}
+
+/** The decision alone, from the measurements: unit-tested. */
+export function decide(sizeBytes: number, m: Measured): Choice {
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB/s`;
+  const plain = sizeBytes / m.linkBytesPerSecond;
+  const zstd = Math.max(sizeBytes / m.compressBytesPerSecond, (sizeBytes * m.ratio) / m.linkBytesPerSecond) + sizeBytes / EXTRACT_BYTES_PER_SECOND;
+  const what = `memory compresses to ${Math.round(m.ratio * 100)}% at ${mb(m.compressBytesPerSecond)}; the link moves ${mb(m.linkBytesPerSecond)}`;
+  return zstd < plain * MARGIN
+    ? { compression: 'zstd', reason: `${what}: about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd` }
+    : { compression: 'none', reason: `${what}: compressing would not pay (about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd)` };
+}
+
+/** Pieces of the process's private writable memory (heap and anonymous maps), up to SAMPLE_BYTES. */
+async function memorySample(pid: number): Promise<Buffer[]> {
+  const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+  const regions = maps
+    .split('\n')
+    .map((line) => /^([0-9a-f]+)-([0-9a-f]+) rw-p \S+ \S+ \d+\s*(\S*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && (m[3] === '' || m[3] === '[heap]'))
+    .map((m) => ({ start: BigInt(`0x${m[1]}`), size: Number(BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`)) }))
+    .sort((a, b) => b.size - a.size);
+  const pieces: Buffer[] = [];
+  let taken = 0;
+  const mem = await open(`/proc/${pid}/mem`, 'r');
+  try {
+    // A piece from the middle of each of the largest regions, until the sample is full.
+    for (const region of regions) {
+      if (taken >= SAMPLE_BYTES) break;
+      const length = Math.min(PIECE_BYTES, region.size);
+      const at = region.start + BigInt(Math.floor((region.size - length) / 2 / 4096) * 4096);
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await mem.read(buffer, 0, length, at).catch(() => ({ bytesRead: 0 }));
+      if (bytesRead > 0) {
+        pieces.push(buffer.subarray(0, bytesRead));
+        taken += bytesRead;
+      }
+    }
+  } finally {
+    await mem.close();
+  }
+  return pieces;
+}
+
+export async function measure(podman: Podman, containerId: string, peer: AgentConnection, migrationId: string, signal: AbortSignal): Promise<Measured> {
+  const pid = Number((await podman.run(['inspect', '--format', '{{.State.Pid}}', containerId], { signal })).trim());
+  const sample = await memorySample(pid);
+  const original = sample.reduce((n, b) => n + b.length, 0);
+  let compressed = 0;
+  const started = performance.now();
+  for (const piece of sample) compressed += zstdCompressSync(piece).length;
+  const compressSeconds = Math.max((performance.now() - started) / 1000, 1e-3);
+  // The link: an empty call for the round trip, then incompressible pieces one after the other.
+  const piece = randomBytes(PIECE_BYTES);
+  const rttStarted = performance.now();
+  await peer.probe(migrationId, Buffer.alloc(0), { signal });
+  const rtt = performance.now() - rttStarted;
+  const sendStarted = performance.now();
+  for (let i = 0; i < PROBE_PIECES; i += 1) await peer.probe(migrationId, piece, { signal });
+  const sendSeconds = Math.max((performance.now() - sendStarted - PROBE_PIECES * rtt) / 1000, 1e-3);
+  return {
+    ratio: original ? compressed / original : 1,
+    compressBytesPerSecond: original / compressSeconds,
+    linkBytesPerSecond: (PROBE_PIECES * PIECE_BYTES) / sendSeconds,
+  };
+}
