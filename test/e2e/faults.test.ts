@@ -16,7 +16,7 @@ const NAME = 'e2e-fault';
 const PORT = 6383;
 const MB = 150; // an archive of about 200 MB
 /** At this rate the archive takes about five seconds: time for a fault to land mid-transfer. */
-const SLOW = ['--bwlimit', '40M'];
+const SLOW = ['--bwlimit', '40M', '--compress', 'none']; // uncompressed: the archive streams and podman imports it as it arrives
 
 /** This file's container, moved with `ferry migrate --json`. */
 const startMigration = (from: string, to: string, inventory: string, extra: string[] = []) => start(NAME, from, to, inventory, extra);

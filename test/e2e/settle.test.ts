@@ -28,7 +28,9 @@ describe('settling with an agent away', () => {
   it('the source agent is down when the coordinator commits: COMMIT_INCOMPLETE, and the source copy goes once the agent is back', async () => {
     // Restored on hostB, Redis leaves its port for 5 s: the coordinator's check waits for it,
     // and meanwhile hostA's agent goes down.
-    await redisWithHook("redis-cli config set port 6392 >/dev/null && (sleep 5; redis-cli -p 6392 config set port 6379) >/dev/null 2>&1 &");
+    // (The first command in the foreground: an `a && b &` list would run both in the background,
+    // racing the coordinator's check.)
+    await redisWithHook('redis-cli config set port 6392 >/dev/null; (sleep 5; redis-cli -p 6392 config set port 6379) >/dev/null 2>&1 &');
     const { child, seen } = startMigration(NAME, 'hostA', 'hostB', await inventoryPath(), ['--verify-timeout', '60000']);
     await seen('phase', (e) => e.phase === 'verify');
     await lab(['agent-stop', 'hostA', '--kill']);
