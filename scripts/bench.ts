@@ -1,17 +1,19 @@
 // npm run bench: Ferry's speed and memory, measured in a lab of its own (FERRY_LAB=ferrybench on
 // 172.31.79.0/24), made and removed here. Every figure that has a baseline is printed beside it,
 // from the same run: these machines are shared and noisy, so ratios say more than seconds.
-//   npm run bench -- [--scenario compare|redis|data|held|all] [--sizes 64,256,1024] [--mb 200]
+//   npm run bench -- [--scenario compare|redis|data|held|wan|all] [--sizes 64,256,1024] [--mb 200]
 //                    [--data-mb 1024] [--compress none|zstd] [--keep]
 // compare (the default): client-observed downtime of `ferry migrate` against the manual podman
 // pipeline, the floor of each move, the link's own rate and the agents' peak memory; see
 // scripts/benchmark/compare.ts. redis, data: single moves, phase by phase (scripts/benchmark/moves.ts).
 // held: a connection held to a service address across a move, its stall against the downtime
-// (scripts/benchmark/held.ts).
+// (scripts/benchmark/held.ts). wan: over a 100 Mbit/s link, Ferry against the manual pipeline for
+// compressible and random memory (scripts/benchmark/wan.ts).
 import { parseArgs } from 'node:util';
 import { compare } from './benchmark/compare.ts';
 import { labDown, labUp } from './benchmark/lab.ts';
 import { heldMoves } from './benchmark/held.ts';
+import { wan } from './benchmark/wan.ts';
 import { dataMoves, redisMoves } from './benchmark/moves.ts';
 
 const { values } = parseArgs({
@@ -25,8 +27,8 @@ const { values } = parseArgs({
   },
 });
 const scenario = values.scenario ?? 'compare';
-if (!['compare', 'redis', 'data', 'held', 'all'].includes(scenario)) {
-  console.error(`--scenario must be compare, redis, data, held or all, not "${scenario}"`);
+if (!['compare', 'redis', 'data', 'held', 'wan', 'all'].includes(scenario)) {
+  console.error(`--scenario must be compare, redis, data, held, wan or all, not "${scenario}"`);
   process.exit(2);
 }
 const sizes = (values.sizes ?? '').split(',').map(Number);
@@ -42,6 +44,7 @@ try {
   if (scenario === 'redis' || scenario === 'all') await redisMoves(labInfo, Number(values.mb), values.compress ?? 'none');
   if (scenario === 'data' || scenario === 'all') await dataMoves(labInfo, Number(values['data-mb']));
   if (scenario === 'held' || scenario === 'all') await heldMoves(labInfo, Number(values.mb));
+  if (scenario === 'wan' || scenario === 'all') await wan(labInfo, Number(values.mb));
 } finally {
   if (!values.keep) await labDown();
 }

@@ -12,12 +12,12 @@
 import { fillRedis, ferryMigrate, lab, mib, NODE, ratio, redisRss, ROOT, sampleRss, spawnIn, startRedis, type Lab } from './lab.ts';
 import { outageMs, startProbe } from './probe.ts';
 
-const NAME = 'bench-cmp';
-const PORT = 6391;
+export const NAME = 'bench-cmp';
+export const PORT = 6391;
 const LINK_PORT = 7990;
 const LINK_MIB = 1024;
 
-interface Run {
+export interface Run {
   how: 'ferry' | 'manual';
   from: string;
   to: string;
@@ -31,7 +31,7 @@ interface Run {
   relayedBytes?: number | undefined;
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 const linkArgs = (labInfo: Lab, me: string, peer: string) => [NODE, `${ROOT}scripts/benchmark/link.ts`, '--pki', labInfo.pki, '--me', me, '--peer', peer];
 
@@ -84,7 +84,7 @@ async function manualCleanup(from: string, to: string): Promise<void> {
   for (const host of [from, to]) await lab('exec', host, 'rm', '-f', '/var/lib/ferry-data/manual-checkpoint.tar.zst');
 }
 
-async function measure(labInfo: Lab, how: Run['how'], from: string, to: string): Promise<Run> {
+export async function measure(labInfo: Lab, how: Run['how'], from: string, to: string, extra: string[] = []): Promise<Run> {
   const probe = startProbe([
     { name: from, address: labInfo.ip[from] ?? '', port: PORT },
     { name: to, address: labInfo.ip[to] ?? '', port: PORT },
@@ -93,7 +93,7 @@ async function measure(labInfo: Lab, how: Run['how'], from: string, to: string):
   let run: Run;
   if (how === 'ferry') {
     const rss = sampleRss(labInfo.agents);
-    const events = await ferryMigrate(labInfo.inventory, from, to, NAME).finally(() => rss.stop());
+    const events = await ferryMigrate(labInfo.inventory, from, to, NAME, extra).finally(() => rss.stop());
     const peaks = rss.stop();
     const s = events.find((e) => e.event === 'done')?.summary as Record<string, number | boolean>;
     run = {

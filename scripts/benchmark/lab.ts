@@ -88,13 +88,16 @@ export async function startRedis(host: string, name: string, port: number): Prom
   await new Promise((r) => setTimeout(r, 500));
 }
 
-/** Fills Redis with `megabytes` of random values (hex: nothing a compressor can gain much on). */
-export async function fillRedis(ip: string, port: number, megabytes: number, valueBytes = 4096): Promise<void> {
+/**
+ * Fills Redis with `megabytes` of values: random hex by default (zstd takes it to about half, the
+ * entropy of hex), or `compressible`: the same few words over and over (zstd takes it to a few %).
+ */
+export async function fillRedis(ip: string, port: number, megabytes: number, valueBytes = 4096, compressible = false): Promise<void> {
   const count = Math.ceil((megabytes * 1024 * 1024) / valueBytes);
   const child = execa('redis-cli', ['-h', ip, '-p', String(port), '--pipe'], { stdin: 'pipe' });
   const { randomBytes } = await import('node:crypto');
   for (let i = 0; i < count; i += 1) {
-    const value = randomBytes(valueBytes / 2).toString('hex');
+    const value = compressible ? `order ${i} status shipped `.repeat(valueBytes).slice(0, valueBytes) : randomBytes(valueBytes / 2).toString('hex');
     const line = `*3\r\n$3\r\nSET\r\n$${`k:${i}`.length}\r\nk:${i}\r\n$${value.length}\r\n${value}\r\n`;
     if (!child.stdin!.write(line)) await new Promise((r) => child.stdin!.once('drain', r));
   }
