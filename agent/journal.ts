@@ -42,7 +42,10 @@ export interface MigrationRecord {
   dataRound?: number | undefined;
   /** The container's service address (io.ferry.service-address), when it has one. */
   serviceAddress?: string | undefined;
-  /** Source: the flows of the service address it gave up at the freeze (a rollback recreates them). */
+  /**
+   * The flows of the service address: on the source, those it gave up at the freeze (a rollback
+   * recreates them); on the destination, those it recreated (a rollback forgets them).
+   */
   flows?: Flow[] | undefined;
   /** Destination: this host took the service address for the migration (a rollback gives it up). */
   addressTaken?: boolean | undefined;

@@ -324,6 +324,8 @@ export class AgentService {
     if (!['preflight', 'transfer', 'received', 'restore'].includes(record.phase)) {
       throw new FerryError('BAD_REQUEST', `migration ${record.id} is in phase ${record.phase}: too late to take its address`, { phase: 'restore' });
     }
+    // Kept in the journal first: a rollback forgets them again, even after a restart.
+    await this.journal.update(record.id, { flows: request.flows });
     await recreateFlows(request.flows);
     this.#inbox(record).takenAddress();
     this.config.log.info({ migrationId: record.id, address: request.address, flows: request.flows.length }, "recreated the service address's flows");

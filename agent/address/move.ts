@@ -33,6 +33,11 @@ export async function takeServiceAddress(hostIp: string, address: string): Promi
   await take(address, (await hostInterface(hostIp)).iface);
 }
 
+/** Destination, in a rollback: the flows' entries it recreated go. */
+export async function forgetFlows(flows: readonly Flow[]): Promise<void> {
+  for (const flow of flows) await deleteFlow(flow);
+}
+
 /** Destination, in a rollback: the address goes back to the source. */
 export async function giveUpServiceAddress(hostIp: string, address: string): Promise<void> {
   await release(address, (await hostInterface(hostIp)).iface);

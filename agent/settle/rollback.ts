@@ -2,7 +2,7 @@
 // and puts the data paths back; the source resumes its container, repaired where CRIU was cut
 // off, and counts it resumed only once its ports answer.
 import { FerryError } from '../../common/errors.ts';
-import { giveUpServiceAddress, recreateFlows, takeServiceAddress } from '../address/move.ts';
+import { forgetFlows, giveUpServiceAddress, recreateFlows, takeServiceAddress } from '../address/move.ts';
 import { unstage } from '../data/staging.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
@@ -50,6 +50,8 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
       const current = await findContainer(podman, record.containerId);
       if (current) await removeContainer(podman, record.containerId);
       if (record.addressTaken && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
+      // The flows go back to the source: entries left here would be stale if the container came back.
+      await forgetFlows(record.flows ?? []);
       await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
       outcome = current ? 'removed the restored copy from the destination' : 'nothing was restored here';
     }
