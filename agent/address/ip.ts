@@ -21,17 +21,6 @@ export function parseAddresses(text: string): InterfaceAddress[] {
   return found;
 }
 
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-/** Whether `ip` lies in `cidr` (a.b.c.d/n). */
-export function inCidr(ip: string, cidr: string): boolean {
-  const [base = '', bits = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(ipNumber(ip) / size) === Math.floor(ipNumber(base) / size);
-}
-
 async function addresses(): Promise<InterfaceAddress[]> {
   return parseAddresses((await execa('ip', ['-o', '-4', 'addr', 'show'], { timeout: 10_000 })).stdout);
 }

@@ -3,7 +3,8 @@
 // container's clients, said in the preflight output either way.
 import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
 import { SERVICE_ADDRESS_LABEL } from '../../common/service-address.ts';
-import { answering, hostInterface, inCidr } from './ip.ts';
+import { inSubnet } from '../podman/network.ts';
+import { answering, hostInterface } from './ip.ts';
 
 export async function addressChecks(address: string | undefined, hostIp: string, sourceIp: string): Promise<PreflightCheck[]> {
   if (!address) {
@@ -16,7 +17,7 @@ export async function addressChecks(address: string | undefined, hostIp: string,
     ];
   }
   const own = await hostInterface(hostIp);
-  if (!inCidr(address, own.cidr)) {
+  if (!inSubnet(address, own.cidr)) {
     return [{ name: 'subnet', ok: false, detail: `service address ${address} is not on the subnet of ${own.iface} (${own.cidr}); it cannot move here` }];
   }
   // Whoever answers for the address must be the source (or nobody, if it does not hold it yet).

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFlows } from '../../../agent/address/conntrack.ts';
-import { inCidr, parseAddresses } from '../../../agent/address/ip.ts';
+import { parseAddresses } from '../../../agent/address/ip.ts';
+import { inSubnet } from '../../../agent/podman/network.ts';
 import { serviceAddressOf } from '../../../common/service-address.ts';
 
 describe('service addresses', () => {
@@ -24,9 +25,9 @@ describe('service addresses', () => {
       { iface: 'eth0', cidr: '172.31.78.100/32' },
       { iface: 'podman0', cidr: '10.88.0.1/16' },
     ]);
-    expect(inCidr('172.31.78.100', '172.31.78.11/24')).toBe(true);
-    expect(inCidr('172.31.79.100', '172.31.78.11/24')).toBe(false);
-    expect(inCidr('10.0.0.1', '0.0.0.0/0')).toBe(true);
+    expect(inSubnet('172.31.78.100', '172.31.78.11/24')).toBe(true);
+    expect(inSubnet('172.31.79.100', '172.31.78.11/24')).toBe(false);
+    expect(inSubnet('10.0.0.1', '0.0.0.0/0')).toBe(true);
   });
 
   it('read the established flows to the address from conntrack, with where the DNAT sends them', () => {
