@@ -45,6 +45,11 @@ export async function silentTcpPorts(
   return silent;
 }
 
+/** For silentTcpPorts on the host itself: a port bound to one address is reached there, any other on `hostAddress`. */
+export function reachedOn(hostAddress: string): (port: { hostIp?: string }) => string {
+  return (port) => (port.hostIp && port.hostIp !== '0.0.0.0' ? port.hostIp : hostAddress);
+}
+
 /**
  * Where a host's published ports are reached, from its agent's ADDRESS:PORT (or NAME:PORT): that
  * address, or loopback for an agent that listens on every address.

@@ -3,7 +3,7 @@
 import { rename } from 'node:fs/promises';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
-import { silentTcpPorts } from '../../common/tcp.ts';
+import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { forgetFlowsToPorts } from '../address/conntrack.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { dropReplaced, leftPath, pathState } from '../data/staging.ts';
@@ -69,7 +69,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
  */
 async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<void> {
   const address = ctx.address;
-  const dead = await silentTcpPorts(record.ports ?? [], (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : address), DEFAULTS.portAnswerMs);
+  const dead = await silentTcpPorts(record.ports ?? [], reachedOn(address), DEFAULTS.portAnswerMs);
   if (dead.length) {
     throw new FerryError('VERIFY_FAILED', `${record.container} was restored on ${ctx.host}, but its published port ${dead.join(', ')} does not answer there`, {
       phase: 'verify',

@@ -4,7 +4,7 @@
 // repaired where it runs; one whose processes are gone is restored from the kept checkpoint.
 // Either way it counts as resumed only once its published TCP ports answer on this host again.
 import { FerryError } from '../../common/errors.ts';
-import { silentTcpPorts } from '../../common/tcp.ts';
+import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
@@ -44,7 +44,7 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
     outcome = 'restored the container on the source from its local checkpoint';
   }
   // A port bound to one address of this host is reached there; the others at the agent's address.
-  const dead = await silentTcpPorts(current.ports, (p) => (p.hostIp && p.hostIp !== '0.0.0.0' ? p.hostIp : ctx.address), ANSWER_WITHIN_MS);
+  const dead = await silentTcpPorts(current.ports, reachedOn(ctx.address), ANSWER_WITHIN_MS);
   if (dead.length) {
     ctx.log.error({ migrationId: record.id, container: record.container, dead }, 'the container runs on the source but does not answer');
     throw new FerryError('NOT_ANSWERING', `${record.container} runs on ${ctx.host} but its published ports do not answer: ${dead.join(', ')}`, {
