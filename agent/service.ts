@@ -30,6 +30,7 @@ import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
 import { recreateFlows } from './address/move.ts';
 import { prepareReceive } from './destination/prepare.ts';
 import { acceptStream, grantStream, type StreamsContext } from './destination/streams.ts';
+import type { HostContext } from './context.ts';
 import { Journal, type MigrationRecord } from './journal.ts';
 import type { Logger } from './log.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
@@ -77,6 +78,8 @@ export class AgentService {
   /** Containers here that run but did not answer when resumed (by ID): shown by ps and hosts until a resume answers. */
   readonly #problems = new Map<string, { name: string; problem: string }>();
   readonly #openStreams = new Set<string>();
+  /** Where this host's published ports answer (from --listen; it does not change while the agent runs). */
+  readonly #address: string;
 
   isBusy(id: string): boolean {
     return (this.#busy.get(id) ?? 0) > 0;
@@ -149,13 +152,14 @@ export class AgentService {
     return controller.signal;
   }
 
+  /** What every step gets of this agent; each adds what it alone needs. */
+  get #hostContext(): HostContext {
+    return { host: this.config.name, address: this.#address, podman: this.config.podman, journal: this.journal, log: this.config.log, archiveDir: this.archiveDir };
+  }
+
   get #streams(): StreamsContext {
     return {
-      host: this.config.name,
-      podman: this.config.podman,
-      journal: this.journal,
-      log: this.config.log,
-      archiveDir: this.archiveDir,
+      ...this.#hostContext,
       grants: this.grants,
       dataPort: () => this.dataPort,
       inbox: (record) => this.#inbox(record),
@@ -168,6 +172,7 @@ export class AgentService {
 
   constructor(config: AgentConfig) {
     this.config = config;
+    this.#address = hostAddress(config.listen);
     this.journal = new Journal(config.stateDir);
   }
 
@@ -234,20 +239,14 @@ export class AgentService {
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
   async prepareReceive(request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
-    const context = { host: this.config.name, podman: this.config.podman, journal: this.journal, archiveDir: this.archiveDir, info: await this.#info(), address: hostAddress(this.config.listen) };
-    return prepareReceive(context, request);
+    return prepareReceive({ ...this.#hostContext, info: await this.#info() }, request);
   }
 
   /** Source: checkpoint, streaming the archive to the destination agent (see source/). */
   checkpointAndSend(request: CheckpointAndSendRequest, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
     const context: SourceContext = {
-      host: this.config.name,
-      podman: this.config.podman,
+      ...this.#hostContext,
       tls: this.config.tls,
-      log: this.config.log,
-      journal: this.journal,
-      archiveDir: this.archiveDir,
-      address: hostAddress(this.config.listen),
       rollback: (id, reason, peerRolledBack) => this.rollback(id, reason, undefined, peerRolledBack),
     };
     return checkpointAndSend(context, request, emit, signal);
@@ -277,15 +276,7 @@ export class AgentService {
       throw new FerryError('MIGRATION_BUSY', `a restore of migration ${migrationId} is already under way here`, { phase: 'restore' });
     }
     const controller = new AbortController();
-    const context = {
-      host: this.config.name,
-      address: hostAddress(this.config.listen),
-      podman: this.config.podman,
-      journal: this.journal,
-      log: this.config.log,
-      archiveDir: this.archiveDir,
-      inbox: this.#inbox(record),
-    };
+    const context = { ...this.#hostContext, inbox: this.#inbox(record) };
     const done = restoreArchive(context, record, { expectedValidation, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined }, AbortSignal.any([signal, controller.signal]));
     this.#restoring.set(migrationId, { controller, done });
     try {
@@ -373,12 +364,7 @@ export class AgentService {
 
   get #settle(): SettleContext {
     return {
-      host: this.config.name,
-      address: hostAddress(this.config.listen),
-      podman: this.config.podman,
-      journal: this.journal,
-      log: this.config.log,
-      archiveDir: this.archiveDir,
+      ...this.#hostContext,
       stopReceiving: (id) => this.#stopReceiving(id),
       over: (id) => {
         this.#inboxes.delete(id);

@@ -7,23 +7,16 @@ import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../
 import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
 import { cpuinfoCheck } from '../criu/cpuinfo.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
-import type { Journal } from '../journal.ts';
 import type { HostInfo } from '../podman/info.ts';
-import type { Podman } from '../podman/podman.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
 import { addressChecks } from '../address/preflight.ts';
 import { serviceAddressOf } from '../../common/service-address.ts';
 import { hostAddress } from '../../common/tcp.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT } from './checks.ts';
+import type { HostContext } from '../context.ts';
 
-export interface PrepareContext {
-  host: string;
-  podman: Podman;
-  journal: Journal;
-  archiveDir: string;
+export interface PrepareContext extends HostContext {
   info: HostInfo;
-  /** This host's own address (its agent's). */
-  address: string;
 }
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */

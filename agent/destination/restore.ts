@@ -9,24 +9,16 @@ import { FerryError } from '../../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { takeServiceAddress } from '../address/move.ts';
 import { promote } from '../data/staging.ts';
-import type { Journal, MigrationRecord } from '../journal.ts';
-import type { Logger } from '../log.ts';
+import type { MigrationRecord } from '../journal.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
-import type { Podman } from '../podman/podman.ts';
 import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
 import type { Inbox } from './inbox.ts';
+import type { HostContext } from '../context.ts';
 
 /** What the restore needs of the agent: no more. */
-export interface RestoreContext {
-  host: string;
-  /** This host's own address (its agent's): a service address goes on the interface that carries it. */
-  address: string;
-  podman: Podman;
-  journal: Journal;
-  log: Logger;
-  archiveDir: string;
+export interface RestoreContext extends HostContext {
   inbox: Inbox;
 }
 

@@ -13,9 +13,7 @@ import { DEFAULT_LIMITS, extractData } from '../data/extract.ts';
 import { stagingResolver } from '../data/staging.ts';
 import type { AcceptedStream, StreamOpen } from '../dataplane/server.ts';
 import type { Grants } from '../dataplane/grants.ts';
-import type { Journal, MigrationRecord } from '../journal.ts';
-import type { Logger } from '../log.ts';
-import type { Podman } from '../podman/podman.ts';
+import type { MigrationRecord } from '../journal.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import { fileTarget, streamTarget } from '../transfer/targets.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
@@ -23,14 +21,10 @@ import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 import { requireMigrationId } from '../validate.ts';
 import { ArchiveSink } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
+import type { HostContext } from '../context.ts';
 
 /** What receiving needs of the agent: no more. */
-export interface StreamsContext {
-  host: string;
-  podman: Podman;
-  journal: Journal;
-  log: Logger;
-  archiveDir: string;
+export interface StreamsContext extends HostContext {
   grants: Grants;
   dataPort(): number;
   inbox(record: MigrationRecord): Inbox;

@@ -2,18 +2,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imagePath } from '../destination/streams.ts';
-import type { Journal, MigrationRecord } from '../journal.ts';
-import type { Logger } from '../log.ts';
-import type { Podman } from '../podman/podman.ts';
+import type { MigrationRecord } from '../journal.ts';
+import type { HostContext } from '../context.ts';
 
-export interface SettleContext {
-  host: string;
-  /** Where this host's published ports answer (its agent's address, or loopback). */
-  address: string;
-  podman: Podman;
-  journal: Journal;
-  log: Logger;
-  archiveDir: string;
+export interface SettleContext extends HostContext {
   /** Destination: cut the migration's streams and stop its restore, and wait for both to be gone. */
   stopReceiving: (id: string) => Promise<void>;
   /** The migration is over here: drop what the agent holds in memory for it. */

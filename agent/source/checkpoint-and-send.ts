@@ -12,12 +12,11 @@ import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
-import { mayBeWholeThere, type Journal } from '../journal.ts';
+import { mayBeWholeThere } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
 import { inspectContainer } from '../podman/inspect.ts';
-import type { Podman } from '../podman/podman.ts';
 import { COMPRESSION, COMPRESSIONS, type ArchiveCompression } from '../../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { cgroupMemoryBytes } from '../podman/size.ts';
@@ -29,17 +28,11 @@ import { ArchiveStream } from './archive.ts';
 import { DataRounds } from './data-rounds.ts';
 import { sendImage } from './image.ts';
 import { Sender, type Emit } from './sender.ts';
+import type { HostContext } from '../context.ts';
 
 /** What the source needs of the agent: no more. */
-export interface SourceContext {
-  host: string;
-  podman: Podman;
+export interface SourceContext extends HostContext {
   tls: TlsFiles | undefined;
-  log: Logger;
-  journal: Journal;
-  archiveDir: string;
-  /** This host's own address (its agent's): a service address goes on the interface that carries it. */
-  address: string;
   /** This agent's own rollback of the migration (serialized with the coordinator's). */
   rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string>;
 }
