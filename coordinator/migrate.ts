@@ -48,8 +48,17 @@ export interface MigrateOptions {
   tls?: TlsFiles | undefined;
 }
 
-/** How long a rollback keeps trying an agent that does not answer. */
+/** How long a rollback or the destination's commit keeps trying an agent that does not answer. */
 const ROLLBACK_RETRY_MS = 30_000;
+
+/** Retries (up to `retries` times) only an agent out of reach: one that is restarting gets a little while to come back. */
+const whileUnreachable = (retries: number) => ({
+  retries,
+  minTimeout: 500,
+  maxTimeout: 5_000,
+  maxRetryTime: ROLLBACK_RETRY_MS,
+  shouldRetry: ({ error }: { error: unknown }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
+});
 
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -477,13 +486,7 @@ export class Migration {
    */
   async commitDestination(): Promise<void> {
     const to = this.destination.host.name;
-    await pRetry(() => this.destination.commit(this.id), {
-      retries: 10,
-      minTimeout: 500,
-      maxTimeout: 5_000,
-      maxRetryTime: ROLLBACK_RETRY_MS,
-      shouldRetry: ({ error }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
-    }).catch((error: unknown) => {
+    await pRetry(() => this.destination.commit(this.id), whileUnreachable(10)).catch((error: unknown) => {
       throw FerryError.from(error).at('verify', to);
     });
   }
@@ -522,13 +525,7 @@ export class Migration {
         // An agent that is restarting gets a little while to come back; nothing else is retried.
         // The destination matters only once it may have restored; before that it settles on its own.
         const patient = agent === this.source || archiveThere;
-        const outcome = await pRetry(() => agent.rollback(this.id, reason, { peerRolledBack }), {
-          retries: patient ? 10 : 0,
-          minTimeout: 500,
-          maxTimeout: 5_000,
-          maxRetryTime: ROLLBACK_RETRY_MS,
-          shouldRetry: ({ error }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
-        });
+        const outcome = await pRetry(() => agent.rollback(this.id, reason, { peerRolledBack }), whileUnreachable(patient ? 10 : 0));
         this.emit({ kind: 'rollback', migrationId: this.id, host: agent.host.name, outcome, ok: true });
         return true;
       } catch (error) {
