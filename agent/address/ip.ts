@@ -25,17 +25,28 @@ async function addresses(): Promise<InterfaceAddress[]> {
   return parseAddresses((await execa('ip', ['-o', '-4', 'addr', 'show'], { timeout: 10_000 })).stdout);
 }
 
-/** The interface that carries the host's own address (the agent's), and that address's subnet. */
-export async function hostInterface(hostIp: string): Promise<InterfaceAddress> {
-  const all = await addresses();
-  const own = all.find((a) => a.cidr.split('/')[0] === hostIp);
+const ipOf = (a: InterfaceAddress) => a.cidr.split('/')[0] ?? '';
+
+function interfaceOf(all: InterfaceAddress[], hostIp: string): InterfaceAddress {
+  const own = all.find((a) => ipOf(a) === hostIp);
   if (!own) throw new FerryError('PREFLIGHT_FAILED', `no interface of this host carries ${hostIp}, the agent's address`);
   return own;
 }
 
+/** The interface that carries the host's own address (the agent's), and that address's subnet. */
+export async function hostInterface(hostIp: string): Promise<InterfaceAddress> {
+  return interfaceOf(await addresses(), hostIp);
+}
+
 /** Whether this host holds `address` on any interface. */
 export async function holds(address: string): Promise<boolean> {
-  return (await addresses()).some((a) => a.cidr === `${address}/32` || a.cidr.split('/')[0] === address);
+  return (await addresses()).some((a) => ipOf(a) === address);
+}
+
+/** hostInterface and every IPv4 address the host holds, from one look at its interfaces. */
+export async function addressState(hostIp: string): Promise<{ iface: string; held: Set<string> }> {
+  const all = await addresses();
+  return { iface: interfaceOf(all, hostIp).iface, held: new Set(all.map(ipOf)) };
 }
 
 /** Puts `address` on `iface` as a /32 (nothing if it is there) and announces it. */

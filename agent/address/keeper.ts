@@ -8,7 +8,7 @@ import type { Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { Periodic } from '../periodic.ts';
 import type { Podman } from '../podman/podman.ts';
-import { announce, holds, hostInterface, release, take } from './ip.ts';
+import { addressState, announce, release, take } from './ip.ts';
 
 export interface KeeperOptions {
   podman: Podman;
@@ -59,8 +59,14 @@ export class AddressKeeper {
 
   async #keep(): Promise<void> {
     const containers = await this.#labelled();
+    // Nothing declares an address and nothing is held: no need to look at the interfaces at all.
+    if (!containers.length && !this.#held.size) {
+      this.#first = false;
+      return;
+    }
     const moving = new Set(this.#options.journal.active().flatMap((r) => [r.containerId, r.container]));
-    const { iface } = await hostInterface(this.#options.hostIp);
+    // One look at the interfaces per round, not one per address.
+    const { iface, held } = await addressState(this.#options.hostIp);
     const wanted = new Set<string>();
     for (const c of containers) {
       if (moving.has(c.id) || moving.has(c.name)) {
@@ -69,8 +75,9 @@ export class AddressKeeper {
       }
       if (c.running) {
         wanted.add(c.address);
-        if (!(await holds(c.address))) {
+        if (!held.has(c.address)) {
           await take(c.address, iface);
+          held.add(c.address);
           this.#log.info({ container: c.name, address: c.address, iface }, 'holding the service address');
         } else if (this.#first) {
           await announce(c.address, iface); // the agent (re)started: say where the address is
@@ -79,11 +86,12 @@ export class AddressKeeper {
       }
     }
     for (const address of [...this.#held, ...containers.filter((c) => !c.running).map((c) => c.address)]) {
-      if (wanted.has(address) || !(await holds(address))) {
+      if (wanted.has(address) || !held.has(address)) {
         if (!wanted.has(address)) this.#held.delete(address);
         continue;
       }
       await release(address, iface);
+      held.delete(address);
       this.#held.delete(address);
       this.#log.info({ address }, 'released the service address: its container no longer runs here');
     }
