@@ -4,6 +4,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
+import type { ReachableAgent } from '../common/dial.ts';
 import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '../common/phases.ts';
 import type { Flow__Output as Flow } from '../proto/gen/ferry/v1/Flow.ts';
 import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
@@ -23,6 +24,10 @@ export interface MigrationRecord {
   /** The other host of the migration, and its agent's address. */
   peer: string;
   peerAddress?: string | undefined;
+  /** The SSH login that reaches the peer when its agent port does not answer (no key: this agent's own). */
+  peerSsh?: { host: string; port: number; user: string } | undefined;
+  /** The peer host's own address, where its published ports answer (peerAddress's host when absent). */
+  peerHostAddress?: string | undefined;
   phase: JournalPhase;
   archivePath: string;
   /** Whether this side has changed anything a rollback must undo. */
@@ -51,6 +56,16 @@ export interface MigrationRecord {
   addressTaken?: boolean | undefined;
   /** Destination: the restored container's published ports, checked before it counts as verified. */
   ports?: PortMapping[] | undefined;
+  /**
+   * Destination: this host cannot hold the container's IP and the migration allows a new one
+   * (--new-address): podman restores it with an IP of this host's network, its TCP connections closed.
+   */
+  newAddress?: boolean | undefined;
+}
+
+/** The peer of a migration as a dialer reaches it: its agent, and SSH where that was given. */
+export function peerRoute(record: MigrationRecord): ReachableAgent {
+  return { name: record.peer, agent: record.peerAddress ?? '', ssh: record.peerSsh };
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -3,6 +3,8 @@
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
 import { DEFAULT_PKI_DIR, loadTls } from '../common/pki.ts';
+import { Dialer } from '../common/dial.ts';
+import { SshTunnels } from '../common/ssh/tunnels.ts';
 import { hostAddress } from '../common/tcp.ts';
 import { AddressKeeper } from './address/keeper.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
@@ -34,6 +36,12 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
                          themselves, e.g. when the coordinator died (default 60000)
   --tls-dir DIR          mutual TLS: ca.pem, NAME.pem and NAME.key of this agent (default /etc/ferry/pki);
                          make them with: ferry certs init; ferry certs issue NAME --role agent --ip ADDR
+  --address ADDR         this host's own address, where its published ports answer (default: the
+                         --listen address; give it when the agent listens on 127.0.0.1 or 0.0.0.0)
+  --ssh-identity PATH    private key this agent logs in with when a peer's agent port is only
+                         reached over SSH (default /etc/ferry/ssh/id_ed25519)
+  --known-hosts PATH     SSH host keys of such peers (default /etc/ferry/ssh/known_hosts); an
+                         unknown or changed key is refused: record peers' keys there beforehand
   --insecure             serve plaintext with no authentication (logs a warning): trusted networks only
   --log-level LEVEL      debug, info, warn, error (default info)
   -h, --help             this text
@@ -54,6 +62,9 @@ async function main(): Promise<void> {
       'podman-tmpdir': { type: 'string' },
       runtime: { type: 'string', default: 'runc' },
       insecure: { type: 'boolean', default: false },
+      address: { type: 'string' },
+      'ssh-identity': { type: 'string', default: '/etc/ferry/ssh/id_ed25519' },
+      'known-hosts': { type: 'string', default: '/etc/ferry/ssh/known_hosts' },
       'tls-dir': { type: 'string', default: DEFAULT_PKI_DIR },
       'criu-ghost-limit': { type: 'string', default: String(DEFAULT_CRIU_SETTINGS.ghostLimit) },
       'criu-config-dir': { type: 'string', default: '/etc/criu' },
@@ -85,9 +96,19 @@ async function main(): Promise<void> {
   if (values['podman-tmpdir']) globalArgs.push('--tmpdir', values['podman-tmpdir']);
   globalArgs.push('--runtime', values.runtime);
 
+  // Peers are dialed directly; over SSH, with this agent's own key, only when their port is shut.
+  const dialer = new Dialer({
+    tls,
+    tunnels: new SshTunnels({ knownHosts: values['known-hosts'], acceptNew: false }),
+    preferDirect: true,
+    identity: values['ssh-identity'],
+  });
+  const address = values.address ?? hostAddress(values.listen);
   const service = new AgentService({
     name: values.name,
     listen: values.listen,
+    address,
+    dialer,
     stateDir: values['state-dir'],
     podman: new Podman({ binary: values.podman, globalArgs }),
     log,
@@ -104,7 +125,7 @@ async function main(): Promise<void> {
   const settling = {
     journal: service.journal,
     podman: service.config.podman,
-    tls: service.config.tls,
+    dialer,
     isBusy: (id: string) => service.isBusy(id),
     track: <T>(id: string, work: () => Promise<T>) => service.track(id, work),
     commit: (id: string) => service.commit(id),
@@ -112,7 +133,7 @@ async function main(): Promise<void> {
   };
   const reconciler = new Reconciler(settling, log, { ...DEFAULT_RECOVERY, settleAfterMs, intervalMs: Math.min(DEFAULT_RECOVERY.intervalMs, settleAfterMs) });
   reconciler.start();
-  const addresses = new AddressKeeper({ podman: service.config.podman, hostIp: hostAddress(values.listen), journal: service.journal, log });
+  const addresses = new AddressKeeper({ podman: service.config.podman, hostIp: address, journal: service.journal, log });
   addresses.start();
 
   let stopping = false;
@@ -122,7 +143,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     reconciler.stop();
     addresses.stop();
-    void Promise.all([stopServer(server, 10_000), data.close()]).then(() => process.exit(0));
+    void Promise.all([stopServer(server, 10_000), data.close(), dialer.close()]).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

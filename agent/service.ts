@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
+import { Dialer } from '../common/dial.ts';
 import { hostAddress } from '../common/tcp.ts';
 import { JOURNAL_PHASE, ROLE } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -17,7 +18,7 @@ import type { MigrationEvent } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { MigrationStatusReply } from '../proto/gen/ferry/v1/MigrationStatusReply.ts';
 import type { OpenStreamReply } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
-import type { PreflightCheck__Output as PreflightCheck } from '../proto/gen/ferry/v1/PreflightCheck.ts';
+import type { PreflightCheck } from './destination/checks.ts';
 import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
 import type { TakeAddressRequest__Output as TakeAddressRequest } from '../proto/gen/ferry/v1/TakeAddressRequest.ts';
 import type { ProbeRequest__Output as ProbeRequest } from '../proto/gen/ferry/v1/ProbeRequest.ts';
@@ -54,6 +55,10 @@ export interface AgentConfig {
   log: Logger;
   /** Mutual TLS for this agent's server and its calls to peers; absent with --insecure. */
   tls?: TlsFiles | undefined;
+  /** This host's own address (where its published ports answer); the --listen host when absent. */
+  address?: string | undefined;
+  /** How this agent reaches its peers (with `tls`); plain connections when absent. */
+  dialer?: Dialer | undefined;
 }
 
 
@@ -64,6 +69,7 @@ export class AgentService {
   /** The port of this agent's data plane, once it listens (main.ts). */
   dataPort = 0;
   readonly #started = Date.now();
+  readonly #dialer: Dialer;
   #hostInfo: Promise<HostInfo> | undefined;
   #cpuinfo: Promise<Buffer> | undefined;
   /** Migrations an RPC or a stream is working on right now: the reconciler leaves them alone. */
@@ -172,7 +178,8 @@ export class AgentService {
 
   constructor(config: AgentConfig) {
     this.config = config;
-    this.#address = hostAddress(config.listen);
+    this.#address = config.address ?? hostAddress(config.listen);
+    this.#dialer = config.dialer ?? new Dialer({ tls: config.tls, preferDirect: true });
     this.journal = new Journal(config.stateDir);
   }
 
@@ -246,7 +253,7 @@ export class AgentService {
   checkpointAndSend(request: CheckpointAndSendRequest, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
     const context: SourceContext = {
       ...this.#hostContext,
-      tls: this.config.tls,
+      dialer: this.#dialer,
       rollback: (id, reason, peerRolledBack) => this.rollback(id, reason, undefined, peerRolledBack),
     };
     return checkpointAndSend(context, request, emit, signal);

@@ -47,9 +47,10 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   readonly host: H;
   readonly #client: AgentClient;
 
-  constructor(host: H, tls?: TlsFiles) {
+  /** `address`: where to connect when that is not `host.agent` (a tunnel's local end); TLS still checks `host.name`. */
+  constructor(host: H, tls?: TlsFiles, address: string = host.agent) {
     this.host = host;
-    this.#client = agentClient(host.agent, tls, host.name);
+    this.#client = agentClient(address, tls, host.name);
   }
 
   close(): void {

@@ -43,6 +43,26 @@ export const ERROR_CODES = {
     hint: 'Control calls need the coordinator certificate; an agent may only send or settle migrations that name it.',
     retryable: false,
   },
+  SSH_HOST_KEY_UNKNOWN: {
+    meaning: 'A host reached over SSH offered a host key that is not in the known_hosts file; nothing was sent to it.',
+    hint: 'Check the fingerprint on the host itself, then run again with --accept-new-host-keys to record it.',
+    retryable: false,
+  },
+  SSH_HOST_KEY_CHANGED: {
+    meaning: 'A host reached over SSH offered a host key other than the one recorded for it; it is refused, as ssh does.',
+    hint: 'Find out why the key changed (a reinstall, or someone in the middle); if it is right, remove the old entry with ssh-keygen -R.',
+    retryable: false,
+  },
+  SSH_FAILED: {
+    meaning: 'The SSH login to a host failed: its identity file is missing, or the host refused the key or user.',
+    hint: 'Check "ssh" in the inventory (user, identity) and that the public key is in the host\'s authorized_keys.',
+    retryable: false,
+  },
+  AGENT_INSTALL_FAILED: {
+    meaning: '`ferry agent install`, `status` or `restart` ran a command on the host over SSH, and it failed.',
+    hint: 'Read what the command said (in the message); fix the host, then run the same ferry agent command again: it only redoes what is missing.',
+    retryable: false,
+  },
   CONTAINER_NOT_FOUND: {
     meaning: 'No container with that name or ID exists on the host.',
     hint: 'List the containers with `ferry ps HOST`.',
@@ -76,6 +96,16 @@ export const ERROR_CODES = {
   DEST_NAME_TAKEN: {
     meaning: 'The destination already has a container with the same name or ID.',
     hint: 'Remove or rename that container on the destination first.',
+    retryable: false,
+  },
+  DEST_IP_UNAVAILABLE: {
+    meaning: "The destination's container network cannot hold the container's IP (it is outside every subnet there, or another container uses it); a migration that keeps the IP, as --tcp-established does, cannot restore it there.",
+    hint: 'Pass --new-address to restore it with a new IP from the destination\'s network (its established TCP connections are closed), or give the destination a network with the container\'s subnet and a free IP.',
+    retryable: false,
+  },
+  CONNECTIONS_CLOSED: {
+    meaning: 'A warning: the container was restored with a new IP (--new-address), so its established TCP connections were closed; the migration itself succeeded.',
+    hint: "Clients reconnect to the destination host's address; to keep connections across a move, migrate to a host whose container network holds the container's IP.",
     retryable: false,
   },
   DEST_DATA_EXISTS: {

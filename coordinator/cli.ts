@@ -3,17 +3,22 @@
 // Exit codes: 0 ok, 1 failed (the container runs on the source), 2 bad usage, 3 failed and the
 // rollback did not complete.
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../common/defaults.ts';
+import { Dialer } from '../common/dial.ts';
 import { FerryError } from '../common/errors.ts';
 import { DEFAULT_PKI_DIR, loadTls, type TlsFiles } from '../common/pki.ts';
+import { SshTunnels } from '../common/ssh/tunnels.ts';
+import { runAgent } from './commands/agent.ts';
 import { runCerts } from './commands/certs.ts';
 import { runEvacuate } from './commands/evacuate.ts';
 import { runHosts } from './commands/hosts.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPs } from './commands/ps.ts';
 import { loadInventory, locateInventory, type Inventory } from './inventory.ts';
+import type { Values } from './options.ts';
 import { defaultOutput, report, usage, type Output } from './output.ts';
 
 const HELP = `ferry: live-migrate running podman containers between hosts.
@@ -25,6 +30,11 @@ Usage:
   ferry evacuate --from HOST --to HOST[,HOST...]  move every running container off a host
   ferry hosts                                     the inventory's hosts: agent, podman, runc, CRIU, criu check
   ferry ps HOST                                   containers on a host
+  ferry agent install HOST                        set up HOST over SSH: the project, the agent's certificate
+                                                  (from the local CA), its flags, and the agent as a systemd
+                                                  service (a supervised process where systemd does not run);
+                                                  run again, it changes only what changed
+  ferry agent status HOST | restart HOST          the agent's service on HOST, and whether it answers
   ferry certs init [--dir DIR]                    make the fleet's private CA (default /etc/ferry/pki)
   ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N]
                                                   a certificate for an agent (with its addresses)
@@ -40,6 +50,11 @@ Options:
   --json             one JSON object per event on stdout, for scripts
   --tls-dir DIR      where ca.pem, coordinator.pem and coordinator.key are (default: the
                      inventory's "tls", then /etc/ferry/pki; none: plaintext to --insecure agents)
+  --known-hosts FILE  SSH host keys of the hosts the inventory reaches over SSH ("ssh" on a host;
+                     default: the inventory's "knownHosts", then ~/.ssh/known_hosts). An unknown
+                     or changed key is refused
+  --accept-new-host-keys  record the key of a host not yet in the known_hosts file and go on
+                     (as ssh -o StrictHostKeyChecking=accept-new); a changed key is still refused
   --compress ALG     checkpoint archive compression: auto (default: the source measures how well
                      the container's memory compresses and how fast the link is, and picks zstd
                      or none), none, zstd, gzip
@@ -49,11 +64,19 @@ Options:
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
   --dry-run          run the preflight checks only
+  --new-address      where the destination's container network cannot hold the container's IP
+                     (another site, another subnet), restore it with a new IP from that network
+                     instead of refusing: its established TCP connections are closed (a warning
+                     says so) and the summary prints the new IP. Refused for a container with a
+                     service address (io.ferry.service-address). Elsewhere it changes nothing
   --transfer-retry-ms MS  how long a broken transfer keeps being resumed from where it stopped
                      before the migration rolls back (default ${DEFAULTS.transferRetryMs})
   --bwlimit RATE     cap every stream of the migration (archive, image, data) at RATE bytes per
                      second; K, M, G mean KiB, MiB, GiB (e.g. 100M); or in bits per second as a
                      link is rated: kbit, mbit, gbit (e.g. 20mbit); default: no cap
+  --prefix DIR, --config-dir DIR, --state-dir DIR  for ferry agent: where the project, the
+                     agent's flags and certificates, and its journal go on the host (default
+                     /opt/ferry, /etc/ferry, /var/lib/ferry/agent)
   -h, --help         this text
 
 How a migration goes: preflight (both agents, CRIU, the container, the destination's ports,
@@ -95,9 +118,15 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'ignore-bind-mounts': { type: 'boolean', default: false },
         'no-presync': { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
+        'new-address': { type: 'boolean', default: false },
         'transfer-retry-ms': { type: 'string', default: String(DEFAULTS.transferRetryMs) },
         bwlimit: { type: 'string' },
         'tls-dir': { type: 'string' },
+        'known-hosts': { type: 'string' },
+        'accept-new-host-keys': { type: 'boolean', default: false },
+        prefix: { type: 'string', default: '/opt/ferry' },
+        'config-dir': { type: 'string', default: '/etc/ferry' },
+        'state-dir': { type: 'string', default: '/var/lib/ferry/agent' },
         dir: { type: 'string', default: DEFAULT_PKI_DIR },
         role: { type: 'string' },
         ip: { type: 'string', multiple: true },
@@ -120,22 +149,41 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
     if (command === 'certs') return await runCerts(values, rest, output);
     const inventory = loadInventory(locateInventory(values.inventory));
     const tls = await coordinatorTls(values['tls-dir'], inventory);
-    switch (command) {
-      case 'migrate':
-        return await runMigrate(inventory, tls, values, rest, output);
-      case 'preflight':
-        return await runMigrate(inventory, tls, { ...values, 'dry-run': true }, rest, output);
-      case 'evacuate':
-        return await runEvacuate(inventory, tls, values, rest, output);
-      case 'hosts':
-        return await runHosts(inventory, tls, output);
-      case 'ps':
-        return await runPs(inventory, tls, rest, output);
-      default:
-        return usage(`unknown command "${command}"`);
+    const knownHosts = values['known-hosts'] ?? inventory.knownHosts ?? DEFAULT_KNOWN_HOSTS;
+    const tunnels = new SshTunnels({ knownHosts, acceptNew: values['accept-new-host-keys'] });
+    const dialer = new Dialer({ tls, tunnels, preferDirect: false });
+    try {
+      if (command === 'agent') {
+        const caDir = values['tls-dir'] ?? inventory.tls?.dir ?? DEFAULT_PKI_DIR;
+        const install = { dialer, tunnels, caDir, knownHosts, prefix: values.prefix, configDir: values['config-dir'], stateDir: values['state-dir'] };
+        return await runAgent(inventory, install, rest, output);
+      }
+      return await run(command, inventory, dialer, values, rest, output);
+    } finally {
+      await dialer.close();
     }
   } catch (error) {
     return report(FerryError.from(error), output);
+  }
+}
+
+/** The user's own known_hosts, as ssh reads it. */
+const DEFAULT_KNOWN_HOSTS = join(homedir(), '.ssh', 'known_hosts');
+
+function run(command: string, inventory: Inventory, dialer: Dialer, values: Values, rest: string[], output: Output): Promise<number> {
+  switch (command) {
+    case 'migrate':
+      return runMigrate(inventory, dialer, values, rest, output);
+    case 'preflight':
+      return runMigrate(inventory, dialer, { ...values, 'dry-run': true }, rest, output);
+    case 'evacuate':
+      return runEvacuate(inventory, dialer, values, rest, output);
+    case 'hosts':
+      return runHosts(inventory, dialer, output);
+    case 'ps':
+      return runPs(inventory, dialer, rest, output);
+    default:
+      return usage(`unknown command "${command}"`);
   }
 }
 

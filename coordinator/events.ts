@@ -36,12 +36,19 @@ export interface MigrationSummary {
   dataBytesLive: number;
   dataBytesFrozen: number;
   imageBytes: number;
+  /** Restored with a new IP (--new-address): its established TCP connections were closed. */
+  newAddress: boolean;
+  /** The container's IPs on the destination, and on the source before the move. */
+  ipAddresses: string[];
+  sourceIpAddresses: string[];
 }
 
 export interface CheckView {
   name: string;
   ok: boolean;
   detail: string;
+  /** Passes, but changes what the user gets (a new IP with --new-address). */
+  warning?: boolean | undefined;
 }
 
 export type MigrationEvent =
@@ -61,7 +68,7 @@ export type MigrationEvent =
   | { kind: 'compression'; migrationId: string; host: string; compression: string; reason: string }
   | { kind: 'address-moved'; migrationId: string; address: string; flows: number; host: string }
   | { kind: 'transferred'; migrationId: string; bytes: number; transferMs: number; sha256: string }
-  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string; relayedBytes: number }
+  | { kind: 'restored'; migrationId: string; host: string; restoreMs: number; runtimeMs: number; streamed: boolean; fallback: string; relayedBytes: number; ipAddresses: string[]; newAddress: boolean }
   | { kind: 'verified'; migrationId: string; host: string; address: string; ports: PortView[] }
   | { kind: 'rollback'; migrationId: string; host: string; outcome: string; ok: boolean }
   | { kind: 'warning'; migrationId: string; error: FerryError }

@@ -7,19 +7,21 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import { AgentConnection } from '../common/client.ts';
+import type { AgentConnection } from '../common/client.ts';
 import { DEFAULTS } from '../common/defaults.ts';
 import { FerryError } from '../common/errors.ts';
 import { serviceAddressOf } from '../common/service-address.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
-import type { TlsFiles } from '../common/pki.ts';
+import type { Dialer } from '../common/dial.ts';
+import type { SshRoute } from '../common/ssh/tunnels.ts';
+import type { SshRoute as SshRouteWire } from '../proto/gen/ferry/v1/SshRoute.ts';
 import { COMPRESSION, STREAM_KIND, type Compression } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
 import type { Emit, MigrationSummary } from './events.ts';
-import type { HostEntry } from './inventory.ts';
+import { sameHost, type HostEntry } from './inventory.ts';
 import { deadPorts, firstAnswer, verifyPorts } from './verify.ts';
 
 export interface MigrateOptions {
@@ -35,6 +37,11 @@ export interface MigrateOptions {
   noPresync?: boolean | undefined;
   /** Run the preflight checks on both hosts and stop: nothing is changed. */
   dryRun?: boolean | undefined;
+  /**
+   * A destination whose container network cannot hold the container's IP restores it with a new
+   * one (its established TCP connections closed) instead of refusing it.
+   */
+  newAddress?: boolean | undefined;
   /** How long a broken transfer keeps being resumed before the migration rolls back. */
   transferRetryMs?: number | undefined;
   /** Caps every stream of the migration, bytes per second (0 or absent: no cap). */
@@ -44,8 +51,8 @@ export interface MigrateOptions {
   restoreTimeoutMs?: number | undefined;
   verifyTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
-  /** The coordinator's certificate, CA and key; plaintext without. */
-  tls?: TlsFiles | undefined;
+  /** How the agents are reached: the coordinator's certificate, and SSH tunnels where the inventory says. */
+  dialer: Dialer;
 }
 
 /** How long a rollback or the destination's commit keeps trying an agent that does not answer. */
@@ -60,6 +67,11 @@ const whileUnreachable = (retries: number) => ({
   shouldRetry: ({ error }: { error: unknown }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
 });
 
+/** The login an agent may use to reach its peer: everything but the key, which stays with each dialer. */
+function sshRoute(route: SshRoute): SshRouteWire {
+  return { host: route.host, port: route.port, user: route.user };
+}
+
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   return `m-${stamp}-${randomBytes(3).toString('hex')}`;
@@ -68,12 +80,15 @@ export function newMigrationId(now = new Date()): string {
 /** Moves the container; resolves with the summary, or undefined after a dry run. */
 export async function migrate(options: MigrateOptions, emit: Emit): Promise<MigrationSummary | undefined> {
   const { from, to } = options;
-  if (from.name === to.name || from.agent === to.agent) {
+  if (sameHost(from, to)) {
     throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
   }
   const migrationId = newMigrationId();
-  const source = new AgentConnection(from, options.tls);
-  const destination = new AgentConnection(to, options.tls);
+  const source = await options.dialer.agent(from).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); });
+  const destination = await options.dialer.agent(to).catch((e: unknown) => {
+    source.close();
+    throw FerryError.from(e).at('preflight', to.name);
+  });
   try {
     return await new Migration(migrationId, options, source, destination, emit).run();
   } finally {
@@ -105,7 +120,7 @@ export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'insp
 
 export class Migration {
   readonly id: string;
-  readonly options: MigrateOptions;
+  readonly options: Omit<MigrateOptions, 'dialer'>;
   readonly source: AgentLink;
   readonly destination: AgentLink;
   readonly emit: Emit;
@@ -114,7 +129,7 @@ export class Migration {
   /** Where the migration stands; only `move` and `enter` change it, as COORDINATOR allows. */
   #phase: Phase = 'preflight';
 
-  constructor(id: string, options: MigrateOptions, source: AgentLink, destination: AgentLink, emit: Emit) {
+  constructor(id: string, options: Omit<MigrateOptions, 'dialer'>, source: AgentLink, destination: AgentLink, emit: Emit) {
     this.id = id;
     this.options = options;
     this.source = source;
@@ -199,6 +214,9 @@ export class Migration {
         dataBytesLive: moved.dataBytesLive,
         dataBytesFrozen: moved.dataBytesFrozen,
         imageBytes: moved.imageBytes,
+        newAddress: moved.restored.newAddress,
+        ipAddresses: moved.restored.container?.ipAddresses ?? [],
+        sourceIpAddresses: moved.container.ipAddresses,
       };
       this.move('done');
       this.emit({ kind: 'done', summary });
@@ -277,8 +295,11 @@ export class Migration {
           ignoreBindMounts: this.options.ignoreBindMounts ?? false,
           sourceCpuinfo: sourceInfo.cpuinfo,
           sourceAddress: from.agent,
+          sourceSsh: from.ssh ? sshRoute(from.ssh) : null,
+          sourceHostAddress: from.address,
           archiveBytesEstimate: Number(container.estimatedBytes),
           dryRun: this.options.dryRun ?? false,
+          newAddress: this.options.newAddress ?? false,
         },
         { signal },
       )
@@ -339,6 +360,7 @@ export class Migration {
           container: container.id,
           destinationHost: to.name,
           destinationAddress: to.agent,
+          destinationSsh: to.ssh ? sshRoute(to.ssh) : null,
           compress: COMPRESSION.toWire(this.options.compress ?? 'auto'),
           timeoutMs: this.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
           sendImage: prepared.needsImage,
@@ -395,7 +417,20 @@ export class Migration {
         streamed: restored.streamed,
         fallback: restored.fallback,
         relayedBytes: Number(restored.relayedBytes),
+        ipAddresses: restored.container?.ipAddresses ?? [],
+        newAddress: restored.newAddress,
       });
+      if (restored.newAddress) {
+        const ips = restored.container?.ipAddresses.join(', ') || 'none';
+        this.emit({
+          kind: 'warning',
+          migrationId: this.id,
+          error: new FerryError('CONNECTIONS_CLOSED', `${container.name} has a new IP on ${to.name}, ${ips} (it had ${container.ipAddresses.join(', ') || 'none'} on ${from.name}): its established TCP connections were closed`, {
+            phase: 'restore',
+            host: to.name,
+          }),
+        });
+      }
       return { ...moved, restored, answered };
     } catch (error) {
       watching.abort();

@@ -1,7 +1,7 @@
 // The migration options of the command line, checked and resolved once into what migrate() takes.
 import { FerryError } from '../common/errors.ts';
 import { COMPRESSION, COMPRESSIONS } from '../common/wire.ts';
-import { resolveHost, type HostEntry, type Inventory } from './inventory.ts';
+import { resolveHost, sameHost, type HostEntry, type Inventory } from './inventory.ts';
 import { usage } from './output.ts';
 
 export interface Values {
@@ -13,6 +13,7 @@ export interface Values {
   'ignore-bind-mounts': boolean;
   'no-presync': boolean;
   'dry-run': boolean;
+  'new-address'?: boolean | undefined;
   'transfer-retry-ms': string;
   bwlimit?: string | undefined;
 }
@@ -41,7 +42,7 @@ export function endpoints(inventory: Inventory, values: Values): { from: HostEnt
   const from = resolveHost(inventory, values.from);
   const to = values.to.split(',').filter(Boolean).map((name) => resolveHost(inventory, name));
   for (const host of to) {
-    if (host.name === from.name || host.agent === from.agent) {
+    if (sameHost(host, from)) {
       throw new FerryError('SAME_HOST', `--from and --to are both ${from.name}`, { phase: 'preflight' });
     }
   }
@@ -63,6 +64,7 @@ export function migrationSettings(values: Values) {
     ignoreBindMounts: values['ignore-bind-mounts'],
     noPresync: values['no-presync'],
     dryRun: values['dry-run'],
+    newAddress: values['new-address'] ?? false,
     bwlimitBytesPerSec: parseRate(values.bwlimit),
   };
 }

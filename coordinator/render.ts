@@ -35,7 +35,7 @@ const pad = (phase: string) => phase.padEnd(10);
 export function formatEvent(event: MigrationEvent): string | undefined {
   switch (event.kind) {
     case 'checks':
-      return event.checks.map((c) => `${pad('preflight')} ${event.host}: ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
+      return event.checks.map((c) => `${pad('preflight')} ${event.host}: ${c.ok ? (c.warning ? 'WARN' : 'ok  ') : 'FAIL'} ${c.name}: ${c.detail}`).join('\n');
     case 'preflight-ok':
       return `${pad('preflight')} every check passed: ${event.container} can move from ${event.from} to ${event.to} (dry run: nothing was changed)`;
     case 'phase':
@@ -68,10 +68,11 @@ export function formatEvent(event: MigrationEvent): string | undefined {
     case 'transferred':
       return `${pad('transfer')} ${formatBytes(event.bytes)} in ${formatMs(event.transferMs)} (${formatRate(event.bytes, event.transferMs)}), sha256 ${event.sha256.slice(0, 16)}… verified`;
     case 'restored':
-      return event.streamed
+      return (event.streamed
         ? `${pad('restore')} done on ${event.host} ${formatMs(event.restoreMs)} after the last byte (runc ${formatMs(event.runtimeMs)}); podman imported the archive while it arrived` +
             (event.relayedBytes ? `, ${formatBytes(event.relayedBytes)} of it fed from memory` : '')
-        : `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host} (runc ${formatMs(event.runtimeMs)})${event.fallback ? `; imported the whole archive: ${event.fallback}` : ''}`;
+        : `${pad('restore')} done in ${formatMs(event.restoreMs)} on ${event.host} (runc ${formatMs(event.runtimeMs)})${event.fallback ? `; imported the whole archive: ${event.fallback}` : ''}`) +
+        (event.newAddress ? `; new IP ${event.ipAddresses.join(', ') || 'none'}` : '');
     case 'verified': {
       const ports = event.ports.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ') || 'no published ports';
       return `${pad('verify')} ${ports} answer on ${event.address}`;
@@ -91,6 +92,9 @@ export function formatEvent(event: MigrationEvent): string | undefined {
           ? [`  data ${formatBytes(s.dataBytesLive)} sent while running, ${formatBytes(s.dataBytesFrozen)} after the freeze`]
           : []),
         ...(s.imageBytes ? [`  image ${formatBytes(s.imageBytes)} sent`] : []),
+        ...(s.newAddress
+          ? [`  new address: ${s.ipAddresses.join(', ') || 'none'} on ${s.to} (was ${s.sourceIpAddresses.join(', ') || 'none'} on ${s.from}); its established TCP connections were closed`]
+          : []),
       ].join('\n');
     }
     case 'failed':

@@ -1,7 +1,7 @@
 // The destination's checks of a container's service address: its interface is on the address's
 // subnet, and no host but the source answers for the address. And what the move means for the
 // container's clients, said in the preflight output either way.
-import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
+import type { PreflightCheck } from '../destination/checks.ts';
 import { SERVICE_ADDRESS_LABEL } from '../../common/service-address.ts';
 import { inSubnet } from '../podman/network.ts';
 import { answering, hostInterface } from './ip.ts';

@@ -1,7 +1,7 @@
 // The destination's half of the preflight: can this host take the container? Each check names
 // what is wrong and the fix; prepareReceive turns the first failure into its error code.
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
-import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
+import type { PreflightCheck__Output } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
 import { pathState } from '../data/staging.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { HostInfo } from '../podman/info.ts';
@@ -9,6 +9,9 @@ import { findContainer, hasImage, listContainers } from '../podman/inspect.ts';
 import { inSubnet, ipsInUse, networkSubnets } from '../podman/network.ts';
 import type { Podman } from '../podman/podman.ts';
 import { portFree } from './ports.ts';
+
+/** One check as the agent makes it: `warning` only on a check that passes with one. */
+export type PreflightCheck = Omit<PreflightCheck__Output, 'warning'> & { warning?: boolean };
 
 /** What the checks need to know of this host. */
 export interface DestinationHost {
@@ -22,11 +25,18 @@ export interface DestinationHost {
 /** Prefix of the image check's detail when the source must send the image. */
 export const IMAGE_WILL_BE_SENT = 'image will be sent';
 
+/** Whether the checks found that the container can only come here with a new IP (--new-address). */
+export function needsNewAddress(checks: readonly PreflightCheck[]): boolean {
+  return checks.some((c) => c.name === 'ip' && c.warning);
+}
+
 export async function destinationChecks(
   host: DestinationHost,
   container: ContainerInfo,
   dataPaths: readonly string[],
   replaceData: boolean,
+  /** --new-address: an IP this host cannot hold is a warning (the container gets a new one), not a failure. */
+  newAddress = false,
 ): Promise<PreflightCheck[]> {
   const { podman, name } = host;
   const checks: PreflightCheck[] = [];
@@ -87,15 +97,25 @@ export async function destinationChecks(
   for (const ip of container.ipAddresses) {
     const holder = used.get(ip);
     const fits = allSubnets.some((cidr) => inSubnet(ip, cidr));
-    checks.push({
-      name: 'ip',
-      ok: fits && !holder,
-      detail: holder
-        ? `IP ${ip} is used by container ${holder} on ${name}; the restored container must keep it for its TCP connections`
-        : fits
-          ? `IP ${ip} free`
-          : `IP ${ip} is outside every network subnet on ${name} (${allSubnets.join(', ') || 'none'})`,
-    });
+    const why = holder
+      ? `IP ${ip} is used by container ${holder} on ${name}`
+      : `IP ${ip} is outside every network subnet on ${name} (${allSubnets.join(', ') || 'none'})`;
+    if (fits && !holder) checks.push({ name: 'ip', ok: true, detail: `IP ${ip} free`, warning: false });
+    else if (newAddress) {
+      checks.push({
+        name: 'ip',
+        ok: true,
+        warning: true,
+        detail: `${why}; --new-address: it gets a new IP from ${container.networks.join(', ') || 'its network'} on ${name}, and its established TCP connections are closed`,
+      });
+    } else {
+      checks.push({
+        name: 'ip',
+        ok: false,
+        warning: false,
+        detail: `${why}; the restored container keeps its IP for its TCP connections (pass --new-address to give it a new IP on ${name} and close them)`,
+      });
+    }
   }
   const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
   for (const port of container.ports) {

@@ -4,15 +4,15 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type ErrorCode } from '../../common/errors.ts';
 import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
-import type { PreflightCheck__Output as PreflightCheck } from '../../proto/gen/ferry/v1/PreflightCheck.ts';
 import { cpuinfoCheck } from '../criu/cpuinfo.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import type { HostInfo } from '../podman/info.ts';
 import { requireMigrationId, requireText } from '../validate.ts';
 import { addressChecks } from '../address/preflight.ts';
 import { serviceAddressOf } from '../../common/service-address.ts';
+import { sshOf } from '../../common/dial.ts';
 import { hostAddress } from '../../common/tcp.ts';
-import { destinationChecks, IMAGE_WILL_BE_SENT } from './checks.ts';
+import { destinationChecks, IMAGE_WILL_BE_SENT, needsNewAddress, type PreflightCheck } from './checks.ts';
 import type { HostContext } from '../context.ts';
 
 export interface PrepareContext extends HostContext {
@@ -27,6 +27,7 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
   name: 'DEST_NAME_TAKEN',
   criu: 'CRIU_UNAVAILABLE',
   busy: 'MIGRATION_BUSY',
+  ip: 'DEST_IP_UNAVAILABLE',
   address: 'ADDRESS_TAKEN',
   subnet: 'ADDRESS_TAKEN',
 };
@@ -47,9 +48,21 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
   }
   const host = { name: ctx.host, podman: ctx.podman, info: ctx.info, active: ctx.journal.active() };
-  const checks = await destinationChecks(host, container, dataPaths, request.replaceData);
+  const checks = await destinationChecks(host, container, dataPaths, request.replaceData, request.newAddress);
   const serviceAddress = serviceAddressOf(container.labels);
-  checks.push(...(await addressChecks(serviceAddress, ctx.address, hostAddress(request.sourceAddress))));
+  // Only where this host cannot hold the container's IP: elsewhere --new-address changes nothing.
+  const newAddress = needsNewAddress(checks);
+  if (newAddress && serviceAddress) {
+    // Refused rather than moved without its address: a service address exists so that clients
+    // keep their connections, and those are carried by flows DNATed to the container's IP, which
+    // a new IP breaks (and a host that cannot hold the IP is rarely on the address's subnet).
+    checks.push({
+      name: 'new-address',
+      ok: false,
+      detail: `${container.name} declares the service address ${serviceAddress} (io.ferry.service-address), whose clients keep their connections only with the container's IP; --new-address would close them. Move it to a host whose container network holds ${container.ipAddresses.join(', ')}, or remove the label`,
+    });
+  }
+  checks.push(...(await addressChecks(serviceAddress, ctx.address, request.sourceHostAddress || hostAddress(request.sourceAddress))));
   if (request.sourceCpuinfo?.length) {
     const cpu = await cpuinfoCheck(request.sourceCpuinfo);
     checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
@@ -79,6 +92,8 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     containerId: container.id,
     peer: request.sourceHost,
     peerAddress: request.sourceAddress || undefined,
+    peerSsh: sshOf(request.sourceSsh),
+    peerHostAddress: request.sourceHostAddress || undefined,
     serviceAddress,
     phase: 'preflight',
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
@@ -86,6 +101,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     expiresAt: new Date(Date.now() + ttlMs).toISOString(),
     dataPaths,
     needsImage,
+    newAddress: newAddress || undefined,
   });
   return { checks, needsImage };
 }

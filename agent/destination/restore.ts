@@ -33,6 +33,8 @@ export interface RestoreOutcome {
   fallback: string;
   /** Of the archive, the bytes podman took from the stream's memory rather than reading them back from the file. */
   relayedBytes: number;
+  /** Restored with a new IP of this host's network (--new-address), its established TCP connections closed. */
+  newAddress: boolean;
 }
 
 export async function restoreArchive(
@@ -79,7 +81,7 @@ export async function restoreArchive(
   let restored: Promise<unknown> | undefined;
   try {
     await feeder.prepare(feeding.signal);
-    const importing = restoreImport(podman, { archivePath: feeder.link, name: record.container }, { signal: stopPodman.signal, timeoutMs: request.timeoutMs });
+    const importing = restoreImport(podman, { archivePath: feeder.link, name: record.container, newAddress: record.newAddress }, { signal: stopPodman.signal, timeoutMs: request.timeoutMs });
     restored = importing;
     // podman failing ends the feeding; the feeding failing ends podman.
     importing.catch(() => feeding.abort(new Error('podman restore ended')));
@@ -105,12 +107,12 @@ export async function restoreArchive(
   if (!streamed) {
     await gate();
     // Not stopped half-way either (see above): podman finishes, then the cancel counts.
-    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container }, { timeoutMs: request.timeoutMs }));
+    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, newAddress: record.newAddress }, { timeoutMs: request.timeoutMs }));
     if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
   }
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
   const restoreMs = Math.round(performance.now() - Math.max(asked, inbox.verified?.at ?? asked));
-  log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined }, 'restored');
+  log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined, ipAddresses: container.ipAddresses, newAddress: record.newAddress }, 'restored');
   if (record.serviceAddress) {
     // Only now: the sockets are back, so the clients' retransmissions find them.
     await journal.update(record.id, { addressTaken: true });
@@ -124,7 +126,7 @@ export async function restoreArchive(
       details: [`before the checkpoint: ${request.expectedValidation}`, `after the restore:    ${validation}`],
     });
   }
-  return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback, relayedBytes: streamed ? feeder.relayedBytes : 0 };
+  return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback, relayedBytes: streamed ? feeder.relayedBytes : 0, newAddress: record.newAddress ?? false };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RunOptions {
   timeoutMs?: number | undefined;
   /** The code a failure gets; PODMAN_FAILED unless the caller knows better. */
   errorCode?: ErrorCode | undefined;
+  /** Environment variables to set for podman (and what it starts), on top of the agent's. */
+  env?: Record<string, string> | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
@@ -40,6 +42,7 @@ export class Podman {
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       stdin: 'ignore',
       stripFinalNewline: true,
+      env: options.env,
     });
     if (!result.failed) return result.stdout;
     throw podmanError(args, result, options.errorCode ?? 'PODMAN_FAILED');

@@ -1,5 +1,8 @@
 // `podman container restore --import`: brings a received checkpoint back to life. podman leaves
 // a `Created` container behind when a restore fails, so a failure removes it before reporting.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { ms, statsJson, withCriuLines } from './checkpoint.ts';
 import { findContainer, inspectContainer } from './inspect.ts';
@@ -9,6 +12,11 @@ export interface RestoreRequest {
   archivePath: string;
   /** The container's name: what to look for, and to clean up, after the restore. */
   name: string;
+  /**
+   * --new-address: an IP (and MAC) of this host's network instead of the checkpoint's, and the
+   * established TCP connections closed; otherwise the container keeps its IP and connections.
+   */
+  newAddress?: boolean | undefined;
 }
 
 export interface RestoreStats {
@@ -35,9 +43,11 @@ export async function restoreImport(
   options: RunOptions = {},
 ): Promise<{ container: ContainerInfo; stats: RestoreStats }> {
   let stats: RestoreStats;
+  const tcp = request.newAddress ? await tcpClose(podman) : { args: ['--tcp-established'], dispose: async () => undefined };
   try {
-    const out = await podman.run(['container', 'restore', '--tcp-established', '--print-stats', '--import', request.archivePath], {
+    const out = await podman.run(['container', 'restore', ...tcp.args, '--print-stats', '--import', request.archivePath], {
       ...options,
+      env: { ...options.env, ...tcp.env },
       errorCode: 'RESTORE_FAILED',
     });
     stats = parseRestoreStats(out);
@@ -45,8 +55,41 @@ export async function restoreImport(
     const explained = await withCriuLines(error);
     await removeContainer(podman, request.name).catch(() => undefined);
     throw explained;
+  } finally {
+    await tcp.dispose();
   }
   return { container: await inspectContainer(podman, request.name, { timeoutMs: options.timeoutMs }), stats };
+}
+
+/** The restore flags of --new-address: an IP and a MAC from this host's network, not the checkpoint's. */
+export const NEW_ADDRESS_ARGS = ['--ignore-static-ip', '--ignore-static-mac'] as const;
+
+/** Whether this podman's restore has --tcp-close, per binary (it asks podman once). */
+const tcpCloseFlag = new Map<string, Promise<boolean>>();
+
+export function hasTcpClose(podman: Podman): Promise<boolean> {
+  const binary = podman.options.binary;
+  let known = tcpCloseFlag.get(binary);
+  if (!known) {
+    known = podman.run(['container', 'restore', '--help'], { timeoutMs: 30_000 }).then((help) => /--tcp-close\b/.test(help), () => false);
+    tcpCloseFlag.set(binary, known);
+  }
+  return known;
+}
+
+/**
+ * How a restore closes the checkpoint's established TCP connections (its sockets are bound to the
+ * old IP). podman's --tcp-close where it has it; podman 4.3 has not, and passes conmon (so runc,
+ * so CRIU) only a few variables of its environment, HOME among them: there CRIU gets `tcp-close`
+ * from $HOME/.criu/default.conf, a HOME of this restore's own that keeps the user's CRIU options.
+ */
+async function tcpClose(podman: Podman): Promise<{ args: string[]; env?: Record<string, string>; dispose: () => Promise<void> }> {
+  if (await hasTcpClose(podman)) return { args: [...NEW_ADDRESS_ARGS, '--tcp-close'], dispose: async () => undefined };
+  const home = await mkdtemp(join(tmpdir(), 'ferry-restore-home-'));
+  const own = await readFile(join(homedir(), '.criu', 'default.conf'), 'utf8').catch(() => '');
+  await mkdir(join(home, '.criu'));
+  await writeFile(join(home, '.criu', 'default.conf'), `${own}${own && !own.endsWith('\n') ? '\n' : ''}tcp-close\n`);
+  return { args: [...NEW_ADDRESS_ARGS], env: { HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
 }
 
 /**

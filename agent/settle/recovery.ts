@@ -2,16 +2,16 @@
 // coordinator died. The source holds the frozen container, so it decides, by asking the
 // destination where it stands; it never resumes its copy while the destination might run one.
 // A destination undoes what it half made once the source says the migration failed.
-import { AgentConnection } from '../../common/client.ts';
+import type { AgentConnection } from '../../common/client.ts';
+import type { Dialer } from '../../common/dial.ts';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import { hostAddress, silentTcpPorts } from '../../common/tcp.ts';
 import { JOURNAL_PHASE, type JournalPhase } from '../../common/wire.ts';
-import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
+import { mayBeWholeThere, peerRoute, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { Periodic } from '../periodic.ts';
 import { inspectContainer } from '../podman/inspect.ts';
-import type { TlsFiles } from '../../common/pki.ts';
 import type { Journal } from '../journal.ts';
 import type { Podman } from '../podman/podman.ts';
 
@@ -28,7 +28,8 @@ export const DEFAULT_RECOVERY: RecoveryOptions = { settleAfterMs: 60_000, interv
 export interface RecoveryContext {
   journal: Journal;
   podman: Podman;
-  tls: TlsFiles | undefined;
+  /** How this agent reaches its peers: its certificate, and SSH where a peer needs it. */
+  dialer: Dialer;
   isBusy: (id: string) => boolean;
   track: <T>(id: string, work: () => Promise<T>) => Promise<T>;
   commit: (id: string) => Promise<string>;
@@ -48,13 +49,14 @@ export interface Peers {
 }
 
 /** The peers over gRPC, with this agent's certificate; the ports as this host's podman has them. */
-export function grpcPeers(agent: Pick<RecoveryContext, 'tls' | 'podman'>): Peers {
-  const connect = (record: MigrationRecord) => new AgentConnection({ name: record.peer, agent: record.peerAddress ?? '' }, agent.tls);
+export function grpcPeers(agent: Pick<RecoveryContext, 'dialer' | 'podman'>): Peers {
+  const connect = (record: MigrationRecord) => agent.dialer.agent(peerRoute(record));
   return {
     async view(record) {
       if (!record.peerAddress) return 'unreachable';
-      const peer = connect(record);
+      let peer: AgentConnection | undefined;
       try {
+        peer = await connect(record);
         const status = await peer.status(record.id, { timeoutMs: 5_000 });
         const phase = JOURNAL_PHASE.fromWire(status.phase);
         // A phase this agent does not know (another version): as good as no answer.
@@ -62,12 +64,12 @@ export function grpcPeers(agent: Pick<RecoveryContext, 'tls' | 'podman'>): Peers
       } catch (error) {
         return FerryError.from(error).code === 'MIGRATION_UNKNOWN' ? 'unknown' : 'unreachable';
       } finally {
-        peer.close();
+        peer?.close();
       }
     },
     async tell(record, action, reason) {
       if (!record.peerAddress) return;
-      const peer = connect(record);
+      const peer = await connect(record);
       try {
         if (action === 'commit') await peer.commit(record.id, { timeoutMs: 60_000 });
         else await peer.rollback(record.id, reason, { timeoutMs: 300_000 });
@@ -76,7 +78,7 @@ export function grpcPeers(agent: Pick<RecoveryContext, 'tls' | 'podman'>): Peers
       }
     },
     async deadPorts(record) {
-      const address = hostAddress(record.peerAddress ?? '');
+      const address = record.peerHostAddress ?? hostAddress(record.peerAddress ?? '');
       const { ports } = await inspectContainer(agent.podman, record.containerId);
       return silentTcpPorts(ports, () => address, DEFAULTS.portAnswerMs);
     },

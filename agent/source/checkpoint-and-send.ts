@@ -6,10 +6,10 @@
 // destination has dropped what it got once it may have had the whole archive.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentConnection } from '../../common/client.ts';
+import type { AgentConnection } from '../../common/client.ts';
+import { sshOf, type Dialer, type ReachableAgent } from '../../common/dial.ts';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
-import type { TlsFiles } from '../../common/pki.ts';
 import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { mayBeWholeThere } from '../journal.ts';
@@ -32,7 +32,8 @@ import type { HostContext } from '../context.ts';
 
 /** What the source needs of the agent: no more. */
 export interface SourceContext extends HostContext {
-  tls: TlsFiles | undefined;
+  /** How this agent reaches the destination: its certificate, and SSH where the request says. */
+  dialer: Dialer;
   /** This agent's own rollback of the migration (serialized with the coordinator's). */
   rollback(migrationId: string, reason: string, peerRolledBack: boolean): Promise<string>;
 }
@@ -59,6 +60,12 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
   if (busy) throw new FerryError('MIGRATION_BUSY', `container ${container.name} is already being migrated (${busy.id}, ${busy.phase})`);
 
   const log = ctx.log.child({ migrationId: request.migrationId, container: container.name });
+  // Reached before anything is journaled: a destination out of reach (a refused SSH host key,
+  // say) fails the call with nothing to undo.
+  const route: ReachableAgent = { name: request.destinationHost, agent: request.destinationAddress, ssh: sshOf(request.destinationSsh) };
+  const peer = await ctx.dialer.agent(route).catch((error: unknown) => {
+    throw FerryError.from(error).at('checkpoint', request.destinationHost);
+  });
   const record = await ctx.journal.create({
     id: request.migrationId,
     role: 'source',
@@ -66,16 +73,16 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     containerId: container.id,
     peer: request.destinationHost,
     peerAddress: request.destinationAddress,
+    peerSsh: route.ssh,
     phase: 'checkpoint',
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
     touched: true,
     dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
     serviceAddress: serviceAddressOf(container.labels),
   });
-  const peer = new AgentConnection({ name: request.destinationHost, agent: request.destinationAddress }, ctx.tls);
   const sender = new Sender({
     peer,
-    tls: ctx.tls,
+    dialer: ctx.dialer,
     migrationId: record.id,
     signal,
     retryMs: request.transferRetryMs > 0 ? request.transferRetryMs : DEFAULTS.transferRetryMs,

@@ -1,7 +1,7 @@
 // The streams of one migration, as the source sends them: each opened with a one-time grant,
 // tried again while a retry may help, and all stopped together once one fails for good.
 import type { AgentConnection } from '../../common/client.ts';
-import type { TlsFiles } from '../../common/pki.ts';
+import type { Dialer, ReachableAgent } from '../../common/dial.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import type { MigrationEvent } from '../../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { Logger } from '../log.ts';
@@ -21,8 +21,8 @@ export class Sender {
   readonly #emit: Emit;
 
   constructor(options: {
-    peer: AgentConnection;
-    tls: TlsFiles | undefined;
+    peer: AgentConnection<ReachableAgent>;
+    dialer: Dialer;
     migrationId: string;
     signal: AbortSignal;
     retryMs: number;
@@ -31,7 +31,7 @@ export class Sender {
     emit: Emit;
   }) {
     this.halt = AbortSignal.any([options.signal, this.#stopping.signal]);
-    this.opener = new StreamOpener(options.peer, options.tls, options.migrationId, this.halt);
+    this.opener = new StreamOpener(options.peer, options.dialer, options.migrationId, this.halt);
     this.bytesPerSecond = options.bytesPerSecond;
     this.#retryMs = options.retryMs;
     this.#log = options.log;

@@ -4,7 +4,7 @@
 import pRetry from 'p-retry';
 import type { AgentConnection } from '../../common/client.ts';
 import { FerryError } from '../../common/errors.ts';
-import type { TlsFiles } from '../../common/pki.ts';
+import type { Dialer, ReachableAgent } from '../../common/dial.ts';
 import { DataConnection } from '../dataplane/client.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
@@ -18,14 +18,14 @@ export function hostOf(address: string): string {
 }
 
 export class StreamOpener {
-  readonly #peer: AgentConnection;
-  readonly #tls: TlsFiles | undefined;
+  readonly #peer: AgentConnection<ReachableAgent>;
+  readonly #dialer: Dialer;
   readonly #migrationId: string;
   readonly #signal: AbortSignal;
 
-  constructor(peer: AgentConnection, tls: TlsFiles | undefined, migrationId: string, signal: AbortSignal) {
+  constructor(peer: AgentConnection<ReachableAgent>, dialer: Dialer, migrationId: string, signal: AbortSignal) {
     this.#peer = peer;
-    this.#tls = tls;
+    this.#dialer = dialer;
     this.#migrationId = migrationId;
     this.#signal = signal;
   }
@@ -48,7 +48,11 @@ export class StreamOpener {
         throw e.at('transfer', host.name);
       });
     if (grant.complete) return { complete: { bytes: Number(grant.resumeFrom), sha256: grant.sha256 } };
-    return DataConnection.open({ host: hostOf(host.agent), port: grant.port, name: host.name }, this.#tls, grant.token, { signal: this.#signal });
+    // The data port is on the agent's address: straight there, or through the same SSH login.
+    const where = await this.#dialer.endpoint(host, grant.port).catch((error: unknown) => {
+      throw new FerryError('TRANSFER_FAILED', `cannot reach ${host.name}'s data port: ${FerryError.from(error).message}`, { phase: 'transfer', cause: error });
+    });
+    return DataConnection.open({ ...where, name: host.name }, this.#dialer.tls, grant.token, { signal: this.#signal });
   }
 
   /** A stream that needs no resuming: a connection, or the word that it is already complete. */

@@ -1,17 +1,16 @@
 // ferry evacuate: every running container of one host, moved one after the other.
 import { FerryError } from '../../common/errors.ts';
-import type { TlsFiles } from '../../common/pki.ts';
-import { AgentConnection } from '../../common/client.ts';
+import type { Dialer } from '../../common/dial.ts';
 import type { HostEntry, Inventory } from '../inventory.ts';
 import { migrate } from '../migrate.ts';
 import { endpoints, migrationSettings, type Values } from '../options.ts';
 import { interruptible, renderer, report, usage, type Output } from '../output.ts';
 
-export async function runEvacuate(inventory: Inventory, tls: TlsFiles | undefined, values: Values, rest: string[], io: Output): Promise<number> {
+export async function runEvacuate(inventory: Inventory, dialer: Dialer, values: Values, rest: string[], io: Output): Promise<number> {
   if (rest.length) usage(`evacuate takes no container names (got ${rest.join(' ')}); it moves every running container`);
   const { from, to } = endpoints(inventory, values);
   const settings = migrationSettings(values);
-  const source = new AgentConnection(from, tls);
+  const source = await dialer.agent(from);
   let containers;
   try {
     containers = (await source.list(false)).filter((c) => c.state === 'running');
@@ -25,7 +24,7 @@ export async function runEvacuate(inventory: Inventory, tls: TlsFiles | undefine
       if (interrupt.signal.aborted) break;
       const target = to[index % to.length] as HostEntry;
       try {
-        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal, tls }, renderer(io));
+        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal, dialer }, renderer(io));
       } catch (error) {
         failed += 1;
         const failure = FerryError.from(error);

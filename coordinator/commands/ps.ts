@@ -1,13 +1,12 @@
 // ferry ps HOST: the containers of one host, as its agent sees them.
-import type { TlsFiles } from '../../common/pki.ts';
-import { AgentConnection } from '../../common/client.ts';
+import type { Dialer } from '../../common/dial.ts';
 import { resolveHost, type Inventory } from '../inventory.ts';
 import { usage, type Output } from '../output.ts';
 
-export async function runPs(inventory: Inventory, tls: TlsFiles | undefined, rest: string[], io: Output): Promise<number> {
+export async function runPs(inventory: Inventory, dialer: Dialer, rest: string[], io: Output): Promise<number> {
   if (rest.length !== 1) usage('ferry ps HOST');
   const host = resolveHost(inventory, rest[0] as string);
-  const agent = new AgentConnection(host, tls);
+  const agent = await dialer.agent(host);
   try {
     const containers = await agent.list(true);
     if (io.json) {

@@ -37,6 +37,7 @@ import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
+import type { SshRoute as _ferry_v1_SshRoute, SshRoute__Output as _ferry_v1_SshRoute__Output } from './ferry/v1/SshRoute';
 import type { TakeAddressReply as _ferry_v1_TakeAddressReply, TakeAddressReply__Output as _ferry_v1_TakeAddressReply__Output } from './ferry/v1/TakeAddressReply';
 import type { TakeAddressRequest as _ferry_v1_TakeAddressRequest, TakeAddressRequest__Output as _ferry_v1_TakeAddressRequest__Output } from './ferry/v1/TakeAddressRequest';
 import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from './ferry/v1/TransferProgress';
@@ -88,6 +89,7 @@ export interface ProtoGrpcType {
       Role: EnumTypeDefinition
       RollbackReply: MessageTypeDefinition<_ferry_v1_RollbackReply, _ferry_v1_RollbackReply__Output>
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
+      SshRoute: MessageTypeDefinition<_ferry_v1_SshRoute, _ferry_v1_SshRoute__Output>
       StreamKind: EnumTypeDefinition
       TakeAddressReply: MessageTypeDefinition<_ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressReply__Output>
       TakeAddressRequest: MessageTypeDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressRequest__Output>

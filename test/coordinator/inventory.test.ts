@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
-import { locateInventory, parseInventory, resolveHost } from '../../coordinator/inventory.ts';
+import { locateInventory, parseInventory, resolveHost, sameHost } from '../../coordinator/inventory.ts';
 
 const inventory = parseInventory(
   JSON.stringify({ hosts: { hostA: { address: '172.31.77.11', agent: '172.31.77.11:7070' }, hostB: { address: '172.31.77.12', agent: '172.31.77.12:7070' } } }),
@@ -25,6 +25,29 @@ describe('inventory', () => {
     expect(error?.message).toBe('unknown host "hostZ"');
     expect(error?.hint).toContain('Known hosts: hostA, hostB (from /lab/inventory.json)');
     expect(() => resolveHost(inventory, 'host:99999')).toThrow(expect.objectContaining({ code: 'UNKNOWN_HOST' }));
+  });
+
+  it('reads an SSH login per host, with port 22 and root when left out, and a known_hosts file', () => {
+    const ssh = parseInventory(
+      JSON.stringify({
+        knownHosts: '/lab/known_hosts',
+        hosts: {
+          dc2a: { address: '10.9.0.5', agent: '127.0.0.1:7070', ssh: { host: '10.9.0.5', user: 'ferry', port: 2222, identity: '/keys/id' } },
+          dc2b: { address: '10.9.0.6', agent: '127.0.0.1:7070', ssh: { host: '10.9.0.6' } },
+        },
+      }),
+      'inv.json',
+    );
+    expect(ssh.knownHosts).toBe('/lab/known_hosts');
+    expect(resolveHost(ssh, 'dc2a').ssh).toEqual({ host: '10.9.0.5', port: 2222, user: 'ferry', identity: '/keys/id' });
+    expect(resolveHost(ssh, 'dc2b').ssh).toEqual({ host: '10.9.0.6', port: 22, user: 'root', identity: undefined });
+    // Both agents say 127.0.0.1:7070, as their own hosts see them: different hosts all the same.
+    expect(sameHost(resolveHost(ssh, 'dc2a'), resolveHost(ssh, 'dc2b'))).toBe(false);
+    expect(sameHost(resolveHost(inventory, 'hostA'), resolveHost(inventory, '172.31.77.11:7070'))).toBe(true);
+    for (const bad of [{ host: '' }, { host: 'x', port: 0 }, { host: 'x', user: 5 }, 'x']) {
+      const text = JSON.stringify({ hosts: { h: { address: '1.2.3.4', agent: '127.0.0.1:7070', ssh: bad } } });
+      expect(() => parseInventory(text, 'inv.json')).toThrow(expect.objectContaining({ code: 'INVENTORY_INVALID' }));
+    }
   });
 
   it('rejects malformed files with the file named', () => {

@@ -16,12 +16,15 @@ interface Script {
   destinationCommit?: FerryError;
   sourceCommit?: FerryError;
   sourceRollback?: FerryError;
+  /** The destination restores with a new IP (--new-address, where it cannot hold the container's). */
+  newAddress?: boolean;
 }
 
 const host = (name: string, octet: number): HostEntry => ({ name, agent: `127.0.0.${octet}:1`, address: `127.0.0.${octet}` }) as HostEntry;
 
 function agents(script: Script) {
   const calls: string[] = [];
+  const prepared: Array<Record<string, unknown>> = [];
   const info = async () => ({ criuCheckOk: script.criuOk ?? true, criuCheckOutput: 'no', criuVersion: '4.2.1', ociRuntime: 'runc', cpuinfo: Buffer.alloc(0) });
   const common = (name: string) => ({
     info,
@@ -41,7 +44,7 @@ function agents(script: Script) {
     ...common('source'),
     host: host('hostA', 11),
     async inspect() {
-      return { id: 'c'.repeat(64), name: 'redis', state: 'running', ports: [], labels: {}, estimatedBytes: 0 };
+      return { id: 'c'.repeat(64), name: 'redis', state: 'running', ports: [], labels: {}, estimatedBytes: 0, ipAddresses: ['10.88.1.1'] };
     },
     async *checkpointAndSend(): AsyncGenerator<MigrationEvent__Output> {
       calls.push('source.checkpointAndSend');
@@ -60,27 +63,29 @@ function agents(script: Script) {
   const destination = {
     ...common('destination'),
     host: host('hostB', 12),
-    async prepareReceive() {
+    async prepareReceive(request: Record<string, unknown>) {
       calls.push('destination.prepareReceive');
+      prepared.push(request);
       return { checks: [], needsImage: false };
     },
     async restore() {
       calls.push('destination.restore');
       if (script.restore) throw script.restore;
-      return { container: { ports: [] }, restoreMs: 7, runtimeMs: 6, streamed: true, fallback: '', relayedBytes: 0 };
+      const ipAddresses = script.newAddress ? ['10.89.3.2'] : ['10.88.1.1'];
+      return { container: { ports: [], ipAddresses }, restoreMs: 7, runtimeMs: 6, streamed: true, fallback: '', relayedBytes: 0, newAddress: script.newAddress ?? false };
     },
   } as unknown as AgentLink;
-  return { source, destination, calls };
+  return { source, destination, calls, prepared };
 }
 
-async function run(script: Script) {
-  const { source, destination, calls } = agents(script);
+async function run(script: Script, options: { newAddress?: boolean } = {}) {
+  const { source, destination, calls, prepared } = agents(script);
   const events: Event[] = [];
-  const migration = new Migration('m-test', { from: source.host, to: destination.host, container: 'redis' }, source, destination, (e) => events.push(e));
+  const migration = new Migration('m-test', { from: source.host, to: destination.host, container: 'redis', ...options }, source, destination, (e) => events.push(e));
   const error = await migration.run().then(() => undefined, (e: unknown) => FerryError.from(e));
   const phases = events.flatMap((e) => (e.kind === 'phase' ? [e.phase] : []));
   const failed = events.find((e) => e.kind === 'failed');
-  return { calls, phases, error, failed, events, phase: migration.phase };
+  return { calls, phases, error, failed, events, phase: migration.phase, prepared };
 }
 
 describe("the coordinator's runner", () => {
@@ -136,5 +141,23 @@ describe("the coordinator's runner", () => {
     });
     expect(r.error).toMatchObject({ code: 'ROLLBACK_FAILED', phase: 'rollback' });
     expect(r.failed).toMatchObject({ rolledBack: false });
+  });
+});
+
+describe('--new-address', () => {
+  it('travels to the destination, whose restore with a new IP is a warning and is in the summary', async () => {
+    const r = await run({ newAddress: true }, { newAddress: true });
+    expect(r.error).toBeUndefined();
+    expect(r.prepared[0]).toMatchObject({ newAddress: true });
+    expect(r.events.find((e) => e.kind === 'warning')).toMatchObject({ error: { code: 'CONNECTIONS_CLOSED', phase: 'restore', host: 'hostB' } });
+    const done = r.events.find((e) => e.kind === 'done');
+    expect(done).toMatchObject({ summary: { newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'] } });
+  });
+
+  it('is off by default, and a destination that kept the IP says nothing of it', async () => {
+    const r = await run({});
+    expect(r.prepared[0]).toMatchObject({ newAddress: false });
+    expect(r.events.some((e) => e.kind === 'warning')).toBe(false);
+    expect(r.events.find((e) => e.kind === 'done')).toMatchObject({ summary: { newAddress: false, ipAddresses: ['10.88.1.1'] } });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRate } from '../../coordinator/options.ts';
+import { migrationSettings, parseRate } from '../../coordinator/options.ts';
 
 describe('--bwlimit', () => {
   it('takes bytes per second with binary units, or bits per second as links are rated', () => {
@@ -15,5 +15,14 @@ describe('--bwlimit', () => {
     expect(() => parseRate('fast')).toThrow(/--bwlimit must be a rate of at least 64K/);
     expect(() => parseRate('100kbit')).toThrow(/at least 64K/); // 12,500 bytes per second
     expect(() => parseRate('20 mbit')).toThrow(/20mbit/);
+  });
+});
+
+describe('--new-address', () => {
+  const values = { compress: 'auto', 'verify-timeout': '5000', 'replace-data': false, 'ignore-bind-mounts': false, 'no-presync': false, 'dry-run': false, 'transfer-retry-ms': '30000' };
+
+  it('is off unless given, and reaches the migration settings', () => {
+    expect(migrationSettings(values).newAddress).toBe(false);
+    expect(migrationSettings({ ...values, 'new-address': true }).newAddress).toBe(true);
   });
 });

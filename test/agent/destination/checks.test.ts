@@ -5,8 +5,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destinationChecks, IMAGE_WILL_BE_SENT, type DestinationHost } from '../../../agent/destination/checks.ts';
-import type { MigrationRecord } from '../../../agent/journal.ts';
+import { destinationChecks, IMAGE_WILL_BE_SENT, needsNewAddress, type DestinationHost } from '../../../agent/destination/checks.ts';
+import { prepareReceive } from '../../../agent/destination/prepare.ts';
+import { Journal, type MigrationRecord } from '../../../agent/journal.ts';
+import { silentLogger } from '../../../agent/log.ts';
 import { parseInspect } from '../../../agent/podman/inspect.ts';
 import { Podman, type RunOptions } from '../../../agent/podman/podman.ts';
 import { FerryError } from '../../../common/errors.ts';
@@ -74,7 +76,7 @@ beforeAll(async () => {
 afterAll(() => taken.close());
 
 /** The fixture's Redis publishing one TCP port, checked against `scene`. */
-async function check(scene: Scene, options: { port?: number; dataPaths?: string[]; replaceData?: boolean; active?: MigrationRecord[]; criuOk?: boolean } = {}) {
+async function check(scene: Scene, options: { port?: number; dataPaths?: string[]; replaceData?: boolean; active?: MigrationRecord[]; criuOk?: boolean; newAddress?: boolean } = {}) {
   const container = { ...parseInspect(raw), ports: [{ hostIp: '', hostPort: options.port ?? freePort, containerPort: 6379, protocol: 'tcp' }] };
   const host: DestinationHost = {
     name: 'hostB',
@@ -82,7 +84,7 @@ async function check(scene: Scene, options: { port?: number; dataPaths?: string[
     info: { ...INFO, criuCheckOk: options.criuOk ?? true },
     active: options.active ?? [],
   };
-  const checks = await destinationChecks(host, container, options.dataPaths ?? [], options.replaceData ?? false);
+  const checks = await destinationChecks(host, container, options.dataPaths ?? [], options.replaceData ?? false, options.newAddress ?? false);
   return { failed: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`), checks };
 }
 
@@ -105,10 +107,32 @@ describe("the destination's preflight checks", () => {
     ]);
     expect((await check({ ...GOOD, networks: { other: '10.99.0.0/16' } })).failed).toEqual([
       'network: network podman does not exist on hostB; create it with the same subnet',
-      'ip: IP 10.88.1.1 is outside every network subnet on hostB (10.99.0.0/16)',
+      'ip: IP 10.88.1.1 is outside every network subnet on hostB (10.99.0.0/16); the restored container keeps its IP for its TCP connections (pass --new-address to give it a new IP on hostB and close them)',
     ]);
     expect((await check({ ...GOOD, containers: [{ name: 'squatter', id: 'e'.repeat(64), ip: '10.88.1.1' }] })).failed).toEqual([
-      'ip: IP 10.88.1.1 is used by container squatter on hostB; the restored container must keep it for its TCP connections',
+      'ip: IP 10.88.1.1 is used by container squatter on hostB; the restored container keeps its IP for its TCP connections (pass --new-address to give it a new IP on hostB and close them)',
+    ]);
+  });
+
+  it('--new-address: an IP this host cannot hold is a warning, not a failure; a free IP stays as it is', async () => {
+    const otherSite = { ...GOOD, networks: { podman: '10.89.0.0/16' } };
+    const moved = await check(otherSite, { newAddress: true });
+    expect(moved.failed).toEqual([]);
+    const ip = moved.checks.find((c) => c.name === 'ip');
+    expect(ip).toMatchObject({ ok: true, warning: true });
+    expect(ip?.detail).toBe(
+      'IP 10.88.1.1 is outside every network subnet on hostB (10.89.0.0/16); --new-address: it gets a new IP from podman on hostB, and its established TCP connections are closed',
+    );
+    expect(needsNewAddress(moved.checks)).toBe(true);
+    const squatted = await check({ ...GOOD, containers: [{ name: 'squatter', id: 'e'.repeat(64), ip: '10.88.1.1' }] }, { newAddress: true });
+    expect(squatted.failed).toEqual([]);
+    expect(needsNewAddress(squatted.checks)).toBe(true);
+    const fits = await check(GOOD, { newAddress: true });
+    expect(fits.checks.find((c) => c.name === 'ip')).toMatchObject({ ok: true, warning: false, detail: 'IP 10.88.1.1 free' });
+    expect(needsNewAddress(fits.checks)).toBe(false);
+    // The network itself must still be there by name: podman attaches the restored container to it.
+    expect((await check({ ...GOOD, networks: { other: '10.89.0.0/16' } }, { newAddress: true })).failed).toEqual([
+      'network: network podman does not exist on hostB; create it with the same subnet',
     ]);
   });
 
@@ -135,5 +159,68 @@ describe("the destination's preflight checks", () => {
     expect((await check(GOOD, { criuOk: false })).failed).toEqual(['criu: criu check fails on hostB: Looks good.']);
     const busy = { id: 'm-other', containerId: raw.Id, phase: 'transfer' } as MigrationRecord;
     expect((await check(GOOD, { active: [busy] })).failed).toEqual(['busy: migration m-other of this container is already in phase transfer here']);
+  });
+});
+
+describe('prepareReceive: --new-address', () => {
+  /** A destination on another site: its podman network has another subnet than the container's IP. */
+  async function prepare(options: { newAddress?: boolean; labels?: Record<string, string>; dryRun?: boolean }) {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-prepare-'));
+    const journal = new Journal(stateDir);
+    await journal.open();
+    const ctx = {
+      host: 'hostC',
+      address: '127.0.0.1',
+      podman: new ScriptedPodman({ ...GOOD, networks: { podman: '10.89.0.0/16' } }),
+      journal,
+      log: silentLogger,
+      archiveDir: stateDir,
+      info: INFO,
+    };
+    const parsed = parseInspect(raw);
+    const container = { ...parsed, labels: { ...parsed.labels, ...options.labels }, ports: [{ hostIp: '', hostPort: freePort, containerPort: 6379, protocol: 'tcp' }], mounts: [] };
+    const request = {
+      migrationId: 'm-new-address',
+      sourceHost: 'hostA',
+      sourceAddress: '127.0.0.2:7070',
+      sourceHostAddress: '',
+      container,
+      ttlMs: 60_000,
+      replaceData: false,
+      ignoreBindMounts: true,
+      archiveBytesEstimate: 0,
+      newAddress: options.newAddress ?? false,
+      dryRun: options.dryRun ?? false,
+    };
+    const outcome = await prepareReceive(ctx as never, request as never).catch((e: unknown) => e as FerryError);
+    return { outcome, record: journal.get('m-new-address') };
+  }
+
+  it('without it, refuses with DEST_IP_UNAVAILABLE, whose hint names --new-address, and records nothing', async () => {
+    const { outcome, record } = await prepare({});
+    expect(outcome).toBeInstanceOf(FerryError);
+    const error = outcome as FerryError;
+    expect(error.code).toBe('DEST_IP_UNAVAILABLE');
+    expect(error.hint).toMatch(/--new-address/);
+    expect(error.details).toEqual([
+      'ip: IP 10.88.1.1 is outside every network subnet on hostC (10.89.0.0/16); the restored container keeps its IP for its TCP connections (pass --new-address to give it a new IP on hostC and close them)',
+    ]);
+    expect(record).toBeUndefined();
+  });
+
+  it('with it, passes with a warning and journals that the restore takes a new IP', async () => {
+    const { outcome, record } = await prepare({ newAddress: true });
+    expect(outcome).not.toBeInstanceOf(FerryError);
+    const { checks } = outcome as { checks: Array<{ name: string; warning?: boolean }> };
+    expect(checks.filter((c) => c.warning).map((c) => c.name)).toEqual(['ip']);
+    expect(record?.newAddress).toBe(true);
+  });
+
+  it('with it, refuses a container that declares a service address', async () => {
+    const { outcome, record } = await prepare({ newAddress: true, labels: { 'io.ferry.service-address': '192.0.2.50' } });
+    const error = outcome as FerryError;
+    expect(error.code).toBe('PREFLIGHT_FAILED');
+    expect(error.details[0]).toMatch(/^new-address: fixture-redis declares the service address 192\.0\.2\.50 \(io\.ferry\.service-address\).*--new-address would close them/);
+    expect(record).toBeUndefined();
   });
 });

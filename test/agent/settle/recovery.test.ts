@@ -3,6 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Dialer } from '../../../common/dial.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { Journal, type JournalPhase, type Role } from '../../../agent/journal.ts';
 import { silentLogger } from '../../../agent/log.ts';
@@ -26,7 +27,7 @@ async function settle(role: Role, phase: JournalPhase, peer: PeerView, options: 
   const agent = {
     journal,
     podman: {} as Podman,
-    tls: undefined,
+    dialer: new Dialer({ preferDirect: true }),
     isBusy: () => false,
     track: <T>(_id: string, work: () => Promise<T>) => work(),
     commit: async () => {

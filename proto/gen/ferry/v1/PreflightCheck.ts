@@ -5,10 +5,12 @@ export interface PreflightCheck {
   'name'?: (string);
   'ok'?: (boolean);
   'detail'?: (string);
+  'warning'?: (boolean);
 }
 
 export interface PreflightCheck__Output {
   'name': (string);
   'ok': (boolean);
   'detail': (string);
+  'warning': (boolean);
 }

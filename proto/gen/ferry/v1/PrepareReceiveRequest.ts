@@ -1,6 +1,7 @@
 // Original file: proto/ferry.proto
 
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from '../../ferry/v1/ContainerInfo';
+import type { SshRoute as _ferry_v1_SshRoute, SshRoute__Output as _ferry_v1_SshRoute__Output } from '../../ferry/v1/SshRoute';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PrepareReceiveRequest {
@@ -14,6 +15,9 @@ export interface PrepareReceiveRequest {
   'dryRun'?: (boolean);
   'archiveBytesEstimate'?: (number | string | Long);
   'sourceAddress'?: (string);
+  'newAddress'?: (boolean);
+  'sourceSsh'?: (_ferry_v1_SshRoute | null);
+  'sourceHostAddress'?: (string);
 }
 
 export interface PrepareReceiveRequest__Output {
@@ -27,4 +31,7 @@ export interface PrepareReceiveRequest__Output {
   'dryRun': (boolean);
   'archiveBytesEstimate': (number);
   'sourceAddress': (string);
+  'newAddress': (boolean);
+  'sourceSsh': (_ferry_v1_SshRoute__Output | null);
+  'sourceHostAddress': (string);
 }

@@ -11,6 +11,7 @@ export interface RestoreReply {
   'streamed'?: (boolean);
   'fallback'?: (string);
   'relayedBytes'?: (number | string | Long);
+  'newAddress'?: (boolean);
 }
 
 export interface RestoreReply__Output {
@@ -21,4 +22,5 @@ export interface RestoreReply__Output {
   'streamed': (boolean);
   'fallback': (string);
   'relayedBytes': (number);
+  'newAddress': (boolean);
 }
