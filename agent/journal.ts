@@ -1,6 +1,7 @@
 // The agent's record of each migration it takes part in, one JSON file per migration in its
 // state directory, rewritten atomically at every phase change. It is what lets Commit and
-// Rollback be idempotent, and what an agent reads back after a restart.
+// Rollback be idempotent, and what an agent reads back after a restart. Finished records stay
+// as the host's history (ferry history, ferry status), the newest HISTORY.keep of them.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
@@ -8,6 +9,7 @@ import type { ReachableAgent } from '../common/dial.ts';
 import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '../common/phases.ts';
 import type { Flow__Output as Flow } from '../proto/gen/ferry/v1/Flow.ts';
 import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
+import { observePhaseChange } from './metrics/migrations.ts';
 
 export type Role = 'source' | 'destination';
 export type JournalPhase = SourcePhase | DestinationPhase;
@@ -61,7 +63,29 @@ export interface MigrationRecord {
    * (--new-address): podman restores it with an IP of this host's network, its TCP connections closed.
    */
   newAddress?: boolean | undefined;
+  /**
+   * Every phase this host entered, with when: phase durations for the metrics, and `ferry status`.
+   * Absent in records written before it was kept.
+   */
+  phases?: PhaseEntry[] | undefined;
+  /** Why the migration was rolled back here: the outcome it entered rollback with (the outcome then says what the rollback did). */
+  reason?: string | undefined;
+  /** How long the service was gone, as the coordinator measured it and passed it in Commit. */
+  downtimeMs?: number | undefined;
 }
+
+export interface PhaseEntry {
+  phase: JournalPhase;
+  /** ISO 8601. */
+  at: string;
+}
+
+/**
+ * How many finished records a journal keeps as history, and for how long at least: a peer that
+ * comes back after a long outage still finds the end of a migration it asks about (an unknown
+ * one reads as "the destination has no copy").
+ */
+export const HISTORY = { keep: 500, minAgeMs: 7 * 24 * 3600_000 };
 
 /** The peer of a migration as a dialer reaches it: its agent, and SSH where that was given. */
 export function peerRoute(record: MigrationRecord): ReachableAgent {
@@ -105,8 +129,11 @@ export class Journal {
   /** The write of each record under way: writes of one record share a .tmp file, so they queue. */
   readonly #writing = new Map<string, Promise<void>>();
 
-  constructor(stateDir: string) {
+  readonly #history: typeof HISTORY;
+
+  constructor(stateDir: string, history: Partial<typeof HISTORY> = {}) {
     this.dir = join(stateDir, 'migrations');
+    this.#history = { ...HISTORY, ...history };
   }
 
   /** Loads every record on disk (after an agent restart). */
@@ -121,6 +148,7 @@ export class Journal {
         // A torn write from a crash: the .tmp rename never happened, so nothing is lost.
       }
     }
+    await this.#prune();
     return [...this.#records.values()];
   }
 
@@ -139,6 +167,11 @@ export class Journal {
     return [...this.#records.values()].filter((r) => !isOver(r));
   }
 
+  /** Every record, under way and finished, newest first. */
+  list(): MigrationRecord[] {
+    return [...this.#records.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  }
+
   async create(record: Omit<MigrationRecord, 'createdAt' | 'updatedAt'>): Promise<MigrationRecord> {
     if (this.#records.has(record.id)) {
       throw new FerryError('BAD_REQUEST', `migration "${record.id}" already exists on this host`);
@@ -147,7 +180,7 @@ export class Journal {
     MACHINES[record.role].check(first as never, record.phase as never, `migration ${record.id}`);
     if (record.phase !== first) throw new FerryError('INTERNAL', `a ${record.role} journal begins in phase ${first}, not ${record.phase}`);
     const now = new Date().toISOString();
-    const full = { ...record, createdAt: now, updatedAt: now };
+    const full = { ...record, phases: [{ phase: record.phase, at: now }], createdAt: now, updatedAt: now };
     this.#records.set(full.id, full);
     await this.#write(full);
     return full;
@@ -160,7 +193,13 @@ export class Journal {
   async advance(id: string, phase: JournalPhase, changes: Omit<Partial<MigrationRecord>, 'phase'> = {}): Promise<MigrationRecord> {
     const record = this.require(id);
     MACHINES[record.role].check(record.phase as never, phase as never, `migration ${id}`);
-    return this.#save(id, { ...changes, phase });
+    const at = new Date().toISOString();
+    const phases = [...(record.phases ?? []), { phase, at }];
+    const reason = phase === 'rollback' ? { reason: changes.outcome } : {};
+    const saved = await this.#save(id, { ...changes, ...reason, phase, phases }, at);
+    observePhaseChange(record, saved);
+    if (isOver(saved)) await this.#prune();
+    return saved;
   }
 
   /** Changes what the record says, never its phase (that is advance's). */
@@ -168,8 +207,8 @@ export class Journal {
     return this.#save(id, changes);
   }
 
-  async #save(id: string, changes: Partial<MigrationRecord>): Promise<MigrationRecord> {
-    const record = { ...this.require(id), ...changes, updatedAt: new Date().toISOString() };
+  async #save(id: string, changes: Partial<MigrationRecord>, at = new Date().toISOString()): Promise<MigrationRecord> {
+    const record = { ...this.require(id), ...changes, updatedAt: at };
     this.#records.set(id, record);
     await this.#write(record);
     return record;
@@ -179,6 +218,15 @@ export class Journal {
     this.#records.delete(id);
     await this.#writing.get(id)?.catch(() => undefined); // a queued write would bring the file back
     await rm(join(this.dir, `${id}.json`), { force: true });
+  }
+
+  /** Finished records past the newest HISTORY.keep, and older than HISTORY.minAgeMs, go. */
+  async #prune(): Promise<void> {
+    const finished = [...this.#records.values()].filter(isOver).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    const before = Date.now() - this.#history.minAgeMs;
+    for (const record of finished.slice(this.#history.keep)) {
+      if (Date.parse(record.updatedAt) < before) await this.forget(record.id);
+    }
   }
 
   /**

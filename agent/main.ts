@@ -1,5 +1,5 @@
 // ferry-agent: the per-host daemon. Parses its flags, opens its journal and serves gRPC until
-// SIGTERM/SIGINT, then drains calls in flight.
+// SIGTERM/SIGINT; then it stops as drain.ts says: no new work, the work under way finished or rolled back.
 import { parseArgs } from 'node:util';
 import { FerryError } from '../common/errors.ts';
 import { DEFAULT_PKI_DIR, loadTls } from '../common/pki.ts';
@@ -12,7 +12,9 @@ import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
 import { DEFAULT_RECOVERY, Reconciler } from './settle/recovery.ts';
 import { DataServer } from './dataplane/server.ts';
+import { DEFAULT_DRAIN_MS, drain } from './drain.ts';
 import { startServer, stopServer } from './server.ts';
+import { serveAgentMetrics } from './metrics/agent.ts';
 import { AgentService } from './service.ts';
 
 const HELP = `ferry-agent: the Ferry agent, one per host.
@@ -34,6 +36,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   --criu-config-dir DIR  where CRIU's config files are kept up to date (default /etc/criu)
   --settle-after-ms N    how long a migration may sit untouched before the agents settle it
                          themselves, e.g. when the coordinator died (default 60000)
+  --stop-timeout-ms N    on SIGTERM: how long migrations under way may take to end before the
+                         agent rolls them back itself; new work is refused meanwhile (default 300000)
   --tls-dir DIR          mutual TLS: ca.pem, NAME.pem and NAME.key of this agent (default /etc/ferry/pki);
                          make them with: ferry certs init; ferry certs issue NAME --role agent --ip ADDR
   --address ADDR         this host's own address, where its published ports answer (default: the
@@ -42,6 +46,7 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
                          reached over SSH (default /etc/ferry/ssh/id_ed25519)
   --known-hosts PATH     SSH host keys of such peers (default /etc/ferry/ssh/known_hosts); an
                          unknown or changed key is refused: record peers' keys there beforehand
+  --metrics-listen ADDR:PORT  serve Prometheus metrics there, plain HTTP GET /metrics (default: none)
   --insecure             serve plaintext with no authentication (logs a warning): trusted networks only
   --log-level LEVEL      debug, info, warn, error (default info)
   -h, --help             this text
@@ -69,7 +74,9 @@ async function main(): Promise<void> {
       'criu-ghost-limit': { type: 'string', default: String(DEFAULT_CRIU_SETTINGS.ghostLimit) },
       'criu-config-dir': { type: 'string', default: '/etc/criu' },
       'settle-after-ms': { type: 'string', default: String(DEFAULT_RECOVERY.settleAfterMs) },
+      'stop-timeout-ms': { type: 'string', default: String(DEFAULT_DRAIN_MS) },
       'log-level': { type: 'string', default: 'info' },
+      'metrics-listen': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -116,11 +123,17 @@ async function main(): Promise<void> {
   });
   await service.open();
   const settleAfterMs = Number(values['settle-after-ms']);
+  const drainMs = Number(values['stop-timeout-ms']);
+  if (!Number.isSafeInteger(drainMs) || drainMs < 0) throw new FerryError('BAD_REQUEST', '--stop-timeout-ms must be a whole number of milliseconds');
   if (!Number.isSafeInteger(settleAfterMs) || settleAfterMs < 1000) throw new FerryError('BAD_REQUEST', '--settle-after-ms must be at least 1000');
   const data = new DataServer({ tls, log, accept: (open, caller) => service.acceptStream(open, caller) });
   const dataAt = parseListen(values['data-listen'] ?? dataListenFor(values.listen), '--data-listen');
   service.dataPort = await data.listen(dataAt.host, dataAt.port);
-  const { server, port } = await startServer(service, log);
+  // Before the gRPC port, which tells the world the agent is up: a metrics port that cannot be bound stops the agent first.
+  const metricsAt = values['metrics-listen'] ? parseListen(values['metrics-listen'], '--metrics-listen') : undefined;
+  const metricsServer = metricsAt && (await serveAgentMetrics(service, metricsAt, log));
+  if (metricsServer) log.info({ metricsListen: values['metrics-listen'], port: metricsServer.port }, 'serving metrics');
+  const { server, port, health } = await startServer(service, log);
   log.info({ listen: values.listen, port, dataPort: service.dataPort }, 'agent listening');
   const settling = {
     journal: service.journal,
@@ -136,14 +149,26 @@ async function main(): Promise<void> {
   const addresses = new AddressKeeper({ podman: service.config.podman, hostIp: address, journal: service.journal, log });
   addresses.start();
 
+  // Containers parked before a reboot come back now (park/park.ts), while the agent serves.
+  if (service.parked.unfinished().length) {
+    void service.unpark([], (result) => log.info({ ...result }, 'unparked at start')).catch((error: unknown) => {
+      log.error({ err: FerryError.from(error).message }, 'unparking at start failed; ferry unpark tries again');
+    });
+  }
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    reconciler.stop();
-    addresses.stop();
-    void Promise.all([stopServer(server, 10_000), data.close(), dialer.close()]).then(() => process.exit(0));
+    health.stopping(); // grpc.health.v1: NOT_SERVING from now on
+    log.info({ signal, drainMs }, 'stopping: no new work; finishing or rolling back what is under way');
+    void drain(service, { timeoutMs: drainMs, log })
+      .then(() => {
+        reconciler.stop();
+        addresses.stop();
+        return Promise.all([stopServer(server, 10_000), data.close(), dialer.close(), metricsServer?.close()]);
+      })
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

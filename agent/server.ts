@@ -5,7 +5,12 @@ import { FerryError } from '../common/errors.ts';
 import { ROLES } from '../common/pki.ts';
 import { callerOf, ferryProto, serverCredentials, serverOptions, toServiceError, type Caller } from '../common/rpc.ts';
 import type { AgentHandlers } from '../proto/gen/ferry/v1/Agent.ts';
+import type { ParkRequest__Output } from '../proto/gen/ferry/v1/ParkRequest.ts';
+import type { ParkResult as ParkResultWire } from '../proto/gen/ferry/v1/ParkResult.ts';
+import type { ParkResult } from './park/park.ts';
 import type { Logger } from './log.ts';
+import { AgentHealth } from './health.ts';
+import { metrics, safely } from './metrics/metrics.ts';
 import type { AgentService } from './service.ts';
 
 function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
@@ -15,7 +20,7 @@ function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Server
 }
 
 /** Calls that change containers or announce migrations: the coordinator's alone. OpenStream is checked against the migration's source. */
-const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore', 'TakeAddress']);
+const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore', 'TakeAddress', 'Park', 'Unpark', 'ListMigrations']);
 
 /**
  * Who may make this call. A plaintext agent (--insecure) identifies nobody and lets all in; with
@@ -38,6 +43,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
   const secure = service.config.tls !== undefined;
   const fail = (method: string, error: unknown) => {
     const status = toServiceError(error, host);
+    safely(() => metrics.errors.inc({ method, code: FerryError.from(error).code }));
     log.warn({ method, status: status.code, err: status.details }, 'rpc failed');
     return status;
   };
@@ -91,24 +97,46 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       return { ...outcome, runtimeMs: outcome.runtimeMs ?? 0 };
     }),
     Commit: unary('Commit', async (request, _signal, caller) => ({
-      outcome: await service.track(request.migrationId, () => service.commit(request.migrationId, caller)),
+      outcome: await service.track(request.migrationId, () => service.commit(request.migrationId, caller, request.downtimeMs)),
     })),
     Rollback: unary('Rollback', async (request, _signal, caller) => ({
       outcome: await service.track(request.migrationId, () => service.rollback(request.migrationId, request.reason, caller, request.peerRolledBack)),
     })),
     MigrationStatus: unary('MigrationStatus', (request, _signal, caller) => service.status(request.migrationId, caller)),
+    ListMigrations: unary('ListMigrations', async (request) => service.listMigrations(request)),
+    Park: parking('Park', (names, progress) => service.park(names, progress)),
+    Unpark: parking('Unpark', (names, progress) => service.unpark(names, progress)),
   };
+
+  /** Park and Unpark: one ParkResult written per container as it is done. */
+  function parking(
+    method: string,
+    run: (names: string[], progress: (result: ParkResult) => void) => Promise<unknown>,
+  ): grpc.handleServerStreamingCall<ParkRequest__Output, ParkResultWire> {
+    return (call) => {
+      Promise.resolve()
+        .then(() => authorize(method, call, secure))
+        .then(() => run(call.request.containers, (result) => call.write(result)))
+        .then(
+          () => call.end(),
+          (error: unknown) => call.emit('error', fail(method, error)),
+        );
+    };
+  }
 }
 
-export async function startServer(service: AgentService, log: Logger): Promise<{ server: grpc.Server; port: number }> {
+/** `health`: grpc.health.v1.Health on the same server; its `stopping()` turns it NOT_SERVING. */
+export async function startServer(service: AgentService, log: Logger): Promise<{ server: grpc.Server; port: number; health: AgentHealth }> {
   const server = new grpc.Server(serverOptions());
   server.addService(ferryProto().ferry.v1.Agent.service, handlers(service, log));
+  const health = new AgentHealth();
+  health.addTo(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(service.config.listen, serverCredentials(service.config.tls), (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
-  return { server, port };
+  return { server, port, health };
 }
 
 /** Lets calls in flight finish for a while, then cuts them. */

@@ -9,6 +9,8 @@ import { FerryError } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
 import { Dialer } from '../common/dial.ts';
+import { ParkBook } from './park/book.ts';
+import { parkContainers, unparkContainers, type ParkContext, type ParkProgress, type ParkResult } from './park/park.ts';
 import { hostAddress } from '../common/tcp.ts';
 import { JOURNAL_PHASE, ROLE } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -33,7 +35,11 @@ import { prepareReceive } from './destination/prepare.ts';
 import { acceptStream, grantStream, type StreamsContext } from './destination/streams.ts';
 import type { HostContext } from './context.ts';
 import { Journal, type MigrationRecord } from './journal.ts';
+import { listMigrations } from './history.ts';
+import type { ListMigrationsReply } from '../proto/gen/ferry/v1/ListMigrationsReply.ts';
+import type { ListMigrationsRequest__Output as ListMigrationsRequest } from '../proto/gen/ferry/v1/ListMigrationsRequest.ts';
 import type { Logger } from './log.ts';
+import { memAvailableBytes } from './meminfo.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { inspectContainer, listContainers } from './podman/inspect.ts';
 import type { Podman } from './podman/podman.ts';
@@ -121,6 +127,11 @@ export class AgentService {
     }
   }
 
+  /** The journal's migrations, newest first, with their phases' times: ferry history and ferry status (history.ts). */
+  listMigrations(request: ListMigrationsRequest): ListMigrationsReply {
+    return listMigrations(this.journal, request);
+  }
+
   async status(migrationId: string, caller?: Caller): Promise<MigrationStatusReply> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
@@ -181,6 +192,58 @@ export class AgentService {
     this.#address = config.address ?? hostAddress(config.listen);
     this.#dialer = config.dialer ?? new Dialer({ tls: config.tls, preferDirect: true });
     this.journal = new Journal(config.stateDir);
+    this.parked = new ParkBook(config.stateDir);
+  }
+
+  /** Containers parked on this host's disk across a reboot (park/). */
+  readonly parked: ParkBook;
+  /** Set once the agent is stopping: in-flight work goes on, new work is refused (main.ts). */
+  #stopping = false;
+  /** One park or unpark at a time: both walk this host's containers. */
+  #parking: Promise<unknown> = Promise.resolve();
+  #parkingNow = 0;
+
+  /** Whether a park or unpark is under way. */
+  get parking(): boolean {
+    return this.#parkingNow > 0;
+  }
+
+  #queueParking(work: () => Promise<ParkResult[]>): Promise<ParkResult[]> {
+    this.#parkingNow += 1;
+    const run = this.#parking.catch(() => undefined).then(work).finally(() => { this.#parkingNow -= 1; });
+    this.#parking = run;
+    return run;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** From now on new migrations and parks are refused; those under way are finished or rolled back. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  #refuseWhenStopping(what: string): void {
+    if (this.#stopping) {
+      throw new FerryError('AGENT_STOPPING', `the agent on ${this.config.name} is stopping and takes no new ${what}`, { host: this.config.name });
+    }
+  }
+
+  get #parkContext(): ParkContext {
+    return { ...this.#hostContext, book: this.parked };
+  }
+
+  /** Checkpoints running containers to this host's disk (park/park.ts), one result each as it is done. */
+  park(names: readonly string[], progress: ParkProgress): Promise<ParkResult[]> {
+    this.#refuseWhenStopping('park');
+    return this.#queueParking(() => parkContainers(this.#parkContext, names, progress));
+  }
+
+  /** Restores parked containers, checks them and drops their checkpoints (park/park.ts). */
+  unpark(names: readonly string[], progress: ParkProgress): Promise<ParkResult[]> {
+    this.#refuseWhenStopping('unpark');
+    return this.#queueParking(() => unparkContainers(this.#parkContext, names, progress));
   }
 
   get archiveDir(): string {
@@ -191,6 +254,7 @@ export class AgentService {
     await mkdir(this.config.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(this.archiveDir, { recursive: true, mode: 0o700 });
     const records = await this.journal.open();
+    await this.parked.open();
     // Archives of migrations that are over (a crash between the end and the clean-up) go now.
     const open = new Set(this.journal.active().map((r) => r.id));
     for (const name of await readdir(this.archiveDir)) {
@@ -213,10 +277,11 @@ export class AgentService {
   }
 
   async info(): Promise<InfoReply> {
-    const [host, fs, cpuinfo] = await Promise.all([
+    const [host, fs, cpuinfo, freeMemoryBytes] = await Promise.all([
       this.#info(),
       statfs(this.config.stateDir),
       (this.#cpuinfo ??= cpuinfoDump().catch(() => Buffer.alloc(0))),
+      memAvailableBytes(),
     ]);
     return {
       host: this.config.name,
@@ -224,6 +289,7 @@ export class AgentService {
       listen: this.config.listen,
       uptimeMs: Date.now() - this.#started,
       freeDiskBytes: fs.bavail * fs.bsize,
+      freeMemoryBytes,
       cpuinfo,
       certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
       dataPort: this.dataPort,
@@ -246,11 +312,13 @@ export class AgentService {
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
   async prepareReceive(request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
+    if (!request.dryRun) this.#refuseWhenStopping('migrations');
     return prepareReceive({ ...this.#hostContext, info: await this.#info() }, request);
   }
 
   /** Source: checkpoint, streaming the archive to the destination agent (see source/). */
   checkpointAndSend(request: CheckpointAndSendRequest, emit: (event: MigrationEvent) => void, signal: AbortSignal): Promise<void> {
+    this.#refuseWhenStopping('migrations');
     const context: SourceContext = {
       ...this.#hostContext,
       dialer: this.#dialer,
@@ -349,9 +417,20 @@ export class AgentService {
     return next;
   }
 
-  commit(migrationId: string, caller?: Caller): Promise<string> {
+  /** `downtimeMs`: the outage as the coordinator measured it, journaled (and observed by a destination's metrics). */
+  commit(migrationId: string, caller?: Caller, downtimeMs?: number): Promise<string> {
     this.#requirePeerOf(migrationId, caller, 'commit');
-    return this.#serialize(migrationId, () => commitHere(this.#settle, migrationId));
+    return this.#serialize(migrationId, async () => {
+      if (downtimeMs !== undefined) await this.#noteDowntime(migrationId, downtimeMs);
+      return commitHere(this.#settle, migrationId);
+    });
+  }
+
+  async #noteDowntime(migrationId: string, downtimeMs: number): Promise<void> {
+    requireMigrationId(migrationId);
+    const record = this.journal.require(migrationId);
+    if (record.phase === 'failed' || !Number.isSafeInteger(downtimeMs) || downtimeMs < 0) return;
+    await this.journal.update(migrationId, { downtimeMs });
   }
 
   /**

@@ -20,6 +20,10 @@ import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts
 import type { OpenStreamReply__Output } from '../proto/gen/ferry/v1/OpenStreamReply.ts';
 import type { OpenStreamRequest } from '../proto/gen/ferry/v1/OpenStreamRequest.ts';
 import type { TakeAddressRequest } from '../proto/gen/ferry/v1/TakeAddressRequest.ts';
+import type { ListMigrationsReply__Output } from '../proto/gen/ferry/v1/ListMigrationsReply.ts';
+import type { MigrationEntry__Output } from '../proto/gen/ferry/v1/MigrationEntry.ts';
+import { checkHealth, type HealthStatus } from './health.ts';
+import type { ParkResult__Output } from '../proto/gen/ferry/v1/ParkResult.ts';
 
 /** Enough to reach an agent: its name for messages, its gRPC address. */
 export interface AgentEndpoint {
@@ -34,7 +38,7 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'probe';
+type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'probe' | 'listMigrations';
 
 type Unary<Req, Res> = (
   request: Req,
@@ -97,8 +101,20 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
     );
   }
 
-  async commit(migrationId: string, options?: CallOptions): Promise<string> {
-    return (await this.#unary<CommitReply__Output>('commit', { migrationId }, { timeoutMs: 120_000, ...options })).outcome;
+  /** `downtimeMs`: the outage the coordinator measured, for the agent's journal and metrics. */
+  async commit(migrationId: string, options?: CallOptions & { downtimeMs?: number | undefined }): Promise<string> {
+    const request = { migrationId, ...(options?.downtimeMs === undefined ? {} : { downtimeMs: options.downtimeMs }) };
+    return (await this.#unary<CommitReply__Output>('commit', request, { timeoutMs: 120_000, ...options })).outcome;
+  }
+
+  /** grpc.health.v1.Health: whether the agent serves (NOT_SERVING once it is stopping). */
+  health(options: CallOptions = {}): Promise<HealthStatus> {
+    return checkHealth(this.#client.getChannel(), this.host.name, { timeoutMs: 10_000, ...options });
+  }
+
+  /** The migrations the agent's journal keeps, newest first (`migrationId`: only that one). */
+  async migrations(request: { migrationId?: string; limit?: number } = {}, options?: CallOptions): Promise<MigrationEntry__Output[]> {
+    return (await this.#unary<ListMigrationsReply__Output>('listMigrations', request, { timeoutMs: 15_000, ...options })).migrations;
   }
 
   /** `peerRolledBack`: for a source, the destination confirmed it holds no copy. */
@@ -126,15 +142,23 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
     return this.#unary<MigrationStatusReply__Output>('migrationStatus', { migrationId }, { timeoutMs: 10_000, ...options });
   }
 
+  /** Park (before a reboot) or unpark: yields one result per container as the agent is done with it. */
+  parking(method: 'park' | 'unpark', containers: string[], options: CallOptions = {}): AsyncGenerator<ParkResult__Output> {
+    return this.#read<ParkResult__Output>((deadline) => this.#client[method]({ containers }, new grpc.Metadata(), { deadline }), options);
+  }
+
   /** The source's checkpoint and send: yields its events, throws its error. */
-  async *checkpointAndSend(request: CheckpointAndSendRequest, options: CallOptions = {}): AsyncGenerator<MigrationEvent__Output> {
-    const call = this.#client.checkpointAndSend(request, new grpc.Metadata(), {
-      deadline: new Date(Date.now() + (options.timeoutMs ?? 60 * 60_000)),
-    });
+  checkpointAndSend(request: CheckpointAndSendRequest, options: CallOptions = {}): AsyncGenerator<MigrationEvent__Output> {
+    return this.#read<MigrationEvent__Output>((deadline) => this.#client.checkpointAndSend(request, new grpc.Metadata(), { deadline }), options);
+  }
+
+  /** A server stream's messages as they come, cancelled with the caller's signal, its error as a FerryError. */
+  async *#read<T>(start: (deadline: Date) => grpc.ClientReadableStream<unknown>, options: CallOptions): AsyncGenerator<T> {
+    const call = start(new Date(Date.now() + (options.timeoutMs ?? 60 * 60_000)));
     const cancel = () => call.cancel();
     options.signal?.addEventListener('abort', cancel, { once: true });
     try {
-      for await (const event of call as AsyncIterable<MigrationEvent__Output>) yield event;
+      for await (const message of call as AsyncIterable<T>) yield message;
     } catch (error) {
       throw fromServiceError(error, this.host.name);
     } finally {

@@ -15,6 +15,7 @@ export interface ReachableAgent extends AgentEndpoint {
 }
 
 const DIRECT_PROBE_MS = 2_000;
+const DIRECT_ANSWER_KEPT_MS = 60_000;
 
 /** "host:port" or "[v6]:port" -> its parts. */
 export function splitAddress(address: string): Endpoint {
@@ -43,8 +44,8 @@ export interface DialerOptions {
 
 export class Dialer {
   readonly #options: DialerOptions;
-  /** Per agent address: whether it answered directly the last time it was asked. */
-  readonly #direct = new Map<string, boolean>();
+  /** Per agent address: whether it answered directly when last asked, and when that was. */
+  readonly #direct = new Map<string, { direct: boolean; at: number }>();
 
   constructor(options: DialerOptions) {
     this.#options = options;
@@ -74,10 +75,11 @@ export class Dialer {
   async #answersDirectly(host: ReachableAgent, agent: Endpoint): Promise<boolean> {
     // An agent on its host's loopback is only ever reached through that host.
     if (!this.#options.preferDirect || isLoopback(agent.host)) return false;
+    // Asked again after a while: a port shut by an agent's restart may answer again.
     const known = this.#direct.get(host.agent);
-    if (known !== undefined) return known;
+    if (known && Date.now() - known.at < DIRECT_ANSWER_KEPT_MS) return known.direct;
     const direct = await tcpAnswers(agent.host, agent.port, DIRECT_PROBE_MS);
-    this.#direct.set(host.agent, direct);
+    this.#direct.set(host.agent, { direct, at: Date.now() });
     return direct;
   }
 

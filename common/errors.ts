@@ -58,6 +58,11 @@ export const ERROR_CODES = {
     hint: 'Check "ssh" in the inventory (user, identity) and that the public key is in the host\'s authorized_keys.',
     retryable: false,
   },
+  AGENT_STOPPING: {
+    meaning: 'The agent is stopping (SIGTERM, systemctl stop): it finishes or rolls back the migrations under way and takes no new ones.',
+    hint: 'Wait for the agent to come back (ferry hosts), or move the container to or from another host.',
+    retryable: true,
+  },
   AGENT_INSTALL_FAILED: {
     meaning: '`ferry agent install`, `status` or `restart` ran a command on the host over SSH, and it failed.',
     hint: 'Read what the command said (in the message); fix the host, then run the same ferry agent command again: it only redoes what is missing.',
@@ -74,7 +79,7 @@ export const ERROR_CODES = {
     retryable: false,
   },
   MIGRATION_BUSY: {
-    meaning: 'Another migration of this container, or into this host, is already under way.',
+    meaning: 'Another migration or park of this container is already under way.',
     hint: 'Wait for it to finish; `ferry ps HOST` shows the container state.',
     retryable: true,
   },

@@ -28,7 +28,7 @@ export type SourcePhase = (typeof SOURCE_PHASES)[number];
 export const DESTINATION_PHASES = ['preflight', 'transfer', 'received', 'restore', 'restored', 'verified', 'commit', 'rollback', 'done', 'failed'] as const;
 export type DestinationPhase = (typeof DESTINATION_PHASES)[number];
 
-export type Role = 'coordinator' | 'source' | 'destination';
+export type Role = 'coordinator' | 'source' | 'destination' | 'park';
 
 export class PhaseMachine<S extends string> {
   readonly role: Role;
@@ -119,6 +119,25 @@ export const DESTINATION = new PhaseMachine<DestinationPhase>('destination', {
   verified: ['commit', 'rollback'],
   commit: ['done'],
   rollback: ['failed'],
+  done: [],
+  failed: [],
+});
+
+/**
+ * A container parked on its own host's disk across a reboot (agent/park/). `pending`: named when
+ * the park began, not yet touched; `checkpoint`: being dumped; `parked`: its complete checkpoint
+ * is on disk and the container is stopped; `restore`: being brought back (a failed restore goes
+ * back to parked, so it stays restorable); `failed`: never parked, and it runs (or was started
+ * again after a reboot). A container is always running or parked with a complete checkpoint.
+ */
+export const PARK_PHASES = ['pending', 'checkpoint', 'parked', 'restore', 'done', 'failed'] as const;
+export type ParkPhase = (typeof PARK_PHASES)[number];
+
+export const PARK = new PhaseMachine<ParkPhase>('park', {
+  pending: ['checkpoint', 'failed'],
+  checkpoint: ['parked', 'failed'],
+  parked: ['restore'],
+  restore: ['done', 'parked'],
   done: [],
   failed: [],
 });

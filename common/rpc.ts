@@ -95,6 +95,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, grpc.status>> = {
   INTEGRITY_MISMATCH: grpc.status.DATA_LOSS,
   DISK_FULL: grpc.status.RESOURCE_EXHAUSTED,
   AGENT_UNREACHABLE: grpc.status.UNAVAILABLE,
+  AGENT_STOPPING: grpc.status.UNAVAILABLE,
   TRANSFER_FAILED: grpc.status.UNAVAILABLE,
   CANCELLED: grpc.status.CANCELLED,
   UNAUTHORIZED: grpc.status.PERMISSION_DENIED,

@@ -14,8 +14,10 @@ import { SshTunnels } from '../common/ssh/tunnels.ts';
 import { runAgent } from './commands/agent.ts';
 import { runCerts } from './commands/certs.ts';
 import { runEvacuate } from './commands/evacuate.ts';
+import { runHistory, runStatus } from './commands/history.ts';
 import { runHosts } from './commands/hosts.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { runPark } from './commands/park.ts';
 import { runPs } from './commands/ps.ts';
 import { loadInventory, locateInventory, type Inventory } from './inventory.ts';
 import type { Values } from './options.ts';
@@ -27,9 +29,28 @@ Usage:
   ferry migrate --from HOST --to HOST CONTAINER   move a running container, memory and TCP connections included
   ferry preflight --from HOST --to HOST CONTAINER every check a migration makes first; changes nothing
                                                   (the same as ferry migrate --dry-run)
-  ferry evacuate --from HOST --to HOST[,HOST...]  move every running container off a host
-  ferry hosts                                     the inventory's hosts: agent, podman, runc, CRIU, criu check
+  ferry evacuate --from HOST --to HOST[,HOST...] [--parallel N]
+                                                  move every running container off a host, up to N
+                                                  at once (default 1), each to the destination with
+                                                  the most free memory and disk whose preflight takes
+                                                  it; ends with a table: container, destination,
+                                                  result, downtime. A failure rolls back that one
+                                                  container only; Ctrl-C starts no more and rolls
+                                                  back the ones under way
+  ferry hosts                                     the inventory's hosts: each agent's health (SERVING,
+                                                  NOT_SERVING while it stops, DOWN and why), podman, runc,
+                                                  CRIU, criu check; exit code 1 when one is not SERVING
+  ferry history [HOST] [--limit N]                past migrations from the agents' journals, newest first,
+                                                  one row each: when, ID, container, from, to, result,
+                                                  downtime (default: every host, the last 50)
+  ferry status ID                                 one migration: its hosts, result, downtime, and every
+                                                  phase of both sides with when it began and how long it took
   ferry ps HOST                                   containers on a host
+  ferry park HOST [CONTAINER...]                  before a reboot with no spare host: checkpoint HOST's
+                                                  running containers to its own disk (hooks and validation
+                                                  as in a migration), stopping them
+  ferry unpark HOST [CONTAINER...]                restore them and verify their ports (the agent does it
+                                                  by itself when it starts after the reboot)
   ferry agent install HOST                        set up HOST over SSH: the project, the agent's certificate
                                                   (from the local CA), its flags, and the agent as a systemd
                                                   service (a supervised process where systemd does not run);
@@ -47,7 +68,9 @@ A HOST is a name from the inventory or an agent address ADDRESS:PORT.
 Options:
   --inventory FILE   hosts file (default: $FERRY_INVENTORY, /etc/ferry/inventory.json,
                      then the local lab's /var/lib/ferry-lab/ferry/inventory.json)
-  --json             one JSON object per event on stdout, for scripts
+  --json             one JSON object per event on stdout, for scripts, progress included
+                     (without it, progress is rewritten in place when stdout is a terminal,
+                     and a line a second otherwise)
   --tls-dir DIR      where ca.pem, coordinator.pem and coordinator.key are (default: the
                      inventory's "tls", then /etc/ferry/pki; none: plaintext to --insecure agents)
   --known-hosts FILE  SSH host keys of the hosts the inventory reaches over SSH ("ssh" on a host;
@@ -74,6 +97,8 @@ Options:
   --bwlimit RATE     cap every stream of the migration (archive, image, data) at RATE bytes per
                      second; K, M, G mean KiB, MiB, GiB (e.g. 100M); or in bits per second as a
                      link is rated: kbit, mbit, gbit (e.g. 20mbit); default: no cap
+  --limit N          for history: at most N migrations (default 50)
+  --parallel N       for evacuate: how many containers move at once (1 to 16, default 1)
   --prefix DIR, --config-dir DIR, --state-dir DIR  for ferry agent: where the project, the
                      agent's flags and certificates, and its journal go on the host (default
                      /opt/ferry, /etc/ferry, /var/lib/ferry/agent)
@@ -121,6 +146,8 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'new-address': { type: 'boolean', default: false },
         'transfer-retry-ms': { type: 'string', default: String(DEFAULTS.transferRetryMs) },
         bwlimit: { type: 'string' },
+        parallel: { type: 'string', default: '1' },
+        limit: { type: 'string' },
         'tls-dir': { type: 'string' },
         'known-hosts': { type: 'string' },
         'accept-new-host-keys': { type: 'boolean', default: false },
@@ -182,6 +209,13 @@ function run(command: string, inventory: Inventory, dialer: Dialer, values: Valu
       return runHosts(inventory, dialer, output);
     case 'ps':
       return runPs(inventory, dialer, rest, output);
+    case 'history':
+      return runHistory(inventory, dialer, rest, values.limit, output);
+    case 'status':
+      return runStatus(inventory, dialer, rest, output);
+    case 'park':
+    case 'unpark':
+      return runPark(inventory, dialer, command, rest, output);
     default:
       return usage(`unknown command "${command}"`);
   }

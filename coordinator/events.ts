@@ -76,3 +76,54 @@ export type MigrationEvent =
   | { kind: 'failed'; migrationId: string; error: FerryError; rolledBack: boolean };
 
 export type Emit = (event: MigrationEvent) => void;
+
+/** A destination of an evacuation as the evacuation saw it at the start. */
+export interface DestinationView {
+  host: string;
+  freeMemoryBytes: number;
+  freeDiskBytes: number;
+  /** Why the evacuation could not ask it (it takes no container then). */
+  unreachable?: string | undefined;
+}
+
+/** A container under way in an evacuation: where it goes, its phase, and what of its archive arrived. */
+export interface InFlightView {
+  container: string;
+  to: string;
+  phase: Phase;
+  bytes: number;
+  totalBytes: number;
+}
+
+/** How one container of an evacuation ended. */
+export interface EvacuationResult {
+  container: string;
+  /** Where it went, or was last tried; empty when it never started. */
+  to: string;
+  /**
+   * moved; checked (--dry-run: its preflight passed there); failed (it runs on the source);
+   * rollback-failed (read the error); not-started (Ctrl-C came first).
+   */
+  result: 'moved' | 'checked' | 'failed' | 'rollback-failed' | 'not-started';
+  downtimeMs?: number | undefined;
+  /** Destinations that refused it at preflight before it went (or failed) elsewhere. */
+  refusedBy: string[];
+  error?: FerryError | undefined;
+}
+
+/**
+ * What an evacuation tells whoever watches it: its own steps, and each container's migration
+ * events, tagged with the container (`migration`).
+ */
+export type EvacuationEvent =
+  | { kind: 'evacuation'; host: string; destinations: DestinationView[]; parallel: number; containers: Array<{ name: string; estimatedBytes: number }> }
+  /** The container goes to `host` next: the destination with the most room left for it. */
+  | { kind: 'placed'; container: string; host: string; roomBytes: number; estimatedBytes: number }
+  /** `host`'s preflight refused the container (nothing was changed); the next-best host is tried, if any. */
+  | { kind: 'refused'; container: string; host: string; error: FerryError; next: string }
+  | { kind: 'migration'; container: string; event: MigrationEvent }
+  /** Said when a container starts, changes phase or ends. */
+  | { kind: 'evacuation-progress'; host: string; total: number; moved: number; failed: number; inFlight: InFlightView[] }
+  | { kind: 'evacuated'; host: string; total: number; moved: number; failed: number; notStarted: number; interrupted: boolean; results: EvacuationResult[] };
+
+export type EmitEvacuation = (event: EvacuationEvent) => void;

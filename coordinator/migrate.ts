@@ -182,16 +182,18 @@ export class Migration {
       const verifyMs = Math.round(verified - verifyStarted);
       this.emit({ kind: 'verified', migrationId: this.id, host: to.name, address: to.address, ports: restoredPorts });
       this.cancelled();
+      // The outage: from CRIU's freeze on the source to the first answer on the destination's
+      // ports (or the verified restore, for a container that publishes none). Both agents
+      // journal it with their commit (ferry history, the destination's metrics).
+      const answeredAt = (await moved.answered) ?? verified;
+      const downtimeMs = Math.max(0, Math.round(answeredAt - moved.freezeAt));
       // The destination checks its ports too before it counts itself verified, and keeps the
       // container for good; until it has, a failure still rolls back.
-      await this.commitDestination();
+      await this.commitDestination(downtimeMs);
 
       // commit: the destination is verified and keeps the container, so the source copy can go.
       this.enter('commit', from.name, `removing the frozen copy from ${from.name}`);
-      await this.commitSource();
-      // The outage: from CRIU's freeze on the source to the first answer on the destination's
-      // ports (or the verified restore, for a container that publishes none).
-      const answeredAt = (await moved.answered) ?? verified;
+      await this.commitSource(downtimeMs);
       const runtimeRestoreMs = Number(moved.restored.runtimeMs);
       const summary: MigrationSummary = {
         migrationId: this.id,
@@ -204,7 +206,7 @@ export class Migration {
         restoreMs: Number(moved.restored.restoreMs),
         verifyMs,
         totalMs: Math.round(performance.now() - started),
-        downtimeMs: Math.max(0, Math.round(answeredAt - moved.freezeAt)),
+        downtimeMs,
         frozenMs: moved.frozenMs,
         runtimeCheckpointMs: moved.runtimeCheckpointMs,
         runtimeRestoreMs,
@@ -519,17 +521,17 @@ export class Migration {
    * The destination checks its ports itself, becomes verified and keeps the container for good.
    * An agent that restarts gets a little while to come back, as in a rollback.
    */
-  async commitDestination(): Promise<void> {
+  async commitDestination(downtimeMs?: number): Promise<void> {
     const to = this.destination.host.name;
-    await pRetry(() => this.destination.commit(this.id), whileUnreachable(10)).catch((error: unknown) => {
+    await pRetry(() => this.destination.commit(this.id, { downtimeMs }), whileUnreachable(10)).catch((error: unknown) => {
       throw FerryError.from(error).at('verify', to);
     });
   }
 
   /** Past the point of no return: a source copy that cannot be removed is a warning, not a failure. */
-  async commitSource(): Promise<void> {
+  async commitSource(downtimeMs?: number): Promise<void> {
     try {
-      await this.source.commit(this.id);
+      await this.source.commit(this.id, { downtimeMs });
     } catch (error) {
       this.emit({
         kind: 'warning',

@@ -16,6 +16,10 @@ export interface Values {
   'new-address'?: boolean | undefined;
   'transfer-retry-ms': string;
   bwlimit?: string | undefined;
+  /** history: at most this many migrations. */
+  limit?: string | undefined;
+  /** evacuate: how many containers move at once. */
+  parallel?: string | undefined;
 }
 
 const BYTE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };

@@ -1,6 +1,6 @@
 // Turns migration events into what a person reads, or into JSON lines for scripts.
 import type { FerryError } from '../common/errors.ts';
-import type { MigrationEvent } from './events.ts';
+import type { EvacuationEvent, EvacuationResult, MigrationEvent } from './events.ts';
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -44,13 +44,8 @@ export function formatEvent(event: MigrationEvent): string | undefined {
       return `${pad('checkpoint')} CRIU's dump is done after ${formatMs(event.ms)}; the archive streams as podman writes it`;
     case 'checkpointed':
       return `${pad('checkpoint')} podman's checkpoint done in ${formatMs(event.checkpointMs)} (runc ${formatMs(event.runtimeMs)}, frozen ${formatMs(event.frozenMs)}), archive ${formatBytes(event.archiveBytes)}`;
-    case 'progress': {
-      const rate = event.bytesPerSecond > 0 ? `, ${formatBytes(event.bytesPerSecond)}/s` : '';
-      const left = event.etaMs > 0 ? `, ${event.estimated ? 'about ' : ''}${formatMs(event.etaMs)} left` : '';
-      return event.totalBytes > 0
-        ? `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / event.totalBytes)}%)${rate}${left}`
-        : `${pad('transfer')} ${formatBytes(event.bytes)} received by the destination${rate}${left}`;
-    }
+    case 'progress':
+      return formatProgress(event);
     case 'retrying':
       return event.resumeFrom
         ? `${pad('transfer')} resuming the ${event.stream} transfer at ${formatBytes(event.resumeFrom)} (attempt ${event.attempt})`
@@ -102,8 +97,106 @@ export function formatEvent(event: MigrationEvent): string | undefined {
   }
 }
 
+/** The archive's transfer: bytes, share, rate and time left (a line of its own, or the live one on a terminal). */
+export function formatProgress(event: Extract<MigrationEvent, { kind: 'progress' }>): string {
+  const rate = event.bytesPerSecond > 0 ? `, ${formatBytes(event.bytesPerSecond)}/s` : '';
+  const left = event.etaMs > 0 ? `, ${event.estimated ? 'about ' : ''}${formatMs(event.etaMs)} left` : '';
+  return event.totalBytes > 0
+    ? `${pad('transfer')} ${formatBytes(event.bytes)} of ${formatBytes(event.totalBytes)} (${Math.floor((100 * event.bytes) / event.totalBytes)}%)${rate}${left}`
+    : `${pad('transfer')} ${formatBytes(event.bytes)} received by the destination${rate}${left}`;
+}
+
 /** JSON line for one event: plain data, errors as {code, message, phase, host, hint, details}. */
-export function eventJson(event: MigrationEvent): string {
+export function eventJson(event: MigrationEvent, extra: Record<string, unknown> = {}): string {
+  const { kind, ...rest } = event;
+  return JSON.stringify({ event: kind, time: new Date().toISOString(), ...extra, ...rest });
+}
+
+/** Each line of a migration's text with its container's name first: an evacuation moves several at once. */
+export function tagged(container: string, text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `[${container}] ${line}`)
+    .join('\n');
+}
+
+/** Text for one event of an evacuation, or undefined for those only the live lines show. */
+export function formatEvacuationEvent(event: EvacuationEvent): string | undefined {
+  switch (event.kind) {
+    case 'evacuation': {
+      if (!event.containers.length) return `${pad('evacuate')} ${event.host} runs no container: nothing to move`;
+      const bytes = event.containers.reduce((sum, c) => sum + c.estimatedBytes, 0);
+      const destinations = event.destinations.map((d) =>
+        d.unreachable !== undefined
+          ? `${d.host} (not answering, left out: ${d.unreachable})`
+          : `${d.host} (${d.freeMemoryBytes > 0 ? `${formatBytes(d.freeMemoryBytes)} memory, ` : ''}${formatBytes(d.freeDiskBytes)} disk free)`,
+      );
+      const count = event.containers.length;
+      return `${pad('evacuate')} ${event.host}: ${count} running container${count === 1 ? '' : 's'} (about ${formatBytes(bytes)}), ${event.parallel === 1 ? 'one at a time' : `up to ${event.parallel} at a time`}, to ${destinations.join(', ')}`;
+    }
+    case 'placed':
+      return tagged(event.container, `${pad('placed')} on ${event.host}: the most room left (${formatBytes(Math.max(0, event.roomBytes))} of free memory and disk; about ${formatBytes(event.estimatedBytes)} needed)`);
+    case 'refused':
+      return tagged(
+        event.container,
+        `${pad('refused')} by ${event.host} at preflight, nothing changed: ${event.error.code}: ${event.error.message}; ${event.next ? `trying ${event.next}` : 'no other destination left'}`,
+      );
+    case 'migration': {
+      const text = formatEvent(event.event);
+      return text === undefined ? undefined : tagged(event.container, text);
+    }
+    case 'evacuation-progress':
+      return formatEvacuationStatus(event);
+    case 'evacuated':
+      return formatEvacuated(event);
+  }
+}
+
+/** "N of M done, which are in flight": the evacuation's live line, or a plain line when that changes. */
+export function formatEvacuationStatus(event: Extract<EvacuationEvent, { kind: 'evacuation-progress' }>): string {
+  const done = event.moved + event.failed;
+  const flying = event.inFlight.map((f) => {
+    const share = f.totalBytes > 0 ? ` ${Math.floor((100 * f.bytes) / f.totalBytes)}%` : f.bytes > 0 ? ` ${formatBytes(f.bytes)}` : '';
+    return `${f.container} -> ${f.to} ${f.phase}${f.phase === 'transfer' ? share : ''}`;
+  });
+  return `${pad('evacuate')} ${event.host}: ${done} of ${event.total} done${event.failed ? ` (${event.failed} failed)` : ''}; ${flying.length ? `in flight: ${flying.join(', ')}` : 'none in flight'}`;
+}
+
+function resultText(r: EvacuationResult, source: string): string {
+  const refused = r.refusedBy.length ? ` (refused by ${r.refusedBy.join(', ')})` : '';
+  switch (r.result) {
+    case 'moved':
+      return `moved${refused}`;
+    case 'checked':
+      return `preflight passed (dry run)${refused}`;
+    case 'failed':
+      return `failed: ${r.error?.code ?? 'INTERNAL'}, runs on ${source}`;
+    case 'rollback-failed':
+      return `ROLLBACK FAILED: ${r.error?.code ?? 'INTERNAL'}; read its lines above`;
+    case 'not-started':
+      return `not started (interrupted), runs on ${source}`;
+  }
+}
+
+/** The table that ends an evacuation, then one line that counts. */
+export function formatEvacuated(event: Extract<EvacuationEvent, { kind: 'evacuated' }>): string {
+  const rows = [
+    ['container', 'destination', 'result', 'downtime'],
+    ...event.results.map((r) => [r.container, r.to || '-', resultText(r, event.host), r.downtimeMs === undefined ? '-' : formatMs(r.downtimeMs)]),
+  ];
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  const table = event.results.length ? rows.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join('  ').trimEnd()) : [];
+  const verb = event.results.some((r) => r.result === 'checked') ? 'passed the preflight' : 'moved';
+  const line =
+    `${pad('evacuate')} ${event.host}: ${event.moved} of ${event.total} running containers ${verb}` +
+    (event.failed ? `, ${event.failed} failed and stayed` : '') +
+    (event.notStarted ? `, ${event.notStarted} not started (interrupted)` : '');
+  return [...table, line].join('\n');
+}
+
+/** JSON line for one event of an evacuation; a migration's events as in `migrate --json`, with their container. */
+export function evacuationEventJson(event: EvacuationEvent): string {
+  if (event.kind === 'migration') return eventJson(event.event, { container: event.container });
   const { kind, ...rest } = event;
   return JSON.stringify({ event: kind, time: new Date().toISOString(), ...rest });
 }

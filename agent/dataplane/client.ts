@@ -11,6 +11,8 @@ import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, typ
 import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
+import type { StreamKind } from '../../common/wire.ts';
+import { metrics, safely } from '../metrics/metrics.ts';
 import { controlFrame, DATA_FRAME_BYTES, dataHead, endFrame, FrameDecoder, pingFrame, type Frame } from './frames.ts';
 import type { BufferPool } from './pool.ts';
 import { errorFrom, readControl } from './socket.ts';
@@ -125,12 +127,15 @@ export class DataConnection {
   readonly resumeFrom: number;
   readonly #socket: Socket;
   readonly #stallMs: number;
+  /** What the stream carries, for the metrics' bytes sent. */
+  readonly #kind: StreamKind | undefined;
 
-  private constructor(endpoint: DataEndpoint, socket: Socket, resumeFrom: number, stallMs: number) {
+  private constructor(endpoint: DataEndpoint, socket: Socket, resumeFrom: number, stallMs: number, kind: StreamKind | undefined) {
     this.endpoint = endpoint;
     this.#socket = socket;
     this.resumeFrom = resumeFrom;
     this.#stallMs = stallMs;
+    this.#kind = kind;
   }
 
   /** Connects and presents the grant; resolves once the destination is ready for the bytes. */
@@ -138,7 +143,7 @@ export class DataConnection {
     endpoint: DataEndpoint,
     tls: TlsFiles | undefined,
     token: string,
-    options: { signal?: AbortSignal | undefined; stallMs?: number | undefined } = {},
+    options: { signal?: AbortSignal | undefined; stallMs?: number | undefined; kind?: StreamKind | undefined } = {},
   ): Promise<DataConnection> {
     const socket = await connectSocket(endpoint, tls, options.signal);
     try {
@@ -149,7 +154,7 @@ export class DataConnection {
       const ready = await readControl(socket, 'READY', READY_TIMEOUT_MS);
       const resumeFrom = Number(ready.resumeFrom ?? 0);
       if (!Number.isSafeInteger(resumeFrom) || resumeFrom < 0) throw new FerryError('BAD_REQUEST', `data plane: READY with a bad resume offset ${String(ready.resumeFrom)}`);
-      return new DataConnection(endpoint, socket, resumeFrom, options.stallMs ?? DEFAULT_STALL_MS);
+      return new DataConnection(endpoint, socket, resumeFrom, options.stallMs ?? DEFAULT_STALL_MS, options.kind);
     } catch (error) {
       socket.destroy();
       throw FerryError.from(error, { phase: 'transfer', host: endpoint.name }).at('transfer', endpoint.name);
@@ -252,6 +257,8 @@ export class DataConnection {
           room = socket.write(data, last && options.pool ? () => options.pool?.give(chunk) : undefined);
           offset += data.length;
         }
+        const kind = this.#kind;
+        if (kind) safely(() => metrics.bytesSent.inc({ kind }, chunk.length));
         lastFrame = performance.now();
         if (!room) await roomOrEnd(socket, signal);
       }

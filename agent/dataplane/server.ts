@@ -11,6 +11,8 @@ import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import type { Caller } from '../../common/rpc.ts';
 import type { Logger } from '../log.ts';
+import type { StreamKind } from '../../common/wire.ts';
+import { metrics, safely } from '../metrics/metrics.ts';
 import type { Target } from '../transfer/targets.ts';
 import { ChunkVerifier } from '../transfer/verifier.ts';
 import { controlFrame, FrameDecoder, type Frame } from './frames.ts';
@@ -25,6 +27,8 @@ export interface StreamOpen {
 export interface AcceptedStream {
   /** For logs and errors. */
   label: string;
+  /** What the stream carries, for the metrics' bytes received. */
+  kind?: StreamKind | undefined;
   totalBytes: number;
   target: Target;
   /** Bytes already stored (a resumed checkpoint stream) and the hash over them. */
@@ -63,15 +67,17 @@ const LINGER_MS = 5_000;
 class StreamVerifier extends Transform {
   readonly #verifier: ChunkVerifier;
   readonly #ack: (bytes: number) => void;
+  readonly #onBytes: ((bytes: number) => void) | undefined;
   #acked = 0;
   sha256: string | undefined;
   /** The END frame came and the whole did not match it. */
   endFailed = false;
 
-  constructor(verifier: ChunkVerifier, ack: (bytes: number) => void) {
+  constructor(verifier: ChunkVerifier, ack: (bytes: number) => void, onBytes?: (bytes: number) => void) {
     super({ writableObjectMode: true, writableHighWaterMark: 2 });
     this.#verifier = verifier;
     this.#ack = ack;
+    this.#onBytes = onBytes;
     this.#acked = verifier.received;
   }
 
@@ -83,7 +89,9 @@ class StreamVerifier extends Transform {
     try {
       switch (frame.type) {
         case 'DATA': {
+          const before = this.#verifier.received;
           const parts = this.#verifier.data(frame.offset, frame.parts, frame.crc32);
+          this.#onBytes?.(this.#verifier.received - before);
           if (this.#verifier.received - this.#acked >= ACK_EVERY_BYTES) this.#acknowledge();
           for (const part of parts) this.push(part);
           callback();
@@ -184,7 +192,9 @@ export class DataServer {
       socket.once('close', () => stream.signal?.removeEventListener('abort', cut));
       const verifier = new ChunkVerifier(stream.totalBytes, stream.resume);
       socket.write(controlFrame('READY', { resumeFrom: verifier.received }));
-      const check = new StreamVerifier(verifier, (bytes) => socket.write(controlFrame('ACK', { bytes })));
+      const kind = stream.kind;
+      const counted = kind ? (bytes: number) => safely(() => metrics.bytesReceived.inc({ kind }, bytes)) : undefined;
+      const check = new StreamVerifier(verifier, (bytes) => socket.write(controlFrame('ACK', { bytes })), counted);
       // Alive, if busy: a receiver that holds the stream back on purpose (podman is slower than
       // the network) still says so, or the sender would take it for a dead link.
       const alive = setInterval(() => socket.writable && socket.write(controlFrame('ACK', { bytes: check.received })), ALIVE_EVERY_MS);
@@ -211,6 +221,7 @@ export class DataServer {
     } catch (error) {
       const failure = FerryError.from(error, { phase: 'transfer' });
       log.warn({ stream: accepted?.label, code: failure.code, err: failure.message }, 'stream refused or failed');
+      safely(() => metrics.errors.inc({ method: 'DataStream', code: failure.code }));
       socket.unpipe();
       if (!socket.destroyed) {
         socket.end(controlFrame('ERROR', failure.toJSON()));

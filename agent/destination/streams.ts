@@ -100,7 +100,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
     ctx.openStreams.delete(key);
     ctx.leave(record.id);
   };
-  const base = { totalBytes: grant.totalBytes, release, signal: ctx.cancelled(record.id) };
+  const base = { kind: grant.kind, totalBytes: grant.totalBytes, release, signal: ctx.cancelled(record.id) };
   try {
     switch (grant.kind) {
       case 'checkpoint': {

@@ -17,6 +17,11 @@ export interface RestoreRequest {
    * established TCP connections closed; otherwise the container keeps its IP and connections.
    */
   newAddress?: boolean | undefined;
+  /**
+   * Close the checkpoint's established TCP connections but keep the IP: a container parked across
+   * a reboot, whose peers forgot those connections long ago.
+   */
+  closeConnections?: boolean | undefined;
 }
 
 export interface RestoreStats {
@@ -43,7 +48,9 @@ export async function restoreImport(
   options: RunOptions = {},
 ): Promise<{ container: ContainerInfo; stats: RestoreStats }> {
   let stats: RestoreStats;
-  const tcp = request.newAddress ? await tcpClose(podman) : { args: ['--tcp-established'], dispose: async () => undefined };
+  const tcp = request.newAddress || request.closeConnections
+    ? await tcpClose(podman, request.newAddress ? NEW_ADDRESS_ARGS : [])
+    : { args: ['--tcp-established'], dispose: async () => undefined };
   try {
     const out = await podman.run(['container', 'restore', ...tcp.args, '--print-stats', '--import', request.archivePath], {
       ...options,
@@ -83,13 +90,13 @@ export function hasTcpClose(podman: Podman): Promise<boolean> {
  * so CRIU) only a few variables of its environment, HOME among them: there CRIU gets `tcp-close`
  * from $HOME/.criu/default.conf, a HOME of this restore's own that keeps the user's CRIU options.
  */
-async function tcpClose(podman: Podman): Promise<{ args: string[]; env?: Record<string, string>; dispose: () => Promise<void> }> {
-  if (await hasTcpClose(podman)) return { args: [...NEW_ADDRESS_ARGS, '--tcp-close'], dispose: async () => undefined };
+async function tcpClose(podman: Podman, extra: readonly string[]): Promise<{ args: string[]; env?: Record<string, string>; dispose: () => Promise<void> }> {
+  if (await hasTcpClose(podman)) return { args: [...extra, '--tcp-close'], dispose: async () => undefined };
   const home = await mkdtemp(join(tmpdir(), 'ferry-restore-home-'));
   const own = await readFile(join(homedir(), '.criu', 'default.conf'), 'utf8').catch(() => '');
   await mkdir(join(home, '.criu'));
   await writeFile(join(home, '.criu', 'default.conf'), `${own}${own && !own.endsWith('\n') ? '\n' : ''}tcp-close\n`);
-  return { args: [...NEW_ADDRESS_ARGS], env: { HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
+  return { args: [...extra], env: { HOME: home }, dispose: () => rm(home, { recursive: true, force: true }) };
 }
 
 /**

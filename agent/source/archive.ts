@@ -10,6 +10,7 @@ import type { Journal, MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import type { CheckpointStats } from '../podman/checkpoint.ts';
 import { hashPrefix } from '../transfer/hash.ts';
+import { metrics, safely } from '../metrics/metrics.ts';
 import { followExport } from './follow-export.ts';
 import type { Emit, Sender } from './sender.ts';
 
@@ -79,7 +80,10 @@ export class ArchiveStream {
       return { bytes, sha256, ms: Math.round(performance.now() - this.#options.started) };
     }
     const from = connection.resumeFrom;
-    if (from) emit({ retrying: { stream: STREAM_KIND.toWire('checkpoint'), attempt, error: '', resumeFrom: from } });
+    if (from) {
+      emit({ retrying: { stream: STREAM_KIND.toWire('checkpoint'), attempt, error: '', resumeFrom: from } });
+      safely(() => metrics.transfersResumed.inc({ kind: 'checkpoint' }));
+    }
     const pool = new BufferPool(1024 * 1024, 4);
     const follow = followExport({
       path: record.archivePath,

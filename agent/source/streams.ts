@@ -52,7 +52,7 @@ export class StreamOpener {
     const where = await this.#dialer.endpoint(host, grant.port).catch((error: unknown) => {
       throw new FerryError('TRANSFER_FAILED', `cannot reach ${host.name}'s data port: ${FerryError.from(error).message}`, { phase: 'transfer', cause: error });
     });
-    return DataConnection.open({ ...where, name: host.name }, this.#dialer.tls, grant.token, { signal: this.#signal });
+    return DataConnection.open({ ...where, name: host.name }, this.#dialer.tls, grant.token, { signal: this.#signal, kind });
   }
 
   /** A stream that needs no resuming: a connection, or the word that it is already complete. */

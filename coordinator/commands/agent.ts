@@ -31,6 +31,7 @@ export interface AgentCommandOptions {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ANSWER_WAIT_MS = 60_000;
+const METRICS_PORT = 9470;
 
 /** Single quotes for a POSIX shell. */
 function sh(text: string): string {
@@ -119,6 +120,8 @@ async function install(host: HostEntry, remote: Remote, options: AgentCommandOpt
   const flags = [
     '--name', host.name, '--listen', host.agent, '--address', host.address, '--state-dir', options.stateDir,
     '--tls-dir', join(config, 'pki'), '--ssh-identity', join(config, 'ssh', 'id_ed25519'), '--known-hosts', join(config, 'ssh', 'known_hosts'),
+    // Prometheus scrapes the host's own address, as in the lab.
+    '--metrics-listen', `${host.address.includes(':') ? `[${host.address}]` : host.address}:${METRICS_PORT}`,
   ];
   const files: Array<[string, Buffer | string, number]> = [
     ['pki/ca.pem', readFileSync(join(options.caDir, 'ca.pem')), 0o644],

@@ -1,41 +1,43 @@
-// ferry evacuate: every running container of one host, moved one after the other.
+// ferry evacuate: every running container of one host, up to --parallel at a time, each to the
+// destination with the most room that takes it (coordinator/evacuate/). Parses and renders only.
 import { FerryError } from '../../common/errors.ts';
 import type { Dialer } from '../../common/dial.ts';
-import type { HostEntry, Inventory } from '../inventory.ts';
-import { migrate } from '../migrate.ts';
+import { evacuate } from '../evacuate/evacuation.ts';
+import type { EvacuationResult } from '../events.ts';
+import type { Inventory } from '../inventory.ts';
 import { endpoints, migrationSettings, type Values } from '../options.ts';
-import { interruptible, renderer, report, usage, type Output } from '../output.ts';
+import { evacuationRenderer, interruptible, report, usage, type Output } from '../output.ts';
+
+/** The most containers an evacuation moves at once: each move keeps both hosts' CPUs busy. */
+const MAX_PARALLEL = 16;
+
+export function parseParallel(text: string | undefined): number {
+  const parallel = Number(text ?? '1');
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) usage(`--parallel must be a whole number from 1 to ${MAX_PARALLEL}, not "${text}"`);
+  return parallel;
+}
+
+/** 0 all moved; 3 when a rollback did not complete; 1 when any failed or did not start. */
+export function evacuationExitCode(results: readonly EvacuationResult[]): number {
+  if (results.some((r) => r.result === 'rollback-failed')) return 3;
+  return results.some((r) => r.result === 'failed' || r.result === 'not-started') ? 1 : 0;
+}
 
 export async function runEvacuate(inventory: Inventory, dialer: Dialer, values: Values, rest: string[], io: Output): Promise<number> {
   if (rest.length) usage(`evacuate takes no container names (got ${rest.join(' ')}); it moves every running container`);
   const { from, to } = endpoints(inventory, values);
   const settings = migrationSettings(values);
-  const source = await dialer.agent(from);
-  let containers;
+  const parallel = parseParallel(values.parallel);
+  const render = evacuationRenderer(io);
+  // Ctrl-C: no container starts any more; those under way roll back.
+  const interrupt = interruptible(render.io, 'starting no more moves; the ones under way roll back...');
   try {
-    containers = (await source.list(false)).filter((c) => c.state === 'running');
-  } finally {
-    source.close();
-  }
-  const interrupt = interruptible(io);
-  let failed = 0;
-  try {
-    for (const [index, container] of containers.entries()) {
-      if (interrupt.signal.aborted) break;
-      const target = to[index % to.length] as HostEntry;
-      try {
-        await migrate({ from, to: target, container: container.name, ...settings, signal: interrupt.signal, dialer }, renderer(io));
-      } catch (error) {
-        failed += 1;
-        const failure = FerryError.from(error);
-        if (failure.code === 'ROLLBACK_FAILED') return report(failure, io);
-      }
-    }
+    const results = await evacuate({ from, to, parallel, settings, signal: interrupt.signal, dialer }, render);
+    return evacuationExitCode(results);
+  } catch (error) {
+    return report(FerryError.from(error), render.io);
   } finally {
     interrupt.dispose();
+    render.close();
   }
-  const moved = containers.length - failed;
-  if (io.json) io.out(JSON.stringify({ event: 'evacuated', host: from.name, moved, failed, total: containers.length }));
-  else io.out(`evacuate   ${from.name}: ${moved} of ${containers.length} running containers moved${failed ? `, ${failed} failed and stayed` : ''}`);
-  return failed ? 1 : 0;
 }

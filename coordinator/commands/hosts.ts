@@ -1,45 +1,83 @@
-// ferry hosts: every agent of the inventory, its versions, its disk, its certificate, and the
-// containers it knows to be in trouble.
+// ferry hosts: every agent of the inventory, its health (grpc.health.v1), its versions, its disk,
+// its certificate, and the containers it knows to be in trouble.
+import * as grpc from '@grpc/grpc-js';
 import { FerryError } from '../../common/errors.ts';
+import type { HealthStatus } from '../../common/health.ts';
 import { describeRoute } from '../../common/ssh/tunnels.ts';
 import type { Dialer } from '../../common/dial.ts';
-import type { Inventory } from '../inventory.ts';
+import type { InfoReply__Output } from '../../proto/gen/ferry/v1/InfoReply.ts';
+import type { HostEntry, Inventory } from '../inventory.ts';
 import { usage, type Output } from '../output.ts';
 import { formatBytes } from '../render.ts';
 
+/** What the health service said, or DOWN when the agent could not be asked. */
+export type HostState = HealthStatus | 'DOWN';
+
+export interface HostRow {
+  host: string;
+  agent: string;
+  via: string;
+  state: HostState;
+  /** The agent serves (or is too old to say) and answered Info. */
+  ok: boolean;
+  info?: InfoReply__Output | undefined;
+  error?: FerryError | undefined;
+}
+
+/** An agent older than the health service answers UNIMPLEMENTED: its state is not known, its Info still is. */
+function unimplemented(error: FerryError): boolean {
+  return (error.cause as Partial<grpc.ServiceError> | undefined)?.code === grpc.status.UNIMPLEMENTED;
+}
+
+/** One agent: its health first; Info unless it is down. */
+export async function hostRow(host: HostEntry, dialer: Dialer): Promise<HostRow> {
+  const via = host.ssh ? `ssh ${describeRoute(host.ssh)}` : host.agent;
+  const row = { host: host.name, agent: host.agent, via };
+  let agent;
+  try {
+    agent = await dialer.agent(host);
+    let state: HostState;
+    try {
+      state = await agent.health({ timeoutMs: 10_000 });
+    } catch (error) {
+      const failure = FerryError.from(error);
+      if (!unimplemented(failure)) return { ...row, state: 'DOWN', ok: false, error: failure };
+      state = 'UNKNOWN';
+    }
+    try {
+      const info = await agent.info({ timeoutMs: 10_000 });
+      return { ...row, state, ok: state === 'SERVING' || state === 'UNKNOWN', info };
+    } catch (error) {
+      return { ...row, state, ok: false, error: FerryError.from(error) };
+    }
+  } catch (error) {
+    return { ...row, state: 'DOWN', ok: false, error: FerryError.from(error) };
+  } finally {
+    agent?.close();
+  }
+}
+
+export function formatHostRow(row: HostRow): string[] {
+  const head = `${row.host.padEnd(8)} ${row.via.padEnd(22)} ${row.state.padEnd(11)}`;
+  if (!row.info) return [`${head} ${row.error?.message ?? ''}`.trimEnd()];
+  const i = row.info;
+  const lines = [
+    `${head} podman ${i.podmanVersion} ${i.ociRuntime} ${i.runcVersion} criu ${i.criuVersion}` +
+      ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
+      ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
+  ];
+  for (const problem of i.problems) lines.push(`${''.padEnd(8)} !! ${problem}`);
+  return lines;
+}
+
 export async function runHosts(inventory: Inventory, dialer: Dialer, io: Output): Promise<number> {
   if (!inventory.hosts.size) usage('the inventory has no hosts (pass --inventory FILE)');
-  const rows = await Promise.all(
-    [...inventory.hosts.values()].map(async (host) => {
-      const via = host.ssh ? `ssh ${describeRoute(host.ssh)}` : host.agent;
-      let agent;
-      try {
-        agent = await dialer.agent(host);
-        const info = await agent.info({ timeoutMs: 10_000 });
-        return { host: host.name, agent: host.agent, via, ok: true, info };
-      } catch (error) {
-        return { host: host.name, agent: host.agent, via, ok: false, error: FerryError.from(error) };
-      } finally {
-        agent?.close();
-      }
-    }),
-  );
+  const rows = await Promise.all([...inventory.hosts.values()].map((host) => hostRow(host, dialer)));
   if (io.json) {
     io.out(JSON.stringify({ event: 'hosts', hosts: rows }));
   } else {
-    for (const row of rows) {
-      if (row.ok && 'info' in row && row.info) {
-        const i = row.info;
-        io.out(
-          `${row.host.padEnd(8)} ${row.via.padEnd(22)} up  podman ${i.podmanVersion} ${i.ociRuntime} ${i.runcVersion} criu ${i.criuVersion}` +
-            ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
-            ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
-        );
-        for (const problem of i.problems) io.out(`${''.padEnd(8)} !! ${problem}`);
-      } else {
-        io.out(`${row.host.padEnd(8)} ${row.via.padEnd(22)} DOWN ${'error' in row && row.error ? row.error.message : ''}`);
-      }
-    }
+    for (const row of rows) for (const line of formatHostRow(row)) io.out(line);
   }
+  // An agent that is down, stopping, or does not answer Info is not one to migrate with.
   return rows.every((r) => r.ok) ? 0 : 1;
 }

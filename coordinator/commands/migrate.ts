@@ -11,8 +11,8 @@ export async function runMigrate(inventory: Inventory, dialer: Dialer, values: V
   const { from, to } = endpoints(inventory, values);
   if (to.length !== 1) usage('migrate takes one --to host');
   const settings = migrationSettings(values);
-  const interrupt = interruptible(io);
   const render = renderer(io);
+  const interrupt = interruptible(render.io);
   try {
     await migrate({ from, to: to[0] as HostEntry, container: rest[0] as string, ...settings, signal: interrupt.signal, dialer }, render);
     return 0;
@@ -23,5 +23,6 @@ export async function runMigrate(inventory: Inventory, dialer: Dialer, values: V
     return exitCode(failure);
   } finally {
     interrupt.dispose();
+    render.close();
   }
 }

@@ -20,12 +20,18 @@ import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferr
 import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from './ferry/v1/InspectContainerRequest';
 import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from './ferry/v1/ListContainersReply';
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from './ferry/v1/ListContainersRequest';
+import type { ListMigrationsReply as _ferry_v1_ListMigrationsReply, ListMigrationsReply__Output as _ferry_v1_ListMigrationsReply__Output } from './ferry/v1/ListMigrationsReply';
+import type { ListMigrationsRequest as _ferry_v1_ListMigrationsRequest, ListMigrationsRequest__Output as _ferry_v1_ListMigrationsRequest__Output } from './ferry/v1/ListMigrationsRequest';
+import type { MigrationEntry as _ferry_v1_MigrationEntry, MigrationEntry__Output as _ferry_v1_MigrationEntry__Output } from './ferry/v1/MigrationEntry';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from './ferry/v1/MigrationEvent';
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from './ferry/v1/MigrationStatusReply';
 import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from './ferry/v1/MigrationStatusRequest';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from './ferry/v1/Mount';
 import type { OpenStreamReply as _ferry_v1_OpenStreamReply, OpenStreamReply__Output as _ferry_v1_OpenStreamReply__Output } from './ferry/v1/OpenStreamReply';
 import type { OpenStreamRequest as _ferry_v1_OpenStreamRequest, OpenStreamRequest__Output as _ferry_v1_OpenStreamRequest__Output } from './ferry/v1/OpenStreamRequest';
+import type { ParkRequest as _ferry_v1_ParkRequest, ParkRequest__Output as _ferry_v1_ParkRequest__Output } from './ferry/v1/ParkRequest';
+import type { ParkResult as _ferry_v1_ParkResult, ParkResult__Output as _ferry_v1_ParkResult__Output } from './ferry/v1/ParkResult';
+import type { PhaseTime as _ferry_v1_PhaseTime, PhaseTime__Output as _ferry_v1_PhaseTime__Output } from './ferry/v1/PhaseTime';
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from './ferry/v1/PortMapping';
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
@@ -71,12 +77,18 @@ export interface ProtoGrpcType {
       JournalPhase: EnumTypeDefinition
       ListContainersReply: MessageTypeDefinition<_ferry_v1_ListContainersReply, _ferry_v1_ListContainersReply__Output>
       ListContainersRequest: MessageTypeDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersRequest__Output>
+      ListMigrationsReply: MessageTypeDefinition<_ferry_v1_ListMigrationsReply, _ferry_v1_ListMigrationsReply__Output>
+      ListMigrationsRequest: MessageTypeDefinition<_ferry_v1_ListMigrationsRequest, _ferry_v1_ListMigrationsRequest__Output>
+      MigrationEntry: MessageTypeDefinition<_ferry_v1_MigrationEntry, _ferry_v1_MigrationEntry__Output>
       MigrationEvent: MessageTypeDefinition<_ferry_v1_MigrationEvent, _ferry_v1_MigrationEvent__Output>
       MigrationStatusReply: MessageTypeDefinition<_ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusReply__Output>
       MigrationStatusRequest: MessageTypeDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusRequest__Output>
       Mount: MessageTypeDefinition<_ferry_v1_Mount, _ferry_v1_Mount__Output>
       OpenStreamReply: MessageTypeDefinition<_ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamReply__Output>
       OpenStreamRequest: MessageTypeDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamRequest__Output>
+      ParkRequest: MessageTypeDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkRequest__Output>
+      ParkResult: MessageTypeDefinition<_ferry_v1_ParkResult, _ferry_v1_ParkResult__Output>
+      PhaseTime: MessageTypeDefinition<_ferry_v1_PhaseTime, _ferry_v1_PhaseTime__Output>
       PortMapping: MessageTypeDefinition<_ferry_v1_PortMapping, _ferry_v1_PortMapping__Output>
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
       PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>

@@ -37,18 +37,28 @@ export async function spawnIn(host: string, args: string[], ready = 'listening')
 
 export interface Lab {
   inventory: string;
+  /** In an SSH-only lab: the key and known_hosts the lab made, for scp between its hosts. */
+  ssh?: { identity: string; knownHosts: string } | undefined;
   pki: string;
   ip: Record<string, string>;
   agents: Record<string, number>;
 }
 
-export async function labUp(): Promise<Lab> {
+/** Brings the lab up with `hosts` hosts (hostA, hostB, ...; evacuate needs a third). */
+/** `ssh`: an SSH-only lab (scripts/lab up --ssh), as between datacenters: the agents behind SSH, scp there for the manual pipeline. */
+export async function labUp(hosts = 2, options: { ssh?: boolean } = {}): Promise<Lab> {
   await execa(`${ROOT}scripts/lab`, ['down'], { env });
-  await execa(`${ROOT}scripts/lab`, ['up', '--hosts', '2'], { env, stdout: 'inherit', stderr: 'inherit' });
+  await execa(`${ROOT}scripts/lab`, ['up', '--hosts', String(hosts), ...(options.ssh ? ['--ssh'] : [])], { env, stdout: 'inherit', stderr: 'inherit' });
   const inventory = await lab('inventory');
-  const state = JSON.parse(readFileSync(inventory, 'utf8')) as { tls: { dir: string }; hosts: Record<string, { address: string; stateDir: string }> };
+  const state = JSON.parse(readFileSync(inventory, 'utf8')) as {
+    tls: { dir: string };
+    knownHosts?: string;
+    hosts: Record<string, { address: string; stateDir: string; ssh?: { identity: string } }>;
+  };
+  const first = Object.values(state.hosts)[0];
   return {
     inventory,
+    ssh: first?.ssh && state.knownHosts ? { identity: first.ssh.identity, knownHosts: state.knownHosts } : undefined,
     pki: state.tls.dir,
     ip: Object.fromEntries(Object.entries(state.hosts).map(([h, v]) => [h, v.address])),
     agents: Object.fromEntries(Object.entries(state.hosts).map(([h, v]) => [h, Number(readFileSync(`${v.stateDir}/agent.pid`, 'utf8').trim())])),

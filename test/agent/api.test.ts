@@ -155,3 +155,39 @@ describe('the agent API refuses bad input and changes nothing', () => {
     expect(code(await stream({ ...base, destinationHost: 'hostT' }))).toEqual([grpc.status.INVALID_ARGUMENT, 'SAME_HOST']);
   });
 });
+
+describe('an agent that is stopping', () => {
+  it('refuses new migrations and parks with AGENT_STOPPING, and still answers about the ones it has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-stopping-'));
+    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
+    const stopping = new AgentService({ name: 'hostS', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
+    await stopping.open();
+    const started = await startServer(stopping, silentLogger);
+    const caller = agentClient(`127.0.0.1:${started.port}`);
+    try {
+      stopping.stop();
+      const call = (method: string, request: unknown) =>
+        new Promise<grpc.ServiceError>((resolve, reject) => {
+          const fn = (caller as unknown as Record<string, Function>)[method]!.bind(caller);
+          fn(request, (error: grpc.ServiceError | null) => (error ? resolve(error) : reject(new Error(`${method} succeeded`))));
+        });
+      const container = { id: 'a'.repeat(64), name: 'c' };
+      expect(code(await call('prepareReceive', { migrationId: 'm-s1', sourceHost: 'hostA', container }))).toEqual([grpc.status.UNAVAILABLE, 'AGENT_STOPPING']);
+      const streamed = (method: 'checkpointAndSend' | 'park', request: unknown) =>
+        new Promise<grpc.ServiceError>((resolve, reject) => {
+          const stream = (caller[method] as (r: never) => grpc.ClientReadableStream<unknown>)(request as never);
+          stream.on('data', () => {});
+          stream.on('error', resolve);
+          stream.on('end', () => reject(new Error('accepted')));
+        });
+      const checkpoint = { migrationId: 'm-s2', container: 'c', destinationHost: 'hostB', destinationAddress: '127.0.0.1:1', compress: 'COMPRESSION_NONE' };
+      expect(code(await streamed('checkpointAndSend', checkpoint))).toEqual([grpc.status.UNAVAILABLE, 'AGENT_STOPPING']);
+      expect(code(await streamed('park', { containers: [] }))).toEqual([grpc.status.UNAVAILABLE, 'AGENT_STOPPING']);
+      // A question about a migration is not new work: it is answered as ever.
+      expect(code(await call('migrationStatus', { migrationId: 'm-none' }))).toEqual([grpc.status.NOT_FOUND, 'MIGRATION_UNKNOWN']);
+    } finally {
+      caller.close();
+      started.server.forceShutdown();
+    }
+  });
+});

@@ -84,6 +84,63 @@ describe('the agent journal', () => {
     expect(phases).toEqual({ 'm-sent': 'sent', 'm-sealed': 'sealed', 'm-sending': 'transfer', 'm-restored': 'restored', 'm-received': 'received' });
   });
 
+  it('stamps every phase it enters, keeps why a migration was rolled back, and lists newest first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
+    const journal = new Journal(dir);
+    await journal.open();
+    await journal.create({ ...base, id: 'm-a', phase: 'checkpoint' });
+    await journal.advance('m-a', 'transfer');
+    await journal.advance('m-a', 'rollback', { outcome: 'TRANSFER_FAILED: the link is down' });
+    await journal.advance('m-a', 'failed', { outcome: 'restored from local checkpoint' });
+    const record = journal.require('m-a');
+    expect(record.phases?.map((p) => p.phase)).toEqual(['checkpoint', 'transfer', 'rollback', 'failed']);
+    const times = record.phases?.map((p) => Date.parse(p.at)) ?? [];
+    expect(times.every((t, i) => i === 0 || t >= (times[i - 1] ?? 0))).toBe(true);
+    expect(record.phases?.at(-1)?.at).toBe(record.updatedAt);
+    expect(record.reason).toBe('TRANSFER_FAILED: the link is down');
+    expect(record.outcome).toBe('restored from local checkpoint');
+    await new Promise((r) => setTimeout(r, 5));
+    await journal.create({ ...base, id: 'm-b', phase: 'checkpoint' });
+    expect(journal.list().map((r) => r.id)).toEqual(['m-b', 'm-a']);
+    // All of it on disk, read back after a restart.
+    const reopened = new Journal(dir);
+    await reopened.open();
+    expect(reopened.require('m-a').phases).toEqual(record.phases);
+  });
+
+  it('keeps the newest finished records as history, and none younger than the minimum age goes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
+    const finish = async (journal: Journal, id: string) => {
+      await journal.create({ ...base, id, phase: 'checkpoint' });
+      await journal.advance(id, 'rollback', { outcome: 'CANCELLED: test' });
+      await journal.advance(id, 'failed', { outcome: 'resumed' });
+    };
+    const young = new Journal(dir, { keep: 2 });
+    await young.open();
+    for (const id of ['m-1', 'm-2', 'm-3']) await finish(young, id);
+    // Three finished, two to keep, but all younger than a week: nothing goes.
+    expect(young.list()).toHaveLength(3);
+
+    const journal = new Journal(dir, { keep: 2, minAgeMs: 0 });
+    expect((await journal.open()).map((r) => r.id).sort()).toEqual(['m-2', 'm-3']); // pruned on open
+    await journal.create({ ...base, id: 'm-open', phase: 'checkpoint' });
+    await finish(journal, 'm-4');
+    // The open one is never history; of the finished, the newest two stay, on disk too.
+    expect(journal.list().map((r) => r.id).sort()).toEqual(['m-3', 'm-4', 'm-open']);
+    expect((await new Journal(dir, { keep: 1000 }).open()).map((r) => r.id).sort()).toEqual(['m-3', 'm-4', 'm-open']);
+  });
+
+  it('reads records written before phase times were kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
+    await new Journal(dir).open();
+    const old = { ...base, id: 'm-old', phase: 'transfer', createdAt: '2026-11-01T00:00:00.000Z', updatedAt: '2026-11-01T00:00:01.000Z' };
+    writeFileSync(join(dir, 'migrations', 'm-old.json'), JSON.stringify(old));
+    const journal = new Journal(dir);
+    await journal.open();
+    await journal.advance('m-old', 'sealed');
+    expect(journal.require('m-old').phases?.map((p) => p.phase)).toEqual(['sealed']);
+  });
+
   it('knows unknown and malformed migration IDs apart', async () => {
     const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-journal-')));
     await journal.open();

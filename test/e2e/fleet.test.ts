@@ -15,8 +15,8 @@ describe('hosts, ps and evacuate', () => {
   it('ferry hosts shows every agent with its versions and criu check', async () => {
     const r = await ferry(['hosts']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^hostA +\S+:7070 +up +podman 4\.\d+\.\d+ runc \S+ criu 4\.\d+\.\d+ check ok/m);
-    expect(r.stdout).toMatch(/^hostB +\S+:7070 +up /m);
+    expect(r.stdout).toMatch(/^hostA +\S+:7070 +SERVING +podman 4\.\d+\.\d+ runc \S+ criu 4\.\d+\.\d+ check ok/m);
+    expect(r.stdout).toMatch(/^hostB +\S+:7070 +SERVING /m);
     const json = await ferry(['hosts', '--json']);
     const hosts = (json.events[0] as { hosts: Array<{ host: string; ok: boolean }> }).hosts;
     expect(hosts.map((h) => [h.host, h.ok])).toEqual([['hostA', true], ['hostB', true]]);

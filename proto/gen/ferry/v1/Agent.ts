@@ -11,11 +11,15 @@ import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferr
 import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from '../../ferry/v1/InspectContainerRequest';
 import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContainersReply__Output as _ferry_v1_ListContainersReply__Output } from '../../ferry/v1/ListContainersReply';
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from '../../ferry/v1/ListContainersRequest';
+import type { ListMigrationsReply as _ferry_v1_ListMigrationsReply, ListMigrationsReply__Output as _ferry_v1_ListMigrationsReply__Output } from '../../ferry/v1/ListMigrationsReply';
+import type { ListMigrationsRequest as _ferry_v1_ListMigrationsRequest, ListMigrationsRequest__Output as _ferry_v1_ListMigrationsRequest__Output } from '../../ferry/v1/ListMigrationsRequest';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from '../../ferry/v1/MigrationEvent';
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from '../../ferry/v1/MigrationStatusReply';
 import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from '../../ferry/v1/MigrationStatusRequest';
 import type { OpenStreamReply as _ferry_v1_OpenStreamReply, OpenStreamReply__Output as _ferry_v1_OpenStreamReply__Output } from '../../ferry/v1/OpenStreamReply';
 import type { OpenStreamRequest as _ferry_v1_OpenStreamRequest, OpenStreamRequest__Output as _ferry_v1_OpenStreamRequest__Output } from '../../ferry/v1/OpenStreamRequest';
+import type { ParkRequest as _ferry_v1_ParkRequest, ParkRequest__Output as _ferry_v1_ParkRequest__Output } from '../../ferry/v1/ParkRequest';
+import type { ParkResult as _ferry_v1_ParkResult, ParkResult__Output as _ferry_v1_ParkResult__Output } from '../../ferry/v1/ParkResult';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from '../../ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from '../../ferry/v1/PrepareReceiveRequest';
 import type { ProbeReply as _ferry_v1_ProbeReply, ProbeReply__Output as _ferry_v1_ProbeReply__Output } from '../../ferry/v1/ProbeReply';
@@ -69,6 +73,15 @@ export interface AgentClient extends grpc.Client {
   listContainers(argument: _ferry_v1_ListContainersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
   listContainers(argument: _ferry_v1_ListContainersRequest, callback: grpc.requestCallback<_ferry_v1_ListContainersReply__Output>): grpc.ClientUnaryCall;
   
+  ListMigrations(argument: _ferry_v1_ListMigrationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  ListMigrations(argument: _ferry_v1_ListMigrationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  ListMigrations(argument: _ferry_v1_ListMigrationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  ListMigrations(argument: _ferry_v1_ListMigrationsRequest, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  listMigrations(argument: _ferry_v1_ListMigrationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  listMigrations(argument: _ferry_v1_ListMigrationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  listMigrations(argument: _ferry_v1_ListMigrationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  listMigrations(argument: _ferry_v1_ListMigrationsRequest, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  
   MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
   MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
   MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
@@ -86,6 +99,11 @@ export interface AgentClient extends grpc.Client {
   openStream(argument: _ferry_v1_OpenStreamRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
   openStream(argument: _ferry_v1_OpenStreamRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
   openStream(argument: _ferry_v1_OpenStreamRequest, callback: grpc.requestCallback<_ferry_v1_OpenStreamReply__Output>): grpc.ClientUnaryCall;
+  
+  Park(argument: _ferry_v1_ParkRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  Park(argument: _ferry_v1_ParkRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  park(argument: _ferry_v1_ParkRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  park(argument: _ferry_v1_ParkRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
   
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   PrepareReceive(argument: _ferry_v1_PrepareReceiveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
@@ -132,6 +150,11 @@ export interface AgentClient extends grpc.Client {
   takeAddress(argument: _ferry_v1_TakeAddressRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
   takeAddress(argument: _ferry_v1_TakeAddressRequest, callback: grpc.requestCallback<_ferry_v1_TakeAddressReply__Output>): grpc.ClientUnaryCall;
   
+  Unpark(argument: _ferry_v1_ParkRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  Unpark(argument: _ferry_v1_ParkRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  unpark(argument: _ferry_v1_ParkRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  unpark(argument: _ferry_v1_ParkRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_ParkResult__Output>;
+  
 }
 
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
@@ -145,9 +168,13 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   ListContainers: grpc.handleUnaryCall<_ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply>;
   
+  ListMigrations: grpc.handleUnaryCall<_ferry_v1_ListMigrationsRequest__Output, _ferry_v1_ListMigrationsReply>;
+  
   MigrationStatus: grpc.handleUnaryCall<_ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply>;
   
   OpenStream: grpc.handleUnaryCall<_ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply>;
+  
+  Park: grpc.handleServerStreamingCall<_ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult>;
   
   PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
   
@@ -159,6 +186,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   TakeAddress: grpc.handleUnaryCall<_ferry_v1_TakeAddressRequest__Output, _ferry_v1_TakeAddressReply>;
   
+  Unpark: grpc.handleServerStreamingCall<_ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult>;
+  
 }
 
 export interface AgentDefinition extends grpc.ServiceDefinition {
@@ -167,11 +196,14 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   Info: MethodDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoReply, _ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply__Output>
   InspectContainer: MethodDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_ContainerInfo, _ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo__Output>
   ListContainers: MethodDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersReply, _ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply__Output>
+  ListMigrations: MethodDefinition<_ferry_v1_ListMigrationsRequest, _ferry_v1_ListMigrationsReply, _ferry_v1_ListMigrationsRequest__Output, _ferry_v1_ListMigrationsReply__Output>
   MigrationStatus: MethodDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply__Output>
   OpenStream: MethodDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply__Output>
+  Park: MethodDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkResult, _ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult__Output>
   PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
   Probe: MethodDefinition<_ferry_v1_ProbeRequest, _ferry_v1_ProbeReply, _ferry_v1_ProbeRequest__Output, _ferry_v1_ProbeReply__Output>
   Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>
   Rollback: MethodDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackReply, _ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply__Output>
   TakeAddress: MethodDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressRequest__Output, _ferry_v1_TakeAddressReply__Output>
+  Unpark: MethodDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkResult, _ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult__Output>
 }

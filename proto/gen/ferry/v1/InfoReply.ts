@@ -19,6 +19,7 @@ export interface InfoReply {
   'certNotAfter'?: (string);
   'dataPort'?: (number);
   'problems'?: (string)[];
+  'freeMemoryBytes'?: (number | string | Long);
 }
 
 export interface InfoReply__Output {
@@ -38,4 +39,5 @@ export interface InfoReply__Output {
   'certNotAfter': (string);
   'dataPort': (number);
   'problems': (string)[];
+  'freeMemoryBytes': (number);
 }

@@ -5,39 +5,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tcpAnswers } from '../../common/tcp.ts';
-import { fillRedis, REDIS_IMAGE, redisCli, ROOT } from './lab.ts';
+import { tcpAnswers } from '../../../common/tcp.ts';
+import { fillRedis, redisCli } from '../lab.ts';
+import { ownLab } from './lab.ts';
 
 // A lab of its own: the shared one (test/e2e/lab-setup.ts) is not an SSH lab.
-const env = { FERRY_LAB: 'ferryssh', FERRY_LAB_SUBNET: '172.31.83', FERRY_AGENT_BIN: `${ROOT}test/fixtures/ferry-agent-test` };
 const HOSTS = ['hostA', 'hostB'];
-const ip = (host: string) => `${env.FERRY_LAB_SUBNET}.${11 + HOSTS.indexOf(host)}`;
-
-const lab = (args: string[], reject = true) => execa(`${ROOT}scripts/lab`, args, { env, reject, timeout: 300_000 });
-const podman = async (host: string, args: string[]) => String((await lab(['podman', host, ...args], false)).stdout).trim();
-const inventory = '/var/lib/ferry-lab/ferryssh/inventory.json';
-
-async function ferry(args: string[]) {
-  const r = await execa(`${ROOT}bin/ferry`, [...args, '--inventory', inventory], { reject: false, timeout: 300_000 });
-  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), output: `${String(r.stdout)}\n${String(r.stderr)}` };
-}
-
-async function startRedis(host: string, name: string, port: number): Promise<void> {
-  await podman(host, ['rm', '-f', '-t', '0', '--ignore', name]);
-  await lab(['podman', host, 'run', '-d', '--name', name, '-p', `${port}:6379`, REDIS_IMAGE, 'redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
-  for (let i = 0; i < 50; i += 1) {
-    if ((await redisCli(ip(host), port, ['ping']).catch(() => '')) === 'PONG') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`redis ${name} did not answer on ${host}`);
-}
-
-const running = async (name: string) => {
-  const states = await Promise.all(HOSTS.map(async (h) => [h, await podman(h, ['container', 'inspect', '--format', '{{.State.Status}}', name])] as const));
-  return states.filter(([, s]) => s === 'running').map(([h]) => h);
-};
+const own = ownLab({ name: 'ferryssh', subnet: '172.31.83', hosts: HOSTS });
+const { lab, ferry, running } = own;
+const ip = (host: string) => `${own.env.FERRY_LAB_SUBNET}.${11 + HOSTS.indexOf(host)}`;
+const startRedis = own.startRedis;
 
 describe('hosts reached only over SSH', () => {
   let scratch: string;
@@ -57,7 +35,7 @@ describe('hosts reached only over SSH', () => {
     for (const host of HOSTS) expect(await tcpAnswers(ip(host), 7070, 1_000), `${host}'s agent port from outside`).toBe(false);
     const r = await ferry(['hosts']);
     expect(r.code, r.output).toBe(0);
-    for (const host of HOSTS) expect(r.stdout).toMatch(new RegExp(`${host}\\s+ssh root@${ip(host).replaceAll('.', '\\.')}\\s+up`));
+    for (const host of HOSTS) expect(r.stdout).toMatch(new RegExp(`${host}\\s+ssh root@${ip(host).replaceAll('.', '\\.')}\\s+SERVING`));
   });
 
   it('moves a Redis with its keys, agent to agent through SSH', async () => {

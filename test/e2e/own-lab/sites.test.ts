@@ -3,56 +3,22 @@
 // be. A container's IP from hostA's 10.88.0.0/16 cannot live in hostC's 10.89.0.0/16: without
 // --new-address the preflight refuses and names the flag; with it, the container comes back on
 // hostC with a new IP, its keys and its bind-mounted data intact, its TCP connections closed.
-// This file brings up a lab of its own (ferrysite) and tears it down even when a test fails; run
-// it alone with FERRY_E2E_SHARED_LAB=0, so that the e2e project's shared lab is left alone.
-import { execa, type Result } from 'execa';
+// This file brings up a lab of its own (ferrysite) and tears it down even when a test fails.
+import { execa } from 'execa';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillRedis, REDIS_IMAGE, redisCli, ROOT } from './lab.ts';
+import { fillRedis, REDIS_IMAGE, redisCli } from '../lab.ts';
+import { ownLab } from './lab.ts';
 
-const env = {
-  FERRY_LAB: 'ferrysite',
-  FERRY_LAB_SUBNET: '172.31.81',
-  FERRY_LAB_SITE2_SUBNET: '172.31.82',
-  FERRY_AGENT_BIN: `${ROOT}test/fixtures/ferry-agent-test`,
-};
 const HOSTS = ['hostA', 'hostB', 'hostC'];
+const own = ownLab({ name: 'ferrysite', subnet: '172.31.81', hosts: HOSTS, env: { FERRY_LAB_SITE2_SUBNET: '172.31.82' } });
+const { env, lab, podman, running: runningOn } = own;
+const hostIp = own.ip;
+const ferry = (args: string[]) => own.ferry([...args, '--json']);
 const NAME = 'e2e-site';
 const PORT = 6396;
 const KEYS = 10_000;
 const DATA = '/srv/e2e-site';
-
-function lab(args: string[], options: { reject?: boolean } = {}): Promise<Result> {
-  return execa(`${ROOT}scripts/lab`, args, { env, reject: options.reject ?? true, timeout: 300_000 });
-}
-
-async function podman(host: string, args: string[], options: { reject?: boolean } = {}): Promise<string> {
-  return String((await lab(['podman', host, ...args], options)).stdout).trim();
-}
-
-async function hostIp(host: string): Promise<string> {
-  return String((await lab(['ip', host])).stdout).trim();
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  events: Array<Record<string, unknown>>;
-}
-
-async function ferry(args: string[]): Promise<Run> {
-  const inventory = String((await lab(['inventory'])).stdout).trim();
-  const r = await execa(`${ROOT}bin/ferry`, [...args, '--json', '--inventory', inventory], { reject: false, timeout: 300_000 });
-  const stdout = String(r.stdout);
-  const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events };
-}
-
-async function runningOn(name: string): Promise<string[]> {
-  const states = await Promise.all(HOSTS.map(async (h) => [h, await podman(h, ['container', 'inspect', '--format', '{{.State.Status}}', name], { reject: false })] as const));
-  return states.filter(([, state]) => state === 'running').map(([h]) => h);
-}
 
 /** The container's IP on a host, as podman has it. */
 async function containerIp(host: string, name: string): Promise<string> {
@@ -86,7 +52,7 @@ afterAll(async () => {
     process.stderr.write(`FERRY_E2E_KEEP=1: lab ${env.FERRY_LAB} kept; remove it with FERRY_LAB=${env.FERRY_LAB} scripts/lab down\n`);
     return;
   }
-  await lab(['down'], { reject: false });
+  await lab(['down'], false);
 }, 300_000);
 
 describe('a second site (scripts/lab up --site hostC=2)', () => {
@@ -105,7 +71,7 @@ describe('a second site (scripts/lab up --site hostC=2)', () => {
 
 describe('moving a container to another site', () => {
   beforeAll(async () => {
-    await Promise.all(HOSTS.map((h) => podman(h, ['rm', '-f', '-t', '0', '--ignore', NAME], { reject: false })));
+    await Promise.all(HOSTS.map((h) => podman(h, ['rm', '-f', '-t', '0', '--ignore', NAME])));
     await lab(['exec', 'hostA', 'sh', '-c', `mkdir -p ${DATA}/nested && echo written-on-hostA > ${DATA}/notes.txt && head -c 1048576 /dev/urandom > ${DATA}/nested/blob`]);
     await podman('hostA', ['run', '-d', '--name', NAME, '-p', `${PORT}:6379`, '-v', `${DATA}:/data`, REDIS_IMAGE, 'redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
     const ipA = await hostIp('hostA');
@@ -127,7 +93,7 @@ describe('moving a container to another site', () => {
     }
     expect(await runningOn(NAME)).toEqual(['hostA']);
     expect(await podman('hostC', ['ps', '-a', '--format', '{{.Names}}'])).toBe('');
-    expect((await lab(['exec', 'hostC', 'test', '-e', DATA], { reject: false })).exitCode).toBe(1);
+    expect((await lab(['exec', 'hostC', 'test', '-e', DATA], false)).exitCode).toBe(1);
     expect(await containerIp('hostA', NAME)).toBe(sourceIp);
     expect(await redisCli(await hostIp('hostA'), PORT, ['dbsize'])).toBe(String(KEYS));
   });

@@ -1,0 +1,107 @@
+// ferry evacuate --parallel on a lab of its own with three hosts: six Redis containers leave
+// hostA, up to three at once, spread over hostB and hostC by their room, each with its keys; then
+// one whose post-restore hook fails is rolled back to hostA while the other five move, and one
+// whose port is taken on hostB goes to hostC.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, fillRedis, redisCli } from '../lab.ts';
+import { ownLab } from './lab.ts';
+
+// A lab of its own: the shared one (test/e2e/lab-setup.ts) has two hosts.
+const HOSTS = ['hostA', 'hostB', 'hostC'];
+const DESTINATIONS = ['hostB', 'hostC'];
+const own = ownLab({ name: 'ferryevac', subnet: '172.31.84', hosts: HOSTS });
+const { lab, podman, ferry, running } = own;
+const ip = (host: string) => `${own.env.FERRY_LAB_SUBNET}.${11 + HOSTS.indexOf(host)}`;
+const KEYS = 2_000;
+
+/** A Redis on hostA with KEYS keys and its own name under `who`; extra podman run flags before the image. */
+async function startRedis(name: string, port: number, extra: string[] = []): Promise<void> {
+  await own.startRedis('hostA', name, port, extra);
+  await fillRedis(ip('hostA'), port, KEYS);
+  await redisCli(ip('hostA'), port, ['set', 'who', name]);
+}
+
+/** The container runs on exactly one host, answers there with every key it had; that host. */
+async function keptItsKeys(name: string, port: number): Promise<string> {
+  const where = await running(name);
+  expect(where, `${name} runs on`).toHaveLength(1);
+  const host = where[0] as string;
+  expect(await redisCli(ip(host), port, ['get', 'who']), `${name}'s marker on ${host}`).toBe(name);
+  expect(await redisCli(ip(host), port, ['dbsize']), `${name}'s keys on ${host}`).toBe(String(KEYS + 1));
+  expect(await redisCli(ip(host), port, ['get', 'key:1234'])).toBe('val:1234');
+  return host;
+}
+
+const removeAll = own.removeEverywhere;
+
+describe('ferry evacuate --parallel over two destinations', () => {
+  beforeAll(async () => {
+    await lab(['down']);
+    try {
+      await lab(['up', '--hosts', '3']);
+    } catch (error) {
+      await lab(['down'], false);
+      throw error;
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    if (process.env.FERRY_E2E_KEEP !== '1') await lab(['down'], false);
+  }, 300_000);
+
+  const first = [1, 2, 3, 4, 5, 6].map((i) => ({ name: `evac-r${i}`, port: 6500 + i }));
+
+  it('moves six Redis containers, three at once, spread over hostB and hostC, each with its keys', async () => {
+    for (const c of first) await startRedis(c.name, c.port);
+    const r = await ferry(['evacuate', '--from', 'hostA', '--to', 'hostB,hostC', '--parallel', '3', '--json']);
+    expect(r.code, r.output).toBe(0);
+
+    const end = r.events.find((e) => e.event === 'evacuated') as { moved: number; failed: number; total: number; results: Array<{ container: string; to: string; result: string; downtimeMs: number }> };
+    expect(end, r.output).toMatchObject({ total: 6, moved: 6, failed: 0 });
+    expect(end.results.map((x) => x.result)).toEqual(Array(6).fill('moved'));
+    for (const x of end.results) expect(x.downtimeMs).toBeGreaterThan(0);
+    // Up to three at once, and never more; and more than one frozen and on its way at a time.
+    const inFlight = r.events.filter((e) => e.event === 'evacuation-progress').map((e) => e.inFlight as Array<{ phase: string }>);
+    expect(Math.max(...inFlight.map((f) => f.length))).toBe(3);
+    expect(Math.max(...inFlight.map((f) => f.filter((x) => ['checkpoint', 'transfer', 'restore', 'verify'].includes(x.phase)).length))).toBeGreaterThan(1);
+    // A migration's own events come with their container, its progress included.
+    expect(r.events.some((e) => e.event === 'done' && typeof e.container === 'string')).toBe(true);
+    // The destinations' free memory, as their agents now say it.
+    const start = r.events.find((e) => e.event === 'evacuation') as { destinations: Array<{ host: string; freeMemoryBytes: number; freeDiskBytes: number }> };
+    for (const d of start.destinations) expect(d.freeMemoryBytes, d.host).toBeGreaterThan(0);
+
+    const where = new Map<string, string>();
+    for (const c of first) where.set(c.name, await keptItsKeys(c.name, c.port));
+    for (const c of first) expect(where.get(c.name), c.name).toBe(end.results.find((x) => x.container === c.name)?.to);
+    for (const host of DESTINATIONS) expect([...where.values()].filter((h) => h === host).length, `containers on ${host}`).toBeGreaterThan(0);
+    expect(await podman('hostA', ['ps', '--quiet'])).toBe('');
+  });
+
+  it('one that fails is rolled back to hostA and the other five move; a port taken on hostB sends its container to hostC', async () => {
+    await removeAll(first.map((c) => c.name));
+    const second = [1, 2, 3, 4, 5, 6].map((i) => ({ name: `evac-s${i}`, port: 6510 + i }));
+    const [, blocked, , , , failing] = second as [unknown, { name: string; port: number }, unknown, unknown, unknown, { name: string; port: number }];
+    for (const c of second) {
+      // A post-restore hook that cannot run: the restore on the destination fails after the freeze, and rolls back.
+      await startRedis(c.name, c.port, c === failing ? ['--label', 'io.ferry.hook.post-restore=["/no/such/hook"]'] : []);
+    }
+    // hostB has the port of `blocked` taken by a container of its own: its preflight there says no.
+    await lab(['podman', 'hostB', 'run', '-d', '--name', 'evac-port-holder', '-p', `${blocked.port}:8080`, BUSYBOX_IMAGE, 'httpd', '-f', '-p', '8080']);
+
+    const r = await ferry(['evacuate', '--from', 'hostA', '--to', 'hostB,hostC', '--parallel', '3']);
+    expect(r.code, r.output).toBe(1);
+    // The table: every container, where it went, how it ended, its downtime.
+    expect(r.stdout).toMatch(/^container +destination +result +downtime$/m);
+    for (const c of second.filter((x) => x !== failing)) expect(r.stdout).toMatch(new RegExp(`^${c.name} +host[BC] +moved.* \\d+(\\.\\d+)? m?s$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${failing.name} +host[BC] +failed: HOOK_FAILED, runs on hostA +-$`, 'm'));
+    expect(r.stdout).toMatch(/evacuate +hostA: 5 of 6 running containers moved, 1 failed and stayed/);
+    expect(r.stdout).toMatch(/evacuate +hostA: \d of 6 done.*; in flight: /);
+    expect(r.output).toContain(`[${failing.name}] rollback`);
+
+    expect(await keptItsKeys(failing.name, failing.port)).toBe('hostA');
+    expect(await keptItsKeys(blocked.name, blocked.port)).toBe('hostC');
+    for (const c of second.filter((x) => x !== failing && x !== blocked)) expect(DESTINATIONS).toContain(await keptItsKeys(c.name, c.port));
+    // Nothing of the failed one is left on a destination.
+    for (const host of DESTINATIONS) expect(await podman(host, ['ps', '-a', '--filter', `name=^${failing.name}$`, '--format', '{{.Names}}'])).toBe('');
+  });
+});
