@@ -68,8 +68,9 @@ sshd_start() {
     "ListenAddress $ip:22" "HostKey $d/ssh_host_ed25519_key" "PidFile $d/sshd.pid" \
     "AuthorizedKeysFile $ssh_dir/authorized_keys" "PermitRootLogin prohibit-password" \
     "PasswordAuthentication no" "KbdInteractiveAuthentication no" "UsePAM no" \
-    "AllowTcpForwarding yes" "StrictModes no" "PrintMotd no" >"$d/sshd_config"
-  # sshd's privilege separation directory; the hosts share the root's /run.
+    "AllowTcpForwarding yes" "StrictModes no" "PrintMotd no" "Subsystem sftp internal-sftp" >"$d/sshd_config"
+  # scp speaks SFTP (OpenSSH 9): internal-sftp serves it. sshd's privilege separation directory
+  # is the root's /run/sshd, which the hosts share.
   mkdir -p /run/sshd
   nsenter --net="$(host_netns "$h")" --mount="$(host_mntns "$h")" -- /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log" ||
     die "$h: sshd did not start (see $d/sshd.log)"
