@@ -215,10 +215,6 @@ export class AgentService {
     return run;
   }
 
-  get stopping(): boolean {
-    return this.#stopping;
-  }
-
   /** From now on new migrations and parks are refused; those under way are finished or rolled back. */
   stop(): void {
     this.#stopping = true;

@@ -37,11 +37,12 @@ async function writeDurably(path: string, text: string): Promise<void> {
     await handle.close();
   }
   await rename(`${path}.tmp`, path);
-  await syncDir(join(path, '..'));
+  await syncPath(join(path, '..'));
 }
 
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** fsync of a file or a directory (a rename is durable once its directory is synced). */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {

@@ -7,7 +7,7 @@
 // post-restore and validation hooks, checks the published ports answer here, and only then
 // removes the checkpoint. After a reboot, whatever a park left half done is settled: a complete
 // checkpoint is restored, a container that was never checkpointed is started again.
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { FerryError } from '../../common/errors.ts';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
@@ -16,7 +16,7 @@ import { checkpoint } from '../podman/checkpoint.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer, inspectContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer, restoreImport } from '../podman/restore.ts';
-import { syncDir, type ParkBook, type ParkRecord } from './book.ts';
+import { syncPath, type ParkBook, type ParkRecord } from './book.ts';
 
 export interface ParkContext extends HostContext {
   book: ParkBook;
@@ -36,15 +36,6 @@ export type ParkProgress = (result: ParkResult) => void;
 
 const PARK_TIMEOUT_MS = 10 * 60_000;
 
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 function failure(error: unknown): string {
   const e = FerryError.from(error);
   return `${e.code}: ${e.message}`;
@@ -53,16 +44,19 @@ function failure(error: unknown): string {
 /** Parks the named running containers (all of them when none is named), one after the other. */
 export async function parkContainers(ctx: ParkContext, names: readonly string[], progress: ParkProgress): Promise<ParkResult[]> {
   const running = (await listContainers(ctx.podman, false)).filter((c) => c.state === 'running');
-  const wanted = names.length ? names.map((n) => running.find((c) => c.name === n || c.id.startsWith(n)) ?? n) : running;
-  const missing = wanted.filter((w): w is string => typeof w === 'string');
+  const find = (name: string) => running.find((c) => c.name === name || c.id.startsWith(name));
+  const missing = names.filter((n) => !find(n));
   if (missing.length) throw new FerryError('CONTAINER_NOT_RUNNING', `not running on ${ctx.host}: ${missing.join(', ')}`, { host: ctx.host });
-  const busy = new Set(ctx.journal.active().map((r) => r.containerId));
+  const wanted = (names.length ? running.filter((c) => names.some((n) => find(n) === c)) : running).sort((a, b) => a.name.localeCompare(b.name));
+  // Refused before any record is made: a park never half-begins.
+  const migrating = new Set(ctx.journal.active().map((r) => r.containerId));
+  const busy = wanted.find((c) => migrating.has(c.id));
+  if (busy) throw new FerryError('MIGRATION_BUSY', `container ${busy.name} is being migrated; park it once that is over`, { host: ctx.host });
   const batch = new Date().toISOString();
   // Every container is named before the first is touched: a reboot in the middle then knows
   // which ones the park meant to keep, and starts again those it never reached.
   const records: ParkRecord[] = [];
-  for (const summary of [...(wanted as Exclude<(typeof wanted)[number], string>[])].sort((a, b) => a.name.localeCompare(b.name))) {
-    if (busy.has(summary.id)) throw new FerryError('MIGRATION_BUSY', `container ${summary.name} is being migrated; park it once that is over`, { host: ctx.host });
+  for (const summary of wanted) {
     if (ctx.book.unfinished().some((r) => r.containerId === summary.id)) continue;
     records.push(await ctx.book.create({ container: summary.name, containerId: summary.id, batch, ports: summary.ports }));
   }
@@ -92,9 +86,9 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
     log.info({}, 'parking: checkpointing to this host\'s disk');
     // podman stops the container as it dumps it: nothing it writes can come after its checkpoint.
     await checkpoint(ctx.podman, { container: container.id, exportPath: partial, compress: 'none' }, { timeoutMs: PARK_TIMEOUT_MS });
-    await fsyncFile(partial);
+    await syncPath(partial);
     await rename(partial, record.archivePath);
-    await syncDir(ctx.book.dir);
+    await syncPath(ctx.book.dir);
     const bytes = (await stat(record.archivePath)).size;
     await ctx.book.advance(record.id, 'parked', { outcome: `parked: ${bytes} bytes` });
     log.info({ bytes }, 'parked');

@@ -9,14 +9,6 @@ import { DataConnection } from '../dataplane/client.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 
-/** The host part of an agent address (host:port, [v6]:port). */
-export function hostOf(address: string): string {
-  const bracketed = /^\[(.*)\]:\d+$/.exec(address);
-  if (bracketed?.[1]) return bracketed[1];
-  const colon = address.lastIndexOf(':');
-  return colon > 0 ? address.slice(0, colon) : address;
-}
-
 export class StreamOpener {
   readonly #peer: AgentConnection<ReachableAgent>;
   readonly #dialer: Dialer;
