@@ -28,8 +28,10 @@ function writer(path: string, bytes: Buffer, options: { delayMs?: number; linger
   const events: Record<string, number> = {};
   const exited = (async () => {
     await sleep(options.delayMs ?? 100);
-    const file = await open(path, 'w');
+    // Taken before the open: the file exists as soon as the kernel made it, which a follower can
+    // see before this function runs again after the open.
     events.created = performance.now();
+    const file = await open(path, 'w');
     const stop = options.stopAt ?? bytes.length;
     for (let i = 0; i < stop; i += 32 * 1024) {
       await file.write(bytes.subarray(i, Math.min(i + 32 * 1024, stop)));
