@@ -308,8 +308,26 @@ export class AgentService {
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
   async prepareReceive(request: PrepareReceiveRequest): Promise<{ checks: PreflightCheck[]; needsImage: boolean }> {
-    if (!request.dryRun) this.#refuseWhenStopping('migrations');
+    if (!request.dryRun) {
+      this.#refuseWhenStopping('migrations');
+      await this.#dropAbandoned(request);
+    }
     return prepareReceive({ ...this.#hostContext, info: await this.#info() }, request);
+  }
+
+  /**
+   * A receive of the same container that was prepared and never began (no stream came, nobody
+   * works on it) was abandoned by its coordinator between preflight and checkpoint: the new
+   * request replaces it rather than wait for its grant to expire. Should that coordinator go on
+   * after all, its source finds the grant gone and resumes the container.
+   */
+  async #dropAbandoned(request: PrepareReceiveRequest): Promise<void> {
+    const containerId = request.container?.id;
+    if (!containerId) return;
+    for (const old of this.journal.active()) {
+      if (old.id === request.migrationId || old.role !== 'destination' || old.containerId !== containerId || old.phase !== 'preflight' || old.touched || this.isBusy(old.id)) continue;
+      await this.track(old.id, () => this.rollback(old.id, `replaced by migration ${request.migrationId} of the same container before any of it arrived`));
+    }
   }
 
   /** Source: checkpoint, streaming the archive to the destination agent (see source/). */

@@ -119,10 +119,24 @@ export class Reconciler {
   async #settleAll(): Promise<void> {
     for (const record of this.#agent.journal.active()) {
       if (this.#agent.isBusy(record.id)) continue;
-      await this.#agent.track(record.id, () => this.#settle(record)).catch((error: unknown) =>
+      await this.#settle(record).catch((error: unknown) =>
         this.#log.warn({ migrationId: record.id, err: FerryError.from(error).message }, 'could not settle the migration yet'),
       );
     }
+  }
+
+  /**
+   * Does what settling `seen` decided, unless the migration moved on while the peer was asked (a
+   * late call of its coordinator, a restore that began meanwhile): a decision made on a record
+   * that changed, or one that a call is now working on, waits for the next round. The check and
+   * the busy mark happen in one turn of the event loop, so no call can slip in between.
+   */
+  #act(seen: MigrationRecord, work: () => Promise<unknown>): Promise<unknown> {
+    if (this.#agent.journal.get(seen.id) !== seen || this.#agent.isBusy(seen.id)) {
+      this.#log.info({ migrationId: seen.id, phase: seen.phase }, 'the migration moved on while its peer was asked: settling it later, if it still needs it');
+      return Promise.resolve();
+    }
+    return this.#agent.track(seen.id, work);
   }
 
   #idle(record: MigrationRecord): number {
@@ -132,15 +146,20 @@ export class Reconciler {
   async #settle(record: MigrationRecord): Promise<void> {
     const agent = this.#agent;
     const log = this.#log.child({ migrationId: record.id, role: record.role, phase: record.phase });
+    const act = (work: () => Promise<unknown>) => this.#act(record, work);
     // A commit or rollback that a crash interrupted is simply finished.
     if (record.phase === 'commit') {
-      log.info({}, 'finishing an interrupted commit');
-      await agent.commit(record.id);
+      await act(() => {
+        log.info({}, 'finishing an interrupted commit');
+        return agent.commit(record.id);
+      });
       return;
     }
     if (record.phase === 'rollback') {
-      log.info({}, 'finishing an interrupted rollback');
-      await agent.rollback(record.id, record.outcome ?? 'interrupted rollback');
+      await act(() => {
+        log.info({}, 'finishing an interrupted rollback');
+        return agent.rollback(record.id, record.outcome ?? 'interrupted rollback');
+      });
       return;
     }
     const stale = this.#idle(record) > this.#options.settleAfterMs;
@@ -149,9 +168,11 @@ export class Reconciler {
       if (!mayBeWholeThere(record)) {
         // Checkpointing or sending when the agent died: the destination cannot have restored.
         if (!this.#orphans.has(record.id) && !stale) return;
-        log.warn({}, 'the checkpoint/send was cut off: resuming the container here');
-        await this.#peers.tell(record, 'rollback', 'the source agent lost the send').catch(() => undefined);
-        await agent.rollback(record.id, 'the send was cut off (agent restart)');
+        await act(async () => {
+          log.warn({}, 'the checkpoint/send was cut off: resuming the container here');
+          await this.#peers.tell(record, 'rollback', 'the source agent lost the send').catch(() => undefined);
+          await agent.rollback(record.id, 'the send was cut off (agent restart)');
+        });
         return;
       }
       if (!stale) return;
@@ -161,33 +182,41 @@ export class Reconciler {
         return;
       }
       if (peer === 'unknown' || peer.phase === 'failed') {
-        log.warn({}, 'the destination has no restored copy: resuming the container here');
-        await agent.rollback(record.id, 'the destination did not restore it', true);
+        await act(() => {
+          log.warn({}, 'the destination has no restored copy: resuming the container here');
+          return agent.rollback(record.id, 'the destination did not restore it', true);
+        });
       } else if (peer.phase === 'done') {
-        await agent.commit(record.id);
+        await act(() => agent.commit(record.id));
       } else if (!peer.busy && peer.idleMs > this.#options.settleAfterMs) {
         if (peer.phase === 'verified') {
-          log.warn({}, 'the coordinator is gone after the destination verified the move: committing it');
-          await this.#peers.tell(record, 'commit', '');
-          await agent.commit(record.id);
+          await act(async () => {
+            log.warn({}, 'the coordinator is gone after the destination verified the move: committing it');
+            await this.#peers.tell(record, 'commit', '');
+            await agent.commit(record.id);
+          });
         } else if (peer.phase === 'restored') {
           // Restored and validated there, and the coordinator is gone, maybe while it checked the
           // ports: the move is finished only once they answer there, as the coordinator would have.
           // (The destination checks them again before it counts itself verified.)
-          const dead = await this.#peers.deadPorts(record);
-          if (dead.length) {
-            log.warn({ dead }, 'the coordinator is gone after the restore, and the ports do not answer at the destination: rolling back');
-            await this.#peers.tell(record, 'rollback', `the published ports do not answer on ${record.peer}: ${dead.join(', ')}`);
-            await agent.rollback(record.id, `the published ports did not answer on ${record.peer}`, true);
-          } else {
-            log.warn({}, 'the coordinator is gone after the restore, and the ports answer at the destination: committing the move');
-            await this.#peers.tell(record, 'commit', '');
-            await agent.commit(record.id);
-          }
+          await act(async () => {
+            const dead = await this.#peers.deadPorts(record);
+            if (dead.length) {
+              log.warn({ dead }, 'the coordinator is gone after the restore, and the ports do not answer at the destination: rolling back');
+              await this.#peers.tell(record, 'rollback', `the published ports do not answer on ${record.peer}: ${dead.join(', ')}`);
+              await agent.rollback(record.id, `the published ports did not answer on ${record.peer}`, true);
+            } else {
+              log.warn({}, 'the coordinator is gone after the restore, and the ports answer at the destination: committing the move');
+              await this.#peers.tell(record, 'commit', '');
+              await agent.commit(record.id);
+            }
+          });
         } else if (peer.phase === 'preflight' || peer.phase === 'transfer' || peer.phase === 'received') {
-          log.warn({}, 'the coordinator is gone before the restore: rolling back');
-          await this.#peers.tell(record, 'rollback', 'the coordinator is gone');
-          await agent.rollback(record.id, 'the coordinator is gone', true);
+          await act(async () => {
+            log.warn({}, 'the coordinator is gone before the restore: rolling back');
+            await this.#peers.tell(record, 'rollback', 'the coordinator is gone');
+            await agent.rollback(record.id, 'the coordinator is gone', true);
+          });
         }
       }
       return;
@@ -196,8 +225,10 @@ export class Reconciler {
     if (record.phase === 'restore' && (this.#orphans.has(record.id) || stale)) {
       // Nothing restores it any more (the agent restarted, or the call that did ended): podman
       // may have half made the container; nobody will finish it.
-      log.warn({}, 'a restore was cut off: removing what it made');
-      await agent.rollback(record.id, 'the restore was cut off');
+      await act(() => {
+        log.warn({}, 'a restore was cut off: removing what it made');
+        return agent.rollback(record.id, 'the restore was cut off');
+      });
       return;
     }
     if (!stale) return;
@@ -206,18 +237,29 @@ export class Reconciler {
       // A restored copy follows the source's word. The source commits only after the ports were
       // seen answering here, and resumes only after this copy is gone; nothing else settles it.
       if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'done') {
-        log.warn({}, 'the source committed the move: committing it here');
-        await agent.commit(record.id);
+        await act(() => {
+          log.warn({}, 'the source committed the move: committing it here');
+          return agent.commit(record.id);
+        });
       } else if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'failed') {
-        log.warn({}, 'the source rolled the move back: removing the restored copy');
-        await agent.rollback(record.id, 'the source rolled the migration back');
+        await act(() => {
+          log.warn({}, 'the source rolled the move back: removing the restored copy');
+          return agent.rollback(record.id, 'the source rolled the migration back');
+        });
       }
       return;
     }
     const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) < Date.now();
-    if (peer === 'unknown' || (peer !== 'unreachable' && peer.phase === 'failed') || (peer === 'unreachable' && expired)) {
-      log.warn({}, 'the migration failed or expired at the source: removing what was received');
-      await agent.rollback(record.id, 'settled after the source gave up');
+    // A source that does not know the migration may simply not have begun it yet: the source
+    // journals a migration when its coordinator asks it to checkpoint, after this host prepared
+    // (and a loaded coordinator may take a while between the two). Until a stream arrived, or
+    // until the grant expires, that is no sign of a source that gave up.
+    const sourceGone = peer === 'unknown' && (record.touched || expired);
+    if (sourceGone || (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'failed') || (peer === 'unreachable' && expired)) {
+      await act(() => {
+        log.warn({}, 'the migration failed or expired at the source: removing what was received');
+        return agent.rollback(record.id, 'settled after the source gave up');
+      });
     }
   }
 }

@@ -73,6 +73,34 @@ describe('archives at rest', () => {
   });
 });
 
+describe('a receive prepared and abandoned before any of it arrived', () => {
+  it('is replaced by the next prepare of the same container; one that began, or of another container, is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-abandoned-'));
+    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
+    const agent = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
+    await agent.open();
+    const base = { role: 'destination' as const, peer: 'hostA', phase: 'preflight' as const, touched: false };
+    await agent.journal.create({ ...base, id: 'm-left', container: 'c', containerId: 'abc', archivePath: join(dir, 'archives', 'm-left.tar') });
+    await agent.journal.create({ ...base, id: 'm-began', container: 'd', containerId: 'def', archivePath: join(dir, 'archives', 'm-began.tar') });
+    await agent.journal.advance('m-began', 'transfer', { touched: true });
+    await agent.journal.create({ ...base, id: 'm-other', container: 'e', containerId: 'ghi', archivePath: join(dir, 'archives', 'm-other.tar') });
+    // Whether the new prepares pass their checks against the fake podman does not matter here;
+    // podman knows no container of that name (the rollback looks).
+    process.env.FAKE_PODMAN_STDOUT = '[]';
+    try {
+      for (const [id, containerId, name] of [['m-new1', 'abc', 'c'], ['m-new2', 'def', 'd']]) {
+        await agent.prepareReceive({ migrationId: id, sourceHost: 'hostA', container: { id: containerId, name, mounts: [] } } as never).catch(() => undefined);
+      }
+    } finally {
+      delete process.env.FAKE_PODMAN_STDOUT;
+    }
+    expect(agent.journal.get('m-left')?.phase).toBe('failed');
+    expect(agent.journal.get('m-left')?.outcome).toBeDefined();
+    expect(agent.journal.get('m-began')?.phase).toBe('transfer');
+    expect(agent.journal.get('m-other')?.phase).toBe('preflight');
+  });
+});
+
 describe('the agent API refuses bad input and changes nothing', () => {
   it('missing or malformed fields', async () => {
     const before = files();

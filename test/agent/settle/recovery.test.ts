@@ -16,11 +16,27 @@ const PATHS: Record<Role, JournalPhase[]> = {
 };
 
 /** One migration in `phase`, left untouched (stale unless `fresh`), and what recovery did about it. */
-async function settle(role: Role, phase: JournalPhase, peer: PeerView, options: { deadPorts?: string[]; orphan?: boolean; fresh?: boolean } = {}) {
+async function settle(
+  role: Role,
+  phase: JournalPhase,
+  peer: PeerView,
+  options: { deadPorts?: string[]; orphan?: boolean; fresh?: boolean; untouched?: boolean; expired?: boolean; meanwhile?: (journal: Journal) => Promise<void> } = {},
+) {
   const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-recovery-')));
   await journal.open();
   const first = PATHS[role][0] as JournalPhase;
-  await journal.create({ id: 'm-1', role, container: 'redis', containerId: 'abc', peer: 'hostX', peerAddress: '10.0.0.9:7070', phase: first, archivePath: '/nowhere.tar', touched: true });
+  await journal.create({
+    id: 'm-1',
+    role,
+    container: 'redis',
+    containerId: 'abc',
+    peer: 'hostX',
+    peerAddress: '10.0.0.9:7070',
+    phase: first,
+    archivePath: '/nowhere.tar',
+    touched: !options.untouched,
+    expiresAt: new Date(Date.now() + (options.expired ? -1_000 : 600_000)).toISOString(),
+  });
   for (const step of PATHS[role].slice(1, PATHS[role].indexOf(phase) + 1)) await journal.advance('m-1', step);
   await new Promise((r) => setTimeout(r, 5));
   const did: string[] = [];
@@ -40,7 +56,11 @@ async function settle(role: Role, phase: JournalPhase, peer: PeerView, options: 
     },
   };
   const peers: Peers = {
-    view: async () => peer,
+    // What the migration does while its peer is asked (a call of its coordinator that comes late).
+    view: async () => {
+      await options.meanwhile?.(journal);
+      return peer;
+    },
     tell: async (_record, action) => void did.push(`${action} peer`),
     deadPorts: async () => options.deadPorts ?? [],
   };
@@ -106,6 +126,22 @@ describe('recovery at the destination', () => {
     expect(await settle('destination', 'restored', at('sent'))).toEqual([]);
     expect(await settle('destination', 'restored', 'unreachable')).toEqual([]);
     expect(await settle('destination', 'restored', 'unknown')).toEqual([]);
+  });
+
+  it('a receive the source has not begun yet waits for its grant to expire', async () => {
+    // The source journals a migration only once asked to checkpoint: until a stream came, not
+    // knowing it is no sign that it gave up.
+    expect(await settle('destination', 'preflight', 'unknown', { untouched: true })).toEqual([]);
+    expect(await settle('destination', 'preflight', 'unknown', { untouched: true, expired: true })).toEqual(['rollback here']);
+  });
+
+  it('does nothing when the migration moved on while its peer was asked', async () => {
+    const restoring = async (journal: Journal) => void (await journal.advance('m-1', 'restore'));
+    expect(await settle('destination', 'received', 'unknown', { meanwhile: restoring })).toEqual([]);
+    const touched = async (journal: Journal) => void (await journal.update('m-1', { touched: true }));
+    expect(await settle('destination', 'preflight', 'unknown', { untouched: true, expired: true, meanwhile: touched })).toEqual([]);
+    const committing = async (journal: Journal) => void (await journal.advance('m-1', 'commit'));
+    expect(await settle('source', 'sent', 'unknown', { meanwhile: committing })).toEqual([]);
   });
 
   it('what was received goes once the source gave up', async () => {
