@@ -139,9 +139,9 @@ export async function compare(labInfo: Lab, sizes: number[]): Promise<void> {
   for (const size of sizes) {
     // Both orders, so neither way of moving always gets the machine in the same state: four moves,
     // A to B and back, twice. Each order starts from a freshly filled Redis, so that each way of
-    // moving gets the fresh one once: CRIU dumps a process that was never restored several times
-    // slower (3.8 s against 0.7 s frozen for 1 GB here, measured by hand), and the first move of
-    // a container is the one a user makes.
+    // moving gets the fresh one once: a first move can cost more (CRIU once froze a 1 GB Redis
+    // just filled for 3.8 s and the same Redis, restored, for 0.7 s; other fresh ones for 0.6 and
+    // 1.2 s), and the first move of a container is the one a user makes.
     const pairs: Run[][] = [];
     let rss = '';
     for (const order of [['ferry', 'manual'], ['manual', 'ferry']] as Array<Array<Run['how']>>) {
