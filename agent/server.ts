@@ -88,7 +88,6 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       await service.track(request.migrationId, () => service.takeAddress(request, caller));
       return {};
     }),
-    Probe: unary('Probe', async (request, _signal, caller) => service.probe(request, caller)),
     OpenStream: unary('OpenStream', (request, _signal, caller) => service.openStream(request, caller)),
     Restore: unary('Restore', async (request, signal) => {
       const outcome = await service.track(request.migrationId, () =>

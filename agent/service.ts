@@ -23,7 +23,6 @@ import type { OpenStreamRequest__Output } from '../proto/gen/ferry/v1/OpenStream
 import type { PreflightCheck } from './destination/checks.ts';
 import type { PrepareReceiveRequest__Output as PrepareReceiveRequest } from '../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
 import type { TakeAddressRequest__Output as TakeAddressRequest } from '../proto/gen/ferry/v1/TakeAddressRequest.ts';
-import type { ProbeRequest__Output as ProbeRequest } from '../proto/gen/ferry/v1/ProbeRequest.ts';
 import { cpuinfoDump } from './criu/cpuinfo.ts';
 import { bindMountPaths } from './data/bind-mounts.ts';
 import { Grants } from './dataplane/grants.ts';
@@ -409,14 +408,6 @@ export class AgentService {
     await recreateFlows(request.flows);
     this.#inbox(record).takenAddress();
     this.config.log.info({ migrationId: record.id, address: request.address, flows: request.flows.length }, "recreated the service address's flows");
-  }
-
-  /** Destination: bytes the migration's source sends only to measure the link between them. */
-  probe(request: ProbeRequest, caller?: Caller): { received: number } {
-    requireMigrationId(request.migrationId);
-    const record = this.journal.require(request.migrationId);
-    this.#requirePeer(record, caller, 'probe');
-    return { received: request.payload.length };
   }
 
   /** Runs one commit or rollback of a migration at a time: the coordinator and the reconciler may both try. */

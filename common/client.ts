@@ -38,7 +38,7 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'probe' | 'listMigrations';
+type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'listMigrations';
 
 type Unary<Req, Res> = (
   request: Req,
@@ -126,11 +126,6 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   /** Destination: take the service address the source gave up, with its flows, before the restore. */
   async takeAddress(request: TakeAddressRequest, options?: CallOptions): Promise<void> {
     await this.#unary<object>('takeAddress', request, { timeoutMs: 30_000, ...options });
-  }
-
-  /** Agent to agent: bytes that only measure the connection to this agent. */
-  async probe(migrationId: string, payload: Buffer, options?: CallOptions): Promise<void> {
-    await this.#unary<object>('probe', { migrationId, payload }, { timeoutMs: 30_000, ...options });
   }
 
   /** Agent to agent: a grant for one byte stream of a migration, asked of its destination. */

@@ -2,7 +2,7 @@
 // the control plane, to the source the migration names) and takes them on its data port. Each
 // kind lands where it belongs: the checkpoint archive in a resumable 0600 file that the restore
 // follows as it grows, the image in a file for `podman load`, bind-mounted data extracted into
-// staging beside its final path.
+// staging beside its final path; a probe, which only times the connection, nowhere.
 import { rm, stat, statfs, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FerryError } from '../../common/errors.ts';
@@ -156,6 +156,16 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           },
         };
       }
+      case 'probe':
+        // Only its pace matters (--compress auto): checked like any stream, then dropped.
+        return {
+          ...base,
+          label: 'probe',
+          target: streamTarget(async (input) => {
+            for await (const chunk of input) void chunk;
+          }),
+          complete: async () => undefined,
+        };
     }
   } catch (error) {
     release();

@@ -100,7 +100,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     await data.presync(request.noPresync);
     await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
     const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
-    const archiveCompression = compress === 'auto' ? await chooseCompression(ctx, container, peer, record.id, sender, emit, log) : compress;
+    const archiveCompression = compress === 'auto' ? await chooseCompression(ctx, container, sender, emit, log) : compress;
 
     // The archive's stream is granted and connected before the freeze: no handshake inside it.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
@@ -198,16 +198,8 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
 }
 
 /** --compress auto: measured and decided before the freeze (compression.ts); a failed measurement means none. */
-async function chooseCompression(
-  ctx: SourceContext,
-  container: ContainerInfo,
-  peer: AgentConnection,
-  migrationId: string,
-  sender: Sender,
-  emit: Emit,
-  log: Logger,
-): Promise<ArchiveCompression> {
-  const choice = await measure(ctx.podman, container.id, peer, migrationId, sender.halt).then(
+async function chooseCompression(ctx: SourceContext, container: ContainerInfo, sender: Sender, emit: Emit, log: Logger): Promise<ArchiveCompression> {
+  const choice = await measure(ctx.podman, container.id, sender, sender.halt).then(
     // A --bwlimit below what the link moves is the rate the archive will see.
     async (measured) => decide(await cgroupMemoryBytes(container.cgroupPath), { ...measured, linkBytesPerSecond: Math.min(measured.linkBytesPerSecond, sender.bytesPerSecond ?? Infinity) }),
     (error: unknown) => ({ compression: 'none' as const, reason: `could not measure (${FerryError.from(error).message}): uncompressed` }),

@@ -1,6 +1,7 @@
 // --compress auto: zstd or none, decided before the freeze from what the source measures, not by
 // guess. It reads a sample of the container's memory and compresses it (how much smaller, how
-// fast), and times a few MiB sent to the destination agent (how fast the link is). Then it
+// fast), and times a few MiB sent to the destination agent on a data connection, the way the
+// archive will go (how fast the link is). Then it
 // compares the two ways the archive can travel:
 //   none: the destination's podman imports the archive while it arrives, so the move takes about
 //         size / link;
@@ -12,20 +13,24 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { zstdCompressSync } from 'node:zlib';
-import type { AgentConnection } from '../../common/client.ts';
 import type { ArchiveCompression } from '../../common/wire.ts';
 import type { Podman } from '../podman/podman.ts';
+import type { Sender } from './sender.ts';
 
 /** How much memory is sampled, at most, and in pieces of what size. */
 const SAMPLE_BYTES = 16 * 1024 * 1024;
 const PIECE_BYTES = 1024 * 1024;
-/** The link is timed with this many bytes, in pieces small enough for gRPC's default message size. */
-const PROBE_PIECES = 4;
+/**
+ * The link is timed with at most this many pieces, sent for at most PROBE_MS: enough for TCP's
+ * slow start to be a small part of it on a LAN or over 100 ms, and little time on a slow link.
+ */
+const PROBE_PIECES = 8;
+const PROBE_MS = 1_000;
 /** How fast the destination's podman extracts an archive it imports whole (measured here: 0.3-0.6 GB/s). */
 const EXTRACT_BYTES_PER_SECOND = 400 * 1024 * 1024;
 /**
  * zstd must save this much: a close call is not worth losing the import that overlaps the
- * transfer, and the link is timed over gRPC, which moves less than the data plane does.
+ * transfer, and a short probe, partly in TCP's slow start, rates a long link a little low.
  */
 const MARGIN = 0.7;
 
@@ -83,7 +88,7 @@ async function memorySample(pid: number): Promise<Buffer[]> {
   return pieces;
 }
 
-export async function measure(podman: Podman, containerId: string, peer: AgentConnection, migrationId: string, signal: AbortSignal): Promise<Measured> {
+export async function measure(podman: Podman, containerId: string, sender: Sender, signal: AbortSignal): Promise<Measured> {
   const pid = Number((await podman.run(['inspect', '--format', '{{.State.Pid}}', containerId], { signal })).trim());
   const sample = await memorySample(pid);
   const original = sample.reduce((n, b) => n + b.length, 0);
@@ -91,17 +96,19 @@ export async function measure(podman: Podman, containerId: string, peer: AgentCo
   const started = performance.now();
   for (const piece of sample) compressed += zstdCompressSync(piece).length;
   const compressSeconds = Math.max((performance.now() - started) / 1000, 1e-3);
-  // The link: an empty call for the round trip, then incompressible pieces one after the other.
+  // The link: incompressible pieces on a data connection of their own (a probe stream, which the
+  // destination checks and drops), under the migration's rate cap; timed to the destination's
+  // word that it has them all.
   const piece = randomBytes(PIECE_BYTES);
-  const rttStarted = performance.now();
-  await peer.probe(migrationId, Buffer.alloc(0), { signal });
-  const rtt = performance.now() - rttStarted;
-  const sendStarted = performance.now();
-  for (let i = 0; i < PROBE_PIECES; i += 1) await peer.probe(migrationId, piece, { signal });
-  const sendSeconds = Math.max((performance.now() - sendStarted - PROBE_PIECES * rtt) / 1000, 1e-3);
+  async function* pieces(): AsyncGenerator<Buffer> {
+    const first = performance.now();
+    for (let i = 0; i < PROBE_PIECES && (i === 0 || performance.now() - first < PROBE_MS); i += 1) yield piece;
+  }
+  const connection = await sender.opener.connection('probe', 0);
+  const sent = await connection.send({ source: pieces(), bytesPerSecond: sender.bytesPerSecond, signal });
   return {
     ratio: original ? compressed / original : 1,
     compressBytesPerSecond: original / compressSeconds,
-    linkBytesPerSecond: (PROBE_PIECES * PIECE_BYTES) / sendSeconds,
+    linkBytesPerSecond: sent.bytes / Math.max(sent.ms / 1000, 1e-3),
   };
 }

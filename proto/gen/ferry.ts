@@ -36,8 +36,6 @@ import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferr
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from './ferry/v1/PrepareReceiveRequest';
-import type { ProbeReply as _ferry_v1_ProbeReply, ProbeReply__Output as _ferry_v1_ProbeReply__Output } from './ferry/v1/ProbeReply';
-import type { ProbeRequest as _ferry_v1_ProbeRequest, ProbeRequest__Output as _ferry_v1_ProbeRequest__Output } from './ferry/v1/ProbeRequest';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
@@ -93,8 +91,6 @@ export interface ProtoGrpcType {
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
       PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>
       PrepareReceiveRequest: MessageTypeDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveRequest__Output>
-      ProbeReply: MessageTypeDefinition<_ferry_v1_ProbeReply, _ferry_v1_ProbeReply__Output>
-      ProbeRequest: MessageTypeDefinition<_ferry_v1_ProbeRequest, _ferry_v1_ProbeRequest__Output>
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
       Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>

@@ -22,8 +22,6 @@ import type { ParkRequest as _ferry_v1_ParkRequest, ParkRequest__Output as _ferr
 import type { ParkResult as _ferry_v1_ParkResult, ParkResult__Output as _ferry_v1_ParkResult__Output } from '../../ferry/v1/ParkResult';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from '../../ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from '../../ferry/v1/PrepareReceiveRequest';
-import type { ProbeReply as _ferry_v1_ProbeReply, ProbeReply__Output as _ferry_v1_ProbeReply__Output } from '../../ferry/v1/ProbeReply';
-import type { ProbeRequest as _ferry_v1_ProbeRequest, ProbeRequest__Output as _ferry_v1_ProbeRequest__Output } from '../../ferry/v1/ProbeRequest';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from '../../ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from '../../ferry/v1/RestoreRequest';
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from '../../ferry/v1/RollbackReply';
@@ -114,15 +112,6 @@ export interface AgentClient extends grpc.Client {
   prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   prepareReceive(argument: _ferry_v1_PrepareReceiveRequest, callback: grpc.requestCallback<_ferry_v1_PrepareReceiveReply__Output>): grpc.ClientUnaryCall;
   
-  Probe(argument: _ferry_v1_ProbeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  Probe(argument: _ferry_v1_ProbeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  Probe(argument: _ferry_v1_ProbeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  Probe(argument: _ferry_v1_ProbeRequest, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  probe(argument: _ferry_v1_ProbeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  probe(argument: _ferry_v1_ProbeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  probe(argument: _ferry_v1_ProbeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  probe(argument: _ferry_v1_ProbeRequest, callback: grpc.requestCallback<_ferry_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
-  
   Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
   Restore(argument: _ferry_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
   Restore(argument: _ferry_v1_RestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RestoreReply__Output>): grpc.ClientUnaryCall;
@@ -178,8 +167,6 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   PrepareReceive: grpc.handleUnaryCall<_ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply>;
   
-  Probe: grpc.handleUnaryCall<_ferry_v1_ProbeRequest__Output, _ferry_v1_ProbeReply>;
-  
   Restore: grpc.handleUnaryCall<_ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply>;
   
   Rollback: grpc.handleUnaryCall<_ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply>;
@@ -201,7 +188,6 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   OpenStream: MethodDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply__Output>
   Park: MethodDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkResult, _ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult__Output>
   PrepareReceive: MethodDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveRequest__Output, _ferry_v1_PrepareReceiveReply__Output>
-  Probe: MethodDefinition<_ferry_v1_ProbeRequest, _ferry_v1_ProbeReply, _ferry_v1_ProbeRequest__Output, _ferry_v1_ProbeReply__Output>
   Restore: MethodDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreReply, _ferry_v1_RestoreRequest__Output, _ferry_v1_RestoreReply__Output>
   Rollback: MethodDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackReply, _ferry_v1_RollbackRequest__Output, _ferry_v1_RollbackReply__Output>
   TakeAddress: MethodDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressRequest__Output, _ferry_v1_TakeAddressReply__Output>
