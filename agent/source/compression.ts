@@ -33,6 +33,11 @@ const EXTRACT_BYTES_PER_SECOND = 400 * 1024 * 1024;
  * transfer, and a short probe, partly in TCP's slow start, rates a long link a little low.
  */
 const MARGIN = 0.7;
+/**
+ * ...and at least this much time: a small archive moves in a blink either way, and a few
+ * milliseconds' estimate, swayed by a probe's noise, is not worth the import during the transfer.
+ */
+const MIN_SAVING_SECONDS = 0.5;
 
 export interface Measured {
   /** Compressed size over original size of the memory sample (1: nothing gained). */
@@ -52,7 +57,7 @@ export function decide(sizeBytes: number, m: Measured): Choice {
   const plain = sizeBytes / m.linkBytesPerSecond;
   const zstd = Math.max(sizeBytes / m.compressBytesPerSecond, (sizeBytes * m.ratio) / m.linkBytesPerSecond) + sizeBytes / EXTRACT_BYTES_PER_SECOND;
   const what = `memory compresses to ${Math.round(m.ratio * 100)}% at ${mb(m.compressBytesPerSecond)}; the link moves ${mb(m.linkBytesPerSecond)}`;
-  return zstd < plain * MARGIN
+  return zstd < plain * MARGIN && plain - zstd >= MIN_SAVING_SECONDS
     ? { compression: 'zstd', reason: `${what}: about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd` }
     : { compression: 'none', reason: `${what}: compressing would not pay (about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd)` };
 }
