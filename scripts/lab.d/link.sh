@@ -19,14 +19,14 @@ delay_pidfile() { printf '%s/delay.pid\n' "$(host_state "$1")"; }
 # Removes what cmd_link set up for the delay: the rules first (with --queue-bypass, packets then
 # pass even while the queue still exists), then delay.py, once what it holds has left.
 delay_clear() {
-  local h=$1 ns pid pidfile
+  local h=$1 ns pid us pidfile
   ns=$(host_netns "$h"); pidfile=$(delay_pidfile "$h")
   nsenter --net="$ns" -- iptables -w -t mangle -D PREROUTING -i eth0 -j "$delay_chain" 2>/dev/null || true
   nsenter --net="$ns" -- iptables -w -t mangle -F "$delay_chain" 2>/dev/null || true
   nsenter --net="$ns" -- iptables -w -t mangle -X "$delay_chain" 2>/dev/null || true
   if [[ -f $pidfile ]]; then
-    pid=$(cat "$pidfile")
-    sleep 0.2
+    read -r pid us <"$pidfile"
+    sleep "$(awk -v us="${us:-0}" 'BEGIN { printf "%.3f", us / 1e6 + 0.1 }')"
     [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *delay.py* ]] && kill "$pid" 2>/dev/null
     rm -f "$pidfile"
   fi
@@ -40,7 +40,7 @@ delay_start() {
   [[ -x /usr/bin/python3 ]] || die "link: a delay without netem needs python3 (scripts/setup-host installs it)"
   nsenter --net="$ns" -- setsid /usr/bin/python3 "$repo/scripts/lab.d/delay.py" "$delay_queue" "$us" </dev/null >"$log" 2>&1 &
   pid=$!
-  echo "$pid" >"$(delay_pidfile "$h")"
+  echo "$pid $us" >"$(delay_pidfile "$h")"
   for i in $(seq 50); do
     grep -q '^delay.py: queue' "$log" 2>/dev/null && break
     alive "$pid" || die "link: delay.py did not start in $h: $(cat "$log")"
