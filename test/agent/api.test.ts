@@ -22,10 +22,16 @@ let data: DataServer;
 let dataPort: number;
 let service: AgentService;
 
-beforeAll(async () => {
+/** An agent named `name` on the fake podman, its state in `dir`, opened. */
+async function openAgent(name: string, dir: string): Promise<AgentService> {
   const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
-  service = new AgentService({ name: 'hostT', listen: '127.0.0.1:0', stateDir, podman, log: silentLogger });
-  await service.open();
+  const agent = new AgentService({ name, listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
+  await agent.open();
+  return agent;
+}
+
+beforeAll(async () => {
+  service = await openAgent('hostT', stateDir);
   const started = await startServer(service, silentLogger);
   server = started.server;
   client = agentClient(`127.0.0.1:${started.port}`);
@@ -56,9 +62,7 @@ const code = (e: grpc.ServiceError) => [e.code, e.metadata.get('ferry-code')[0]]
 describe('archives at rest', () => {
   it('are removed at start when their migration is over or unknown; an open one keeps its archive', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-rest-'));
-    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
-    const first = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
-    await first.open();
+    const first = await openAgent('hostR', dir);
     const base = { role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true };
     await first.journal.create({ ...base, id: 'm-open', phase: 'preflight', archivePath: join(dir, 'archives', 'm-open.tar') });
     await first.journal.advance('m-open', 'transfer');
@@ -66,8 +70,7 @@ describe('archives at rest', () => {
     await first.journal.advance('m-over', 'rollback');
     await first.journal.advance('m-over', 'failed');
     for (const name of ['m-open.tar', 'm-over.tar', 'm-over.image.tar', 'm-ghost.tar']) writeFileSync(join(dir, 'archives', name), 'x');
-    const restarted = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
-    await restarted.open();
+    await openAgent('hostR', dir);
     expect(readdirSync(join(dir, 'archives'))).toEqual(['m-open.tar']);
     expect(statSync(join(dir, 'archives')).mode & 0o777).toBe(0o700);
   });
@@ -76,9 +79,7 @@ describe('archives at rest', () => {
 describe('a receive prepared and abandoned before any of it arrived', () => {
   it('is replaced by the next prepare of the same container; one that began, or of another container, is kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-abandoned-'));
-    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
-    const agent = new AgentService({ name: 'hostR', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
-    await agent.open();
+    const agent = await openAgent('hostR', dir);
     const base = { role: 'destination' as const, peer: 'hostA', phase: 'preflight' as const, touched: false };
     await agent.journal.create({ ...base, id: 'm-left', container: 'c', containerId: 'abc', archivePath: join(dir, 'archives', 'm-left.tar') });
     await agent.journal.create({ ...base, id: 'm-began', container: 'd', containerId: 'def', archivePath: join(dir, 'archives', 'm-began.tar') });
@@ -187,9 +188,7 @@ describe('the agent API refuses bad input and changes nothing', () => {
 describe('an agent that is stopping', () => {
   it('refuses new migrations and parks with AGENT_STOPPING, and still answers about the ones it has', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-stopping-'));
-    const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
-    const stopping = new AgentService({ name: 'hostS', listen: '127.0.0.1:0', stateDir: dir, podman, log: silentLogger });
-    await stopping.open();
+    const stopping = await openAgent('hostS', dir);
     const started = await startServer(stopping, silentLogger);
     const caller = agentClient(`127.0.0.1:${started.port}`);
     try {
