@@ -63,6 +63,8 @@ export interface MigrationRecord {
    * (--new-address): podman restores it with an IP of this host's network, its TCP connections closed.
    */
   newAddress?: boolean | undefined;
+  /** The checkpoint was made with --file-locks: every restore of it (the destination's, the source's rollback) needs the flag too. */
+  fileLocks?: boolean | undefined;
   /**
    * Every phase this host entered, with when: phase durations for the metrics, and `ferry status`.
    * Absent in records written before it was kept.

@@ -65,7 +65,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
   return {
     Info: unary('Info', () => service.info()),
     ListContainers: unary('ListContainers', async (request) => ({ containers: await service.list(request.all) })),
-    InspectContainer: unary('InspectContainer', (request) => service.inspect(request.container)),
+    InspectContainer: unary('InspectContainer', (request) => service.inspect(request.container, request.examine)),
     PrepareReceive: unary('PrepareReceive', (request) => service.prepareReceive(request)),
     CheckpointAndSend: (call) => {
       const signal = cancelSignal(call);
@@ -91,7 +91,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     OpenStream: unary('OpenStream', (request, _signal, caller) => service.openStream(request, caller)),
     Restore: unary('Restore', async (request, signal) => {
       const outcome = await service.track(request.migrationId, () =>
-        service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal),
+        service.restore(request.migrationId, request.expectedValidation, Number(request.timeoutMs), signal, request.fileLocks),
       );
       return { ...outcome, runtimeMs: outcome.runtimeMs ?? 0 };
     }),

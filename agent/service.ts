@@ -41,6 +41,7 @@ import type { Logger } from './log.ts';
 import { memAvailableBytes } from './meminfo.ts';
 import { hostInfo, type HostInfo } from './podman/info.ts';
 import { inspectContainer, listContainers } from './podman/inspect.ts';
+import { examine as examineContainer } from './criu/obstacles.ts';
 import type { Podman } from './podman/podman.ts';
 import { cgroupMemoryBytes, dataBytes } from './podman/size.ts';
 import { checkpointAndSend, type SourceContext } from './source/checkpoint-and-send.ts';
@@ -298,11 +299,16 @@ export class AgentService {
     return containers.map((c) => ({ ...c, problem: this.#problems.get(c.id)?.problem ?? '' }));
   }
 
-  async inspect(container: string): Promise<ContainerInfo> {
+  /** `examine`: also read its processes for what would stop CRIU (criu/obstacles.ts), as a preflight does. */
+  async inspect(container: string, examine = false): Promise<ContainerInfo> {
     requireText(container, 'container');
     const info = await inspectContainer(this.config.podman, container);
-    const [memory, data] = await Promise.all([cgroupMemoryBytes(info.cgroupPath), dataBytes(bindMountPaths(info))]);
-    return { ...info, estimatedBytes: memory + data };
+    const [memory, data, readiness] = await Promise.all([
+      cgroupMemoryBytes(info.cgroupPath),
+      dataBytes(bindMountPaths(info)),
+      examine && info.state === 'running' ? examineContainer(this.config.podman, info.id) : Promise.resolve(null),
+    ]);
+    return { ...info, estimatedBytes: memory + data, readiness };
   }
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */
@@ -354,7 +360,7 @@ export class AgentService {
    * Destination: restore the archive. It may be asked before the archive is here: podman's
    * import then runs as the bytes arrive and finishes once the whole archive checked out.
    */
-  async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal): Promise<RestoreOutcome> {
+  async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal, fileLocks = false): Promise<RestoreOutcome> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
@@ -365,7 +371,8 @@ export class AgentService {
     }
     const controller = new AbortController();
     const context = { ...this.#hostContext, inbox: this.#inbox(record) };
-    const done = restoreArchive(context, record, { expectedValidation, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined }, AbortSignal.any([signal, controller.signal]));
+    if (fileLocks) await this.journal.update(migrationId, { fileLocks });
+    const done = restoreArchive(context, record, { expectedValidation, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, fileLocks }, AbortSignal.any([signal, controller.signal]));
     this.#restoring.set(migrationId, { controller, done });
     try {
       const outcome = await done;

@@ -86,17 +86,19 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
     return (await this.#unary<ListContainersReply__Output>('listContainers', { all }, options)).containers;
   }
 
-  inspect(container: string, options?: CallOptions): Promise<ContainerInfo__Output> {
-    return this.#unary<ContainerInfo__Output>('inspectContainer', { container }, options);
+  /** `examine`: with what in its processes decides whether and how CRIU can checkpoint it (a preflight's question). */
+  inspect(container: string, options?: CallOptions & { examine?: boolean }): Promise<ContainerInfo__Output> {
+    return this.#unary<ContainerInfo__Output>('inspectContainer', { container, examine: options?.examine ?? false }, options);
   }
 
   prepareReceive(request: PrepareReceiveRequest, options?: CallOptions): Promise<PrepareReceiveReply__Output> {
     return this.#unary<PrepareReceiveReply__Output>('prepareReceive', request, options);
   }
 
-  restore(migrationId: string, expectedValidation: string, timeoutMs: number, options?: CallOptions): Promise<RestoreReply__Output> {
+  /** `fileLocks`: the checkpoint was made with --file-locks (the source said so as it froze). */
+  restore(migrationId: string, expectedValidation: string, timeoutMs: number, options?: CallOptions & { fileLocks?: boolean }): Promise<RestoreReply__Output> {
     return this.#unary<RestoreReply__Output>('restore',
-      { migrationId, expectedValidation, timeoutMs },
+      { migrationId, expectedValidation, timeoutMs, fileLocks: options?.fileLocks ?? false },
       { ...options, timeoutMs: timeoutMs + 130_000 }, // + the post-restore hooks' time
     );
   }

@@ -133,6 +133,46 @@ export const ERROR_CODES = {
     hint: 'The migration was rolled back; compare the two outputs in the details.',
     retryable: false,
   },
+  IO_URING_IN_USE: {
+    meaning: 'A process of the container has an io_uring instance open, which CRIU cannot dump; the move was refused before the freeze.',
+    hint: "Keep podman's default seccomp profile (it refuses io_uring, and most programs fall back), or turn io_uring off in the application.",
+    retryable: false,
+  },
+  EXTERNAL_UNIX_SOCKET: {
+    meaning: 'A process of the container is connected to a Unix socket whose other end is outside the container (a bind-mounted host socket); CRIU cannot take it along. Refused before the freeze.',
+    hint: 'Close that connection or reach the service through the network; the message names the process and the socket.',
+    retryable: false,
+  },
+  HOST_IPC_SHARED_MEMORY: {
+    meaning: "A process of the container has the host's SysV shared memory attached (--ipc=host); it belongs to the host. Refused before the freeze.",
+    hint: 'Run the container with its own IPC namespace (without --ipc=host).',
+    retryable: false,
+  },
+  HOST_NAMESPACE: {
+    meaning: "The container shares the host's network or PID namespace (--network=host, --pid=host), which CRIU cannot move. Refused before the freeze.",
+    hint: 'Run the container with its own namespaces and publish its ports with -p.',
+    retryable: false,
+  },
+  SYSTEMD_INIT: {
+    meaning: "systemd is the container's PID 1; CRIU cannot checkpoint it. Refused before the freeze.",
+    hint: "Run the service itself as the container's command, or move the container cold (stop, export, import).",
+    retryable: false,
+  },
+  INOTIFY_ON_OVERLAY: {
+    meaning: "A process of the container watches files of the container's own root file system with inotify; CRIU cannot find them again through the overlay. Refused before the freeze.",
+    hint: 'Watch files on a bind mount or a volume instead, or turn file watching off in the application.',
+    retryable: false,
+  },
+  DEVICE_PASSED_IN: {
+    meaning: "The container was given host devices (--device); their state is the host's. Refused before the freeze.",
+    hint: 'Run the container without --device, or move it cold.',
+    retryable: false,
+  },
+  JVM_PERFDATA: {
+    meaning: "A JVM in the container maps its performance-data file (/tmp/hsperfdata_USER/PID), which changes between checkpoint and restore. Refused before the freeze.",
+    hint: 'Start the JVM with -XX:-UsePerfData (for example JAVA_TOOL_OPTIONS=-XX:-UsePerfData).',
+    retryable: false,
+  },
   CHECKPOINT_FAILED: {
     meaning: 'podman/CRIU could not checkpoint the container.',
     hint: 'Read the CRIU lines in the error; the container keeps running on the source.',

@@ -11,6 +11,7 @@ import type { AgentConnection } from '../common/client.ts';
 import { DEFAULTS } from '../common/defaults.ts';
 import { FerryError } from '../common/errors.ts';
 import { serviceAddressOf } from '../common/service-address.ts';
+import { fileLocksCheck, refusal } from '../common/readiness.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { Dialer } from '../common/dial.ts';
 import type { SshRoute } from '../common/ssh/tunnels.ts';
@@ -267,7 +268,7 @@ export class Migration {
         hint: 'Run both agents with the same --runtime (runc on these machines).',
       });
     }
-    const container = await this.source.inspect(this.options.container, { signal }).catch((e: unknown) => {
+    const container = await this.source.inspect(this.options.container, { signal, examine: true }).catch((e: unknown) => {
       throw FerryError.from(e).at('preflight', from.name);
     });
     if (container.state !== 'running') {
@@ -276,6 +277,10 @@ export class Migration {
         host: from.name,
       });
     }
+    // What CRIU could not dump or restore is found now, while the container runs, not by a freeze
+    // that fails and rolls back.
+    const obstacles = container.readiness?.obstacles ?? [];
+    if (obstacles.length) throw refusal(container.name, obstacles, { phase: 'preflight', host: from.name });
     // A port that is dead before the move would fail verification after it, with the container
     // frozen for nothing: find out now.
     const dead = await deadPorts(from.address, container.ports);
@@ -315,6 +320,8 @@ export class Migration {
         { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
         { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
         { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
+        { name: 'processes', ok: true, detail: 'nothing CRIU cannot checkpoint (io_uring, outside sockets, host namespaces or IPC, devices, inotify on the overlay, systemd, JVM perf data)' },
+        fileLocksCheck(container.readiness?.fileLocks ?? []),
       ],
     });
     this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
@@ -376,7 +383,7 @@ export class Migration {
       for await (const event of events) {
         if (event.freezing) {
           this.#streamingSince = performance.now();
-          restoring = this.restore(event.freezing.validation, restoreCall.signal);
+          restoring = this.restore(event.freezing.validation, event.freezing.fileLocks, restoreCall.signal);
           restoring.catch((error: unknown) => {
             // A restore that failed for good stops the source: it rolls back at once. An agent
             // out of reach is the source's business while it sends (it resumes, or gives up).
@@ -497,7 +504,7 @@ export class Migration {
    * (it restarts, the link is down) is asked again until it has been out of reach for the
    * transfer's retry budget; any other failure is final.
    */
-  async restore(validation: string, stop: AbortSignal): Promise<RestoreReply__Output> {
+  async restore(validation: string, fileLocks: boolean, stop: AbortSignal): Promise<RestoreReply__Output> {
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop]) : stop;
     const timeoutMs = this.options.restoreTimeoutMs ?? DEFAULTS.restoreTimeoutMs;
     const budgetMs = this.options.transferRetryMs || DEFAULTS.transferRetryMs;
@@ -505,7 +512,7 @@ export class Migration {
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
-        return await this.destination.restore(this.id, validation, timeoutMs, { signal });
+        return await this.destination.restore(this.id, validation, timeoutMs, { signal, fileLocks });
       } catch (error) {
         const failure = FerryError.from(error);
         if (failure.code !== 'AGENT_UNREACHABLE' || signal.aborted) throw failure;

@@ -40,7 +40,7 @@ export interface RestoreOutcome {
 export async function restoreArchive(
   ctx: RestoreContext,
   record: MigrationRecord,
-  request: { expectedValidation: string; timeoutMs: number | undefined },
+  request: { expectedValidation: string; timeoutMs: number | undefined; fileLocks: boolean },
   signal: AbortSignal,
 ): Promise<RestoreOutcome> {
   const { podman, journal, inbox } = ctx;
@@ -81,7 +81,7 @@ export async function restoreArchive(
   let restored: Promise<unknown> | undefined;
   try {
     await feeder.prepare(feeding.signal);
-    const importing = restoreImport(podman, { archivePath: feeder.link, name: record.container, newAddress: record.newAddress }, { signal: stopPodman.signal, timeoutMs: request.timeoutMs });
+    const importing = restoreImport(podman, { archivePath: feeder.link, name: record.container, newAddress: record.newAddress, fileLocks: request.fileLocks }, { signal: stopPodman.signal, timeoutMs: request.timeoutMs });
     restored = importing;
     // podman failing ends the feeding; the feeding failing ends podman.
     importing.catch(() => feeding.abort(new Error('podman restore ended')));
@@ -107,7 +107,7 @@ export async function restoreArchive(
   if (!streamed) {
     await gate();
     // Not stopped half-way either (see above): podman finishes, then the cancel counts.
-    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, newAddress: record.newAddress }, { timeoutMs: request.timeoutMs }));
+    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, newAddress: record.newAddress, fileLocks: request.fileLocks }, { timeoutMs: request.timeoutMs }));
     if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
   }
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });

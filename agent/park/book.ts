@@ -25,6 +25,8 @@ export interface ParkRecord {
   createdAt: string;
   updatedAt: string;
   outcome?: string | undefined;
+  /** Checkpointed with --file-locks (its processes held locks): restored with it too. */
+  fileLocks?: boolean | undefined;
 }
 
 /** Writes a file so that a crash leaves either the old one or the whole new one. */

@@ -13,6 +13,8 @@ import { DEFAULTS } from '../../common/defaults.ts';
 import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import type { HostContext } from '../context.ts';
 import { checkpoint } from '../podman/checkpoint.ts';
+import { examine } from '../criu/obstacles.ts';
+import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer, inspectContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer, restoreImport } from '../podman/restore.ts';
@@ -81,11 +83,15 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
   try {
     const container = await inspectContainer(ctx.podman, record.containerId);
     await runHook(ctx.podman, container.id, container.labels, 'preCheckpoint');
+    // What CRIU cannot dump refuses the park of this one while it runs; file locks go with it.
+    const readiness = await examine(ctx.podman, container.id);
+    if (readiness.obstacles.length) throw refusal(container.name, readiness.obstacles, { phase: 'checkpoint', host: ctx.host });
+    const fileLocks = readiness.fileLocks.length > 0;
     const validation = (await runHook(ctx.podman, container.id, container.labels, 'validate')) ?? '';
-    await ctx.book.advance(record.id, 'checkpoint', { validation, ports: container.ports });
-    log.info({}, 'parking: checkpointing to this host\'s disk');
+    await ctx.book.advance(record.id, 'checkpoint', { validation, ports: container.ports, fileLocks });
+    log.info({ fileLocks }, 'parking: checkpointing to this host\'s disk');
     // podman stops the container as it dumps it: nothing it writes can come after its checkpoint.
-    await checkpoint(ctx.podman, { container: container.id, exportPath: partial, compress: 'none' }, { timeoutMs: PARK_TIMEOUT_MS });
+    await checkpoint(ctx.podman, { container: container.id, exportPath: partial, compress: 'none', fileLocks }, { timeoutMs: PARK_TIMEOUT_MS });
     await syncPath(partial);
     await rename(partial, record.archivePath);
     await syncPath(ctx.book.dir);
@@ -156,7 +162,7 @@ async function unparkOne(ctx: ParkContext, record: ParkRecord, started: number):
     }
     // The stopped container the checkpoint left (podman forgets it ran) makes way for the import.
     if (existing) await removeContainer(ctx.podman, existing.id);
-    const { container } = await restoreImport(ctx.podman, { archivePath: record.archivePath, name: record.container, closeConnections: true }, { timeoutMs: PARK_TIMEOUT_MS });
+    const { container } = await restoreImport(ctx.podman, { archivePath: record.archivePath, name: record.container, closeConnections: true, fileLocks: record.fileLocks }, { timeoutMs: PARK_TIMEOUT_MS });
     await runHook(ctx.podman, container.id, container.labels, 'postRestore');
     const validation = (await runHook(ctx.podman, container.id, container.labels, 'validate')) ?? '';
     if (validation !== record.validation) {

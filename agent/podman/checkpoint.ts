@@ -2,7 +2,7 @@
 // checkpoint so the source can be restored in place if the migration fails later.
 import { FerryError } from '../../common/errors.ts';
 import type { ArchiveCompression as Compression } from '../../common/wire.ts';
-import { criuErrorsFrom } from '../criu/log.ts';
+import { criuCauseHint, criuErrorsFrom } from '../criu/log.ts';
 import type { Podman, RunOptions } from './podman.ts';
 
 
@@ -58,6 +58,8 @@ export interface CheckpointRequest {
   container: string;
   exportPath: string;
   compress: Compression;
+  /** The processes hold file locks (agent/criu/obstacles.ts): CRIU dumps them, or refuses the dump. */
+  fileLocks?: boolean | undefined;
 }
 
 export async function checkpoint(podman: Podman, request: CheckpointRequest, options: RunOptions = {}): Promise<CheckpointStats> {
@@ -66,6 +68,7 @@ export async function checkpoint(podman: Podman, request: CheckpointRequest, opt
     '--tcp-established',
     '--keep',
     '--print-stats',
+    ...(request.fileLocks ? ['--file-locks'] : []),
     '--export', request.exportPath,
     '--compress', request.compress,
     request.container,
@@ -77,10 +80,11 @@ export async function checkpoint(podman: Podman, request: CheckpointRequest, opt
   }
 }
 
-/** Restores the container in place from the checkpoint `--keep` left behind. */
-export async function restoreInPlace(podman: Podman, container: string, options: RunOptions = {}): Promise<void> {
+/** Restores the container in place from the checkpoint `--keep` left behind (with --file-locks when it was made with them). */
+export async function restoreInPlace(podman: Podman, container: string, options: RunOptions & { fileLocks?: boolean | undefined } = {}): Promise<void> {
+  const locks = options.fileLocks ? ['--file-locks'] : [];
   try {
-    await podman.run(['container', 'restore', '--tcp-established', '--keep', container], { ...options, errorCode: 'ROLLBACK_FAILED' });
+    await podman.run(['container', 'restore', '--tcp-established', ...locks, '--keep', container], { ...options, errorCode: 'ROLLBACK_FAILED' });
   } catch (error) {
     throw await withCriuLines(error);
   }
@@ -94,7 +98,7 @@ export async function withCriuLines(error: unknown): Promise<unknown> {
   return new FerryError(error.code, error.message, {
     phase: error.phase,
     host: error.host,
-    hint: error.hint,
+    hint: criuCauseHint(lines) ?? error.hint,
     details: lines,
     cause: error.cause,
   });

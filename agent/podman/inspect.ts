@@ -87,6 +87,7 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
     cgroupPath: raw.State?.CgroupPath ?? '',
     estimatedBytes: 0,
+    readiness: null, // only a preflight's inspect examines the processes
   };
 }
 

@@ -22,6 +22,8 @@ export interface RestoreRequest {
    * a reboot, whose peers forgot those connections long ago.
    */
   closeConnections?: boolean | undefined;
+  /** The checkpoint was made with --file-locks: CRIU restores the locks only when told so too. */
+  fileLocks?: boolean | undefined;
 }
 
 export interface RestoreStats {
@@ -52,7 +54,8 @@ export async function restoreImport(
     ? await tcpClose(podman, request.newAddress ? NEW_ADDRESS_ARGS : [])
     : { args: ['--tcp-established'], dispose: async () => undefined };
   try {
-    const out = await podman.run(['container', 'restore', ...tcp.args, '--print-stats', '--import', request.archivePath], {
+    const locks = request.fileLocks ? ['--file-locks'] : [];
+    const out = await podman.run(['container', 'restore', ...tcp.args, ...locks, '--print-stats', '--import', request.archivePath], {
       ...options,
       env: { ...options.env, ...tcp.env },
       errorCode: 'RESTORE_FAILED',

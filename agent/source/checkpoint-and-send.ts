@@ -15,6 +15,8 @@ import { bindMountPaths } from '../data/bind-mounts.ts';
 import { mayBeWholeThere } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
+import { examine } from '../criu/obstacles.ts';
+import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import { COMPRESSION, COMPRESSIONS, type ArchiveCompression } from '../../common/wire.ts';
@@ -101,15 +103,24 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     await runHook(podman, container.id, container.labels, 'preCheckpoint', { signal });
     const validation = (await runHook(podman, container.id, container.labels, 'validate', { signal })) ?? '';
     const archiveCompression = compress === 'auto' ? await chooseCompression(ctx, container, sender, emit, log) : compress;
+    // Looked at again just before the freeze: a lock taken since the preflight decides the flag
+    // as much as one held then, and CRIU refuses a dump with locks it was not told of.
+    const readiness = await examine(podman, container.id, { signal });
+    if (readiness.obstacles.length) throw refusal(container.name, readiness.obstacles, { phase: 'checkpoint', host: ctx.host });
+    const fileLocks = readiness.fileLocks.length > 0;
+    if (fileLocks) {
+      await ctx.journal.update(record.id, { fileLocks });
+      log.info({ locks: readiness.fileLocks.map((l) => `${l.process}: ${l.file}`) }, 'the processes hold file locks: checkpointing with --file-locks');
+    }
 
     // The archive's stream is granted and connected before the freeze: no handshake inside it.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
-    emit({ freezing: { validation } });
+    emit({ freezing: { validation, fileLocks } });
     log.info({ phase }, 'checkpointing');
     const started = performance.now();
     // Not cancelled with the call: CRIU cut off mid-dump can leave the container locked. A
     // cancelled migration waits for the dump to end, then resumes the container from it.
-    dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress: archiveCompression }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
+    dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress: archiveCompression, fileLocks }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
     dumping.catch(() => sender.stop()); // a failed checkpoint ends the streams that wait for it
     const archive = new ArchiveStream({
       sender,

@@ -38,10 +38,19 @@ const MARGIN = 0.7;
  * milliseconds' estimate, swayed by a probe's noise, is not worth the import during the transfer.
  */
 const MIN_SAVING_SECONDS = 0.5;
+/**
+ * A sample with less than this of non-zero pages tells nothing of how the memory compresses: a
+ * server that reserved a large pool and touched little of it (MariaDB's buffer pool) reads as
+ * pages of zeros, which compress "to 0%" while CRIU dumps only the pages that hold something.
+ */
+export const MIN_SAMPLE_BYTES = 1024 * 1024;
+const PAGE_BYTES = 4096;
 
 export interface Measured {
   /** Compressed size over original size of the memory sample (1: nothing gained). */
   ratio: number;
+  /** The bytes of non-zero pages the ratio was measured on. */
+  sampledBytes: number;
   compressBytesPerSecond: number;
   linkBytesPerSecond: number;
 }
@@ -54,6 +63,12 @@ export interface Choice {
 /** The decision alone, from the measurements: unit-tested. */
 export function decide(sizeBytes: number, m: Measured): Choice {
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB/s`;
+  if (m.sampledBytes < MIN_SAMPLE_BYTES) {
+    return {
+      compression: 'none',
+      reason: `the memory sample held only ${Math.round(m.sampledBytes / 1024)} KiB that were not zero pages, too little to tell how the memory compresses: kept uncompressed, so the destination imports it while it arrives`,
+    };
+  }
   const plain = sizeBytes / m.linkBytesPerSecond;
   const zstd = Math.max(sizeBytes / m.compressBytesPerSecond, (sizeBytes * m.ratio) / m.linkBytesPerSecond) + sizeBytes / EXTRACT_BYTES_PER_SECOND;
   const what = `memory compresses to ${Math.round(m.ratio * 100)}% at ${mb(m.compressBytesPerSecond)}; the link moves ${mb(m.linkBytesPerSecond)}`;
@@ -62,7 +77,18 @@ export function decide(sizeBytes: number, m: Measured): Choice {
     : { compression: 'none', reason: `${what}: compressing would not pay (about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd)` };
 }
 
-/** Pieces of the process's private writable memory (heap and anonymous maps), up to SAMPLE_BYTES. */
+/** The pages of `piece` that hold something: zero pages would make any memory look compressible. */
+export function withoutZeroPages(piece: Buffer): Buffer {
+  const kept: Buffer[] = [];
+  for (let at = 0; at < piece.length; at += PAGE_BYTES) {
+    const page = piece.subarray(at, at + PAGE_BYTES);
+    if (!page.equals(ZERO_PAGE.subarray(0, page.length))) kept.push(page);
+  }
+  return Buffer.concat(kept);
+}
+const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
+
+/** Pieces of the process's private writable memory (heap and anonymous maps), up to SAMPLE_BYTES of non-zero pages. */
 async function memorySample(pid: number): Promise<Buffer[]> {
   const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
   const regions = maps
@@ -82,9 +108,10 @@ async function memorySample(pid: number): Promise<Buffer[]> {
       const at = region.start + BigInt(Math.floor((region.size - length) / 2 / 4096) * 4096);
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await mem.read(buffer, 0, length, at).catch(() => ({ bytesRead: 0 }));
-      if (bytesRead > 0) {
-        pieces.push(buffer.subarray(0, bytesRead));
-        taken += bytesRead;
+      const kept = withoutZeroPages(buffer.subarray(0, bytesRead));
+      if (kept.length > 0) {
+        pieces.push(kept);
+        taken += kept.length;
       }
     }
   } finally {
@@ -113,6 +140,7 @@ export async function measure(podman: Podman, containerId: string, sender: Sende
   const sent = await connection.send({ source: pieces(), bytesPerSecond: sender.bytesPerSecond, signal });
   return {
     ratio: original ? compressed / original : 1,
+    sampledBytes: original,
     compressBytesPerSecond: original / compressSeconds,
     linkBytesPerSecond: sent.bytes / Math.max(sent.ms / 1000, 1e-3),
   };

@@ -40,7 +40,7 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
       : 'container still running on the source';
     if (repaired.length) ctx.log.warn({ migrationId: record.id, repaired }, 'removed what a cut-off checkpoint left in the container');
   } else {
-    await restoreInPlace(podman, record.containerId);
+    await restoreInPlace(podman, record.containerId, { fileLocks: record.fileLocks });
     outcome = 'restored the container on the source from its local checkpoint';
   }
   // A port bound to one address of this host is reached there; the others at the agent's address.

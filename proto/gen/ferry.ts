@@ -12,6 +12,7 @@ import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
 import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from './ferry/v1/Dumped';
+import type { Finding as _ferry_v1_Finding, Finding__Output as _ferry_v1_Finding__Output } from './ferry/v1/Finding';
 import type { Flow as _ferry_v1_Flow, Flow__Output as _ferry_v1_Flow__Output } from './ferry/v1/Flow';
 import type { Freezing as _ferry_v1_Freezing, Freezing__Output as _ferry_v1_Freezing__Output } from './ferry/v1/Freezing';
 import type { ImageSent as _ferry_v1_ImageSent, ImageSent__Output as _ferry_v1_ImageSent__Output } from './ferry/v1/ImageSent';
@@ -36,6 +37,7 @@ import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferr
 import type { PreflightCheck as _ferry_v1_PreflightCheck, PreflightCheck__Output as _ferry_v1_PreflightCheck__Output } from './ferry/v1/PreflightCheck';
 import type { PrepareReceiveReply as _ferry_v1_PrepareReceiveReply, PrepareReceiveReply__Output as _ferry_v1_PrepareReceiveReply__Output } from './ferry/v1/PrepareReceiveReply';
 import type { PrepareReceiveRequest as _ferry_v1_PrepareReceiveRequest, PrepareReceiveRequest__Output as _ferry_v1_PrepareReceiveRequest__Output } from './ferry/v1/PrepareReceiveRequest';
+import type { Readiness as _ferry_v1_Readiness, Readiness__Output as _ferry_v1_Readiness__Output } from './ferry/v1/Readiness';
 import type { RestoreReply as _ferry_v1_RestoreReply, RestoreReply__Output as _ferry_v1_RestoreReply__Output } from './ferry/v1/RestoreReply';
 import type { RestoreRequest as _ferry_v1_RestoreRequest, RestoreRequest__Output as _ferry_v1_RestoreRequest__Output } from './ferry/v1/RestoreRequest';
 import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retrying__Output } from './ferry/v1/Retrying';
@@ -66,6 +68,7 @@ export interface ProtoGrpcType {
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
       Dumped: MessageTypeDefinition<_ferry_v1_Dumped, _ferry_v1_Dumped__Output>
+      Finding: MessageTypeDefinition<_ferry_v1_Finding, _ferry_v1_Finding__Output>
       Flow: MessageTypeDefinition<_ferry_v1_Flow, _ferry_v1_Flow__Output>
       Freezing: MessageTypeDefinition<_ferry_v1_Freezing, _ferry_v1_Freezing__Output>
       ImageSent: MessageTypeDefinition<_ferry_v1_ImageSent, _ferry_v1_ImageSent__Output>
@@ -91,6 +94,7 @@ export interface ProtoGrpcType {
       PreflightCheck: MessageTypeDefinition<_ferry_v1_PreflightCheck, _ferry_v1_PreflightCheck__Output>
       PrepareReceiveReply: MessageTypeDefinition<_ferry_v1_PrepareReceiveReply, _ferry_v1_PrepareReceiveReply__Output>
       PrepareReceiveRequest: MessageTypeDefinition<_ferry_v1_PrepareReceiveRequest, _ferry_v1_PrepareReceiveRequest__Output>
+      Readiness: MessageTypeDefinition<_ferry_v1_Readiness, _ferry_v1_Readiness__Output>
       RestoreReply: MessageTypeDefinition<_ferry_v1_RestoreReply, _ferry_v1_RestoreReply__Output>
       RestoreRequest: MessageTypeDefinition<_ferry_v1_RestoreRequest, _ferry_v1_RestoreRequest__Output>
       Retrying: MessageTypeDefinition<_ferry_v1_Retrying, _ferry_v1_Retrying__Output>

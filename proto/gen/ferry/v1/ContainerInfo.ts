@@ -2,6 +2,7 @@
 
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from '../../ferry/v1/PortMapping';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from '../../ferry/v1/Mount';
+import type { Readiness as _ferry_v1_Readiness, Readiness__Output as _ferry_v1_Readiness__Output } from '../../ferry/v1/Readiness';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ContainerInfo {
@@ -18,6 +19,7 @@ export interface ContainerInfo {
   'networks'?: (string)[];
   'cgroupPath'?: (string);
   'estimatedBytes'?: (number | string | Long);
+  'readiness'?: (_ferry_v1_Readiness | null);
 }
 
 export interface ContainerInfo__Output {
@@ -34,4 +36,5 @@ export interface ContainerInfo__Output {
   'networks': (string)[];
   'cgroupPath': (string);
   'estimatedBytes': (number);
+  'readiness': (_ferry_v1_Readiness__Output | null);
 }

@@ -3,8 +3,10 @@
 
 export interface Freezing {
   'validation'?: (string);
+  'fileLocks'?: (boolean);
 }
 
 export interface Freezing__Output {
   'validation': (string);
+  'fileLocks': (boolean);
 }

@@ -3,8 +3,10 @@
 
 export interface InspectContainerRequest {
   'container'?: (string);
+  'examine'?: (boolean);
 }
 
 export interface InspectContainerRequest__Output {
   'container': (string);
+  'examine': (boolean);
 }

@@ -1,0 +1,331 @@
+// What in a running container would make CRIU's dump or restore fail, read before anything is
+// frozen: its processes' open files, mappings and locks (/proc) and how podman made it (inspect).
+// Each cause has a stable code and a fix; file locks are the one Ferry handles by itself (podman's
+// --file-locks on both sides), the rest refuse the move while the container still runs.
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { ErrorCode } from '../../common/errors.ts';
+import type { Podman, RunOptions } from '../podman/podman.ts';
+
+/** The codes of the causes that stop a move before the freeze (each in ERROR_CODES). */
+export type ObstacleCode = Extract<ErrorCode,
+  'IO_URING_IN_USE' | 'EXTERNAL_UNIX_SOCKET' | 'HOST_IPC_SHARED_MEMORY' | 'HOST_NAMESPACE' | 'SYSTEMD_INIT' | 'INOTIFY_ON_OVERLAY' | 'DEVICE_PASSED_IN' | 'JVM_PERFDATA'>;
+
+export interface Finding {
+  /** An ObstacleCode, or FILE_LOCKS for what Ferry handles itself. */
+  code: ObstacleCode | 'FILE_LOCKS';
+  /** `mariadbd (pid 1)`: the process, with its PID inside the container. Empty: the container as a whole. */
+  process: string;
+  /** The file, socket or setting it was found on. */
+  file: string;
+  /** What was found, in a sentence. */
+  detail: string;
+  /** What to do about it (for FILE_LOCKS: what Ferry does). */
+  fix: string;
+}
+
+export interface Readiness {
+  /** Locks held by the container's processes: Ferry checkpoints and restores with --file-locks. */
+  fileLocks: Finding[];
+  /** Causes that would fail the dump or the restore: the move is refused before the freeze. */
+  obstacles: Finding[];
+}
+
+/** What inspect says of the container that matters here. */
+export interface HostConfigView {
+  pid: number;
+  networkMode: string;
+  pidMode: string;
+  ipcMode: string;
+  devices: string[];
+}
+
+interface RawInspect {
+  State?: { Pid?: number };
+  HostConfig?: { NetworkMode?: string; PidMode?: string; IpcMode?: string; Devices?: Array<{ PathOnHost?: string; path_on_host?: string }> | null };
+}
+
+export function hostConfigView(raw: RawInspect): HostConfigView {
+  return {
+    pid: raw.State?.Pid ?? 0,
+    networkMode: raw.HostConfig?.NetworkMode ?? '',
+    pidMode: raw.HostConfig?.PidMode ?? '',
+    ipcMode: raw.HostConfig?.IpcMode ?? '',
+    devices: (raw.HostConfig?.Devices ?? []).map((d) => d.PathOnHost ?? d.path_on_host ?? '').filter(Boolean),
+  };
+}
+
+/** One process of the container as /proc shows it. */
+export interface ProcessView {
+  /** PID on the host. */
+  pid: number;
+  /** PID inside the container's namespace (what the user sees with podman top / exec). */
+  nsPid: number;
+  comm: string;
+  /** The executable's path as the host sees it ("" when unreadable). */
+  exe: string;
+  /** Every open descriptor's link target, e.g. "socket:[123]", "anon_inode:[io_uring]", "/var/lib/mysql/ibdata1". */
+  fds: Array<{ fd: number; target: string }>;
+  /** /proc/PID/maps, as text. */
+  maps: string;
+}
+
+/** A lock of /proc/locks: its kind and which process (-1 for OFD locks) holds it on which inode. */
+export interface LockLine {
+  kind: string;
+  pid: number;
+  major: number;
+  minor: number;
+  inode: number;
+}
+
+/** `1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF` (a `->` line is a waiter, not a holder). */
+export function parseLocks(text: string): LockLine[] {
+  const locks: LockLine[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
+    if (!m) continue;
+    locks.push({ kind: m[1] ?? '', pid: Number(m[2]), major: parseInt(m[3] ?? '0', 16), minor: parseInt(m[4] ?? '0', 16), inode: Number(m[5]) });
+  }
+  return locks;
+}
+
+/** glibc's major()/minor() of a userspace dev_t. */
+export function devParts(dev: number): { major: number; minor: number } {
+  const d = BigInt(dev);
+  return {
+    major: Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)),
+    minor: Number((d & 0xffn) | ((d >> 12n) & ~0xffn)),
+  };
+}
+
+/** The kernel's own dev_t encoding (MAJOR << 20 | MINOR), as fdinfo's `sdev:` prints it in hex. */
+export function kernelDevParts(hex: string): { major: number; minor: number } {
+  const d = parseInt(hex, 16);
+  return { major: Math.floor(d / 2 ** 20), minor: d % 2 ** 20 };
+}
+
+/** Unix sockets of a network namespace as `ss -xanH` prints them: own inode and peer inode (0: none). */
+export function parseUnixSockets(text: string): Array<{ inode: number; peer: number; path: string }> {
+  const sockets: Array<{ inode: number; peer: number; path: string }> = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8 || !fields[0]?.startsWith('u_')) continue;
+    const [path, inode, , peer] = fields.slice(-4);
+    sockets.push({ inode: Number(inode), peer: Number(peer === '*' ? 0 : peer), path: path ?? '' });
+  }
+  return sockets;
+}
+
+const who = (p: ProcessView) => `${p.comm} (pid ${p.nsPid})`;
+
+/** What the facts say, with no I/O: unit-tested on made-up processes. */
+export function judge(input: {
+  config: HostConfigView;
+  processes: ProcessView[];
+  /** Locks held by the container's processes, each with the file it is on. */
+  locks: Array<{ process: ProcessView; file: string; kind: string }>;
+  /** Inode of each container socket whose peer is outside the container, with the process. */
+  externalSockets: Array<{ process: ProcessView; socket: string; peerPath: string }>;
+  /** inotify watches on files of the container's own overlay root. */
+  overlayWatches: Array<{ process: ProcessView; watch: string }>;
+}): Readiness {
+  const { config, processes } = input;
+  const obstacles: Finding[] = [];
+  const init = processes.find((p) => p.pid === config.pid);
+  if (config.networkMode === 'host' || config.pidMode === 'host') {
+    const which = [config.networkMode === 'host' ? '--network=host' : '', config.pidMode === 'host' ? '--pid=host' : ''].filter(Boolean).join(' and ');
+    obstacles.push({
+      code: 'HOST_NAMESPACE', process: '', file: which,
+      detail: `the container shares the host's ${config.networkMode === 'host' ? 'network' : 'PID'} namespace (${which}): CRIU cannot take the host's namespace along`,
+      fix: `run the container with its own namespaces (drop ${which}, publish its ports with -p instead)`,
+    });
+  }
+  if (init && (init.comm === 'systemd' || /\/systemd$/.test(init.exe))) {
+    obstacles.push({
+      code: 'SYSTEMD_INIT', process: who(init), file: '/proc/1/comm',
+      detail: 'systemd is the container\'s PID 1: CRIU cannot dump its cgroup-managing, notify and mount state',
+      fix: 'run the service itself as the container\'s command (not --systemd=always with /sbin/init), or move the container cold',
+    });
+  }
+  if (config.devices.length) {
+    obstacles.push({
+      code: 'DEVICE_PASSED_IN', process: '', file: config.devices.join(', '),
+      detail: `the container was given host devices (${config.devices.join(', ')}): their state is the host's, and the destination's may differ`,
+      fix: 'run the container without --device, or stop it and move it cold',
+    });
+  }
+  for (const p of processes) {
+    for (const { fd, target } of p.fds) {
+      if (target === 'anon_inode:[io_uring]') {
+        obstacles.push({
+          code: 'IO_URING_IN_USE', process: who(p), file: `fd ${fd} (${target})`,
+          detail: `${who(p)} has an io_uring instance open: CRIU cannot dump io_uring`,
+          fix: "keep podman's default seccomp profile (not --privileged or --security-opt seccomp=unconfined), which refuses io_uring so the program falls back, or turn io_uring off in the application",
+        });
+      }
+    }
+    if (config.ipcMode === 'host') {
+      const shm = p.maps.split('\n').find((line) => /\s\/SYSV[0-9a-f]{8}\b/.test(line));
+      if (shm) {
+        obstacles.push({
+          code: 'HOST_IPC_SHARED_MEMORY', process: who(p), file: shm.trim().split(/\s+/).slice(5).join(' '),
+          detail: `${who(p)} has SysV shared memory of the host attached (--ipc=host): it belongs to the host, not the container`,
+          fix: 'run the container with its own IPC namespace (drop --ipc=host); share memory only between processes of one container',
+        });
+      }
+    }
+    const perf = p.maps.split('\n').find((line) => /\/hsperfdata_[^/]+\/\d+\s*$/.test(line));
+    if (perf) {
+      obstacles.push({
+        code: 'JVM_PERFDATA', process: who(p), file: perf.trim().split(/\s+/).slice(5).join(' '),
+        detail: `${who(p)} maps a JVM performance-data file, which the JVM names by its PID and rewrites: the restore finds it changed`,
+        fix: 'start the JVM with -XX:-UsePerfData (JAVA_TOOL_OPTIONS=-XX:-UsePerfData)',
+      });
+    }
+  }
+  for (const { process, socket, peerPath } of input.externalSockets) {
+    obstacles.push({
+      code: 'EXTERNAL_UNIX_SOCKET', process: who(process), file: peerPath ? `${socket} to ${peerPath}` : socket,
+      detail: `${who(process)} is connected to a Unix socket outside the container${peerPath ? ` (${peerPath})` : ''}: CRIU cannot take the other end along`,
+      fix: 'have the application reconnect through a socket inside the container, or close that connection (a bind-mounted host socket such as podman.sock, /dev/log or a database socket) before the move',
+    });
+  }
+  for (const { process, watch } of input.overlayWatches) {
+    obstacles.push({
+      code: 'INOTIFY_ON_OVERLAY', process: who(process), file: watch,
+      detail: `${who(process)} watches a file of the container's own root file system with inotify: CRIU cannot find that file again through the overlay`,
+      fix: 'watch files on a bind mount or volume instead, or turn file watching off in the application',
+    });
+  }
+  const fileLocks = input.locks.map(({ process, file, kind }) => ({
+    code: 'FILE_LOCKS' as const, process: who(process), file,
+    detail: `${who(process)} holds a ${kind} lock on ${file}`,
+    fix: 'checkpointed and restored with --file-locks',
+  }));
+  return { fileLocks, obstacles };
+}
+
+/** The container's processes: its first process and every descendant. */
+async function processTree(rootPid: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // The command name may hold spaces and parentheses: the fields after the last ')' are fixed.
+    const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isInteger(ppid)) continue;
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const tree: number[] = [];
+  const queue = [rootPid];
+  while (queue.length) {
+    const pid = queue.shift() as number;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+async function processView(pid: number): Promise<ProcessView | undefined> {
+  try {
+    const [status, maps, names, exe] = await Promise.all([
+      readFile(`/proc/${pid}/status`, 'utf8'),
+      readFile(`/proc/${pid}/maps`, 'utf8'),
+      readdir(`/proc/${pid}/fd`),
+      readlink(`/proc/${pid}/exe`).catch(() => ''),
+    ]);
+    const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?';
+    const nsPid = Number((/^NSpid:\s*(.*)$/m.exec(status)?.[1] ?? String(pid)).trim().split(/\s+/).at(-1));
+    const fds = await Promise.all(names.map(async (n) => ({ fd: Number(n), target: await readlink(`/proc/${pid}/fd/${n}`).catch(() => '') })));
+    return { pid, nsPid, comm, exe, fds: fds.filter((f) => f.target), maps };
+  } catch {
+    return undefined; // it ended meanwhile
+  }
+}
+
+/** Locks of /proc/locks held by these processes (POSIX and flock by PID; OFD, PID -1, by the file), with the file. */
+async function heldLocks(processes: ProcessView[]): Promise<Array<{ process: ProcessView; file: string; kind: string }>> {
+  const locks = parseLocks(await readFile('/proc/locks', 'utf8').catch(() => ''));
+  if (!locks.length) return [];
+  const pids = new Set(processes.map((p) => p.pid));
+  const relevant = locks.filter((l) => l.pid === -1 || pids.has(l.pid));
+  if (!relevant.length) return [];
+  const found: Array<{ process: ProcessView; file: string; kind: string }> = [];
+  const seen = new Set<string>();
+  for (const process of processes) {
+    const mine = relevant.filter((l) => l.pid === process.pid || l.pid === -1);
+    if (!mine.length) continue;
+    for (const { fd, target } of process.fds) {
+      if (!target.startsWith('/')) continue;
+      const st = await stat(`/proc/${process.pid}/fd/${fd}`).catch(() => undefined);
+      if (!st) continue;
+      const { major, minor } = devParts(st.dev);
+      const lock = mine.find((l) => l.inode === st.ino && l.major === major && l.minor === minor);
+      const key = `${process.pid}:${st.dev}:${st.ino}`;
+      if (lock && !seen.has(key)) {
+        seen.add(key);
+        found.push({ process, file: target, kind: lock.kind });
+      }
+    }
+  }
+  return found;
+}
+
+const SOCKET = /^socket:\[(\d+)\]$/;
+
+/** Container sockets whose peer is in no process of the container: the other end lives outside. */
+async function externalSockets(processes: ProcessView[], initPid: number, options: RunOptions): Promise<Array<{ process: ProcessView; socket: string; peerPath: string }>> {
+  const owner = new Map<number, ProcessView>();
+  for (const p of processes) for (const { target } of p.fds) {
+    const m = SOCKET.exec(target);
+    if (m) owner.set(Number(m[1]), p);
+  }
+  if (!owner.size) return [];
+  // Unix sockets are listed per network namespace; a peer outside it shows only as an inode.
+  const listed = await execa('nsenter', [`--net=/proc/${initPid}/ns/net`, 'ss', '-xanH'], { reject: false, timeout: options.timeoutMs ?? 30_000, cancelSignal: options.signal });
+  if (listed.failed) return [];
+  const sockets = parseUnixSockets(String(listed.stdout));
+  const byInode = new Map(sockets.map((s) => [s.inode, s]));
+  const found: Array<{ process: ProcessView; socket: string; peerPath: string }> = [];
+  for (const s of sockets) {
+    const process = owner.get(s.inode);
+    if (!process || !s.peer || owner.has(s.peer)) continue;
+    found.push({ process, socket: `socket:[${s.inode}]`, peerPath: byInode.get(s.peer)?.path.replace(/^\*$/, '') ?? '' });
+  }
+  return found;
+}
+
+/** inotify watches (fdinfo `inotify wd:.. ino:.. sdev:..`) on the device of the container's root. */
+async function overlayWatches(processes: ProcessView[], initPid: number): Promise<Array<{ process: ProcessView; watch: string }>> {
+  const watching = processes.flatMap((p) => p.fds.filter((f) => f.target === 'anon_inode:inotify').map((f) => ({ process: p, fd: f.fd })));
+  if (!watching.length) return [];
+  const root = await stat(`/proc/${initPid}/root/`).catch(() => undefined);
+  if (!root) return [];
+  const rootDev = devParts(root.dev);
+  const found: Array<{ process: ProcessView; watch: string }> = [];
+  for (const { process, fd } of watching) {
+    const info = await readFile(`/proc/${process.pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
+    for (const m of info.matchAll(/^inotify wd:(\w+) ino:([0-9a-f]+) sdev:([0-9a-f]+)/gm)) {
+      const dev = kernelDevParts(m[3] ?? '0');
+      if (dev.major === rootDev.major && dev.minor === rootDev.minor) {
+        found.push({ process, watch: `inotify watch ${m[1]} on inode ${parseInt(m[2] ?? '0', 16)} of the container's root` });
+      }
+    }
+  }
+  return found;
+}
+
+/** Reads the running container's processes and judges them (see judge). */
+export async function examine(podman: Podman, container: string, options: RunOptions = {}): Promise<Readiness> {
+  const raw = await podman.runJson<RawInspect[]>(['container', 'inspect', container], options);
+  const config = hostConfigView(raw[0] ?? {});
+  if (!config.pid) return { fileLocks: [], obstacles: [] };
+  const processes = (await Promise.all((await processTree(config.pid)).map(processView))).filter((p): p is ProcessView => p !== undefined);
+  const [locks, external, watches] = await Promise.all([
+    heldLocks(processes),
+    config.networkMode === 'host' ? Promise.resolve([]) : externalSockets(processes, config.pid, options),
+    overlayWatches(processes, config.pid),
+  ]);
+  return judge({ config, processes, locks, externalSockets: external, overlayWatches: watches });
+}
