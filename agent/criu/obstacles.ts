@@ -316,11 +316,30 @@ async function overlayWatches(processes: ProcessView[], initPid: number): Promis
   return found;
 }
 
+/**
+ * podman 4.3's inspect says "shareable", not "host", for --ipc=host: which namespaces the
+ * container shares with the host is read from /proc, against this agent's own.
+ */
+async function sharedNamespaces(config: HostConfigView): Promise<HostConfigView> {
+  const same = async (ns: string) => {
+    const [theirs, ours] = await Promise.all([readlink(`/proc/${config.pid}/ns/${ns}`).catch(() => 'a'), readlink(`/proc/self/ns/${ns}`).catch(() => 'b')]);
+    return theirs === ours;
+  };
+  const [net, pid, ipc] = await Promise.all([same('net'), same('pid'), same('ipc')]);
+  return {
+    ...config,
+    networkMode: net ? 'host' : config.networkMode,
+    pidMode: pid ? 'host' : config.pidMode,
+    ipcMode: ipc ? 'host' : config.ipcMode,
+  };
+}
+
 /** Reads the running container's processes and judges them (see judge). */
 export async function examine(podman: Podman, container: string, options: RunOptions = {}): Promise<Readiness> {
   const raw = await podman.runJson<RawInspect[]>(['container', 'inspect', container], options);
-  const config = hostConfigView(raw[0] ?? {});
-  if (!config.pid) return { fileLocks: [], obstacles: [] };
+  const inspected = hostConfigView(raw[0] ?? {});
+  if (!inspected.pid) return { fileLocks: [], obstacles: [] };
+  const config = await sharedNamespaces(inspected);
   const processes = (await Promise.all((await processTree(config.pid)).map(processView))).filter((p): p is ProcessView => p !== undefined);
   const [locks, external, watches] = await Promise.all([
     heldLocks(processes),

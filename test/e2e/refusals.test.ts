@@ -1,0 +1,106 @@
+// What CRIU cannot checkpoint is found by the preflight while the container runs: each known cause
+// refuses the move with its own code, the process and file it found and the fix, and the container
+// was never frozen (same process, never checkpointed, still answering on hostA, nothing on hostB).
+// File locks are the cause Ferry handles itself: held locks move with the container, both ways.
+// The causes are set up for real by test/fixtures/obstacles.c, built here and run in busybox.
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, ferry, lab, podman, removeEverywhere, ROOT, runningOn } from './lab.ts';
+
+let fixtures: string;
+
+/** Runs the fixture in a busybox container on hostA and waits for it to say it is ready. */
+async function start(name: string, podmanArgs: string[], mode: string[]): Promise<void> {
+  await removeEverywhere(name);
+  await podman('hostA', ['run', '-d', '--name', name, '-v', `${fixtures}:/fx:ro`, ...podmanArgs, BUSYBOX_IMAGE, '/fx/obstacles', ...mode]);
+  const deadline = Date.now() + 20_000;
+  while (!(await podman('hostA', ['logs', name], { reject: false })).includes('ready')) {
+    if (Date.now() > deadline) throw new Error(`${name} never got ready: ${await podman('hostA', ['logs', name], { reject: false })}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What would change if the container had been frozen: its host PID, and podman's checkpoint mark. */
+async function untouched(name: string): Promise<string> {
+  return podman('hostA', ['container', 'inspect', '--format', '{{.State.Pid}} {{.State.Status}} checkpointed={{.State.Checkpointed}}', name]);
+}
+
+async function expectRefused(name: string, code: string, found: RegExp): Promise<void> {
+  const before = await untouched(name);
+  expect(before).toMatch(/ running checkpointed=false$/);
+  const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', name, '--json']);
+  expect(r.code, r.stdout + r.stderr).toBe(1);
+  const failed = r.events.find((e) => e.event === 'failed') as { error: { code: string; phase: string; host: string; hint: string; details: string[] } } | undefined;
+  expect(failed?.error).toMatchObject({ code, phase: 'preflight', host: 'hostA' });
+  expect(failed?.error.details.join('\n')).toMatch(found);
+  expect(failed?.error.hint).not.toBe('');
+  expect(r.events.some((e) => e.event === 'phase' && e.phase === 'checkpoint'), 'nothing may be frozen').toBe(false);
+  expect(await untouched(name)).toBe(before);
+  expect(await runningOn(name)).toEqual(['hostA']);
+  expect(await podman('hostB', ['ps', '-a', '--format', '{{.Names}}'])).not.toMatch(new RegExp(`^${name}$`, 'm'));
+}
+
+beforeAll(async () => {
+  fixtures = await mkdtemp(join(tmpdir(), 'ferry-obstacles-'));
+  await execa('gcc', ['-static', '-O2', '-o', join(fixtures, 'obstacles'), `${ROOT}test/fixtures/obstacles.c`]);
+});
+
+afterAll(async () => {
+  await Promise.all(['e2e-uring', 'e2e-hostnet', 'e2e-shm', 'e2e-sockd', 'e2e-sockc', 'e2e-inotify', 'e2e-dev', 'e2e-lock'].map((n) => removeEverywhere(n)));
+  await lab(['exec', 'hostA', 'rm', '-rf', '/srv/e2e-sock'], { reject: false });
+  await rm(fixtures, { recursive: true, force: true });
+});
+
+describe('the preflight refuses what CRIU cannot checkpoint, before anything is frozen', () => {
+  it('io_uring, with seccomp off (podman\'s default profile refuses it): IO_URING_IN_USE', async () => {
+    await start('e2e-uring', ['--security-opt', 'seccomp=unconfined'], ['io_uring']);
+    await expectRefused('e2e-uring', 'IO_URING_IN_USE', /obstacles \(pid 1\), fd \d+ \(anon_inode:\[io_uring\]\)/);
+  });
+
+  it("the host's network namespace: HOST_NAMESPACE", async () => {
+    await start('e2e-hostnet', ['--network', 'host'], ['inotify', '/fx']);
+    await expectRefused('e2e-hostnet', 'HOST_NAMESPACE', /--network=host/);
+  });
+
+  it("the host's SysV shared memory (--ipc=host): HOST_IPC_SHARED_MEMORY", async () => {
+    await start('e2e-shm', ['--ipc', 'host'], ['shm']);
+    await expectRefused('e2e-shm', 'HOST_IPC_SHARED_MEMORY', /obstacles \(pid 1\), \/SYSV/);
+  });
+
+  it('a Unix socket connected to a server outside the container: EXTERNAL_UNIX_SOCKET', async () => {
+    await lab(['exec', 'hostA', 'mkdir', '-p', '/srv/e2e-sock']);
+    await start('e2e-sockd', ['-v', '/srv/e2e-sock:/sock'], ['listen', '/sock/s']);
+    await start('e2e-sockc', ['-v', '/srv/e2e-sock:/sock'], ['connect', '/sock/s']);
+    await expectRefused('e2e-sockc', 'EXTERNAL_UNIX_SOCKET', /obstacles \(pid 1\), socket:\[\d+\] to \/sock\/s/);
+  });
+
+  it("an inotify watch on a file of the container's own root: INOTIFY_ON_OVERLAY", async () => {
+    await start('e2e-inotify', [], ['inotify', '/etc/passwd']);
+    await expectRefused('e2e-inotify', 'INOTIFY_ON_OVERLAY', /obstacles \(pid 1\), inotify watch/);
+  });
+
+  it('a device passed in: DEVICE_PASSED_IN', async () => {
+    await start('e2e-dev', ['--device', '/dev/fuse'], ['inotify', '/fx']);
+    await expectRefused('e2e-dev', 'DEVICE_PASSED_IN', /\/dev\/fuse/);
+  });
+});
+
+describe('file locks move with the container', () => {
+  it('a POSIX lock is seen, checkpointed and restored with --file-locks, and held on hostB, then back on hostA', async () => {
+    await start('e2e-lock', [], ['lock', '/tmp/held']);
+    for (const [from, to] of [['hostA', 'hostB'], ['hostB', 'hostA']] as const) {
+      // The fixture's folder is the same on both hosts: shared storage, not data to move.
+      const r = await ferry(['migrate', '--from', from, '--to', to, 'e2e-lock', '--ignore-bind-mounts', '--json']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const checks = r.events.filter((e) => e.event === 'checks').flatMap((e) => e.checks as Array<{ name: string; detail: string }>);
+      expect(checks.find((c) => c.name === 'file locks')?.detail).toMatch(/^1 held \(obstacles \(pid 1\): \/tmp\/held\): checkpointed and restored with --file-locks$/);
+      expect(await runningOn('e2e-lock')).toEqual([to]);
+      const pid = (await podman(to, ['container', 'inspect', '--format', '{{.State.Pid}}', 'e2e-lock'])).trim();
+      const locks = String((await lab(['exec', to, 'cat', '/proc/locks'])).stdout);
+      expect(locks).toMatch(new RegExp(`POSIX\\s+ADVISORY\\s+WRITE\\s+${pid}\\s`));
+    }
+  });
+});
