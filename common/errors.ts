@@ -154,23 +154,23 @@ export const ERROR_CODES = {
     retryable: false,
   },
   SYSTEMD_INIT: {
-    meaning: "systemd is the container's PID 1; CRIU cannot checkpoint it. Refused before the freeze.",
+    meaning: "systemd is the container's PID 1, or podman runs it in systemd mode (--systemd=always), whose mounts podman's restore --import cannot bring back. Refused before the freeze.",
     hint: "Run the service itself as the container's command, or move the container cold (stop, export, import).",
     retryable: false,
   },
   INOTIFY_ON_OVERLAY: {
-    meaning: "A process of the container watches files of the container's own root file system with inotify; CRIU cannot find them again through the overlay. Refused before the freeze.",
+    meaning: "A process of the container watches a file of the container's own root file system with inotify, outside the folders where CRIU looks for such files (/etc, /var/log, ...); CRIU cannot open it through the overlay. Refused before the freeze.",
     hint: 'Watch files on a bind mount or a volume instead, or turn file watching off in the application.',
     retryable: false,
   },
   DEVICE_PASSED_IN: {
-    meaning: "The container was given host devices (--device); their state is the host's. Refused before the freeze.",
-    hint: 'Run the container without --device, or move it cold.',
+    meaning: "A process of the container holds open a host device given with --device; CRIU cannot dump it. Refused before the freeze.",
+    hint: 'Close the device before the move (stop what uses it), or move the container cold.',
     retryable: false,
   },
-  JVM_PERFDATA: {
-    meaning: "A JVM in the container maps its performance-data file (/tmp/hsperfdata_USER/PID), which changes between checkpoint and restore. Refused before the freeze.",
-    hint: 'Start the JVM with -XX:-UsePerfData (for example JAVA_TOOL_OPTIONS=-XX:-UsePerfData).',
+  LOCK_ON_MAPPED_FILE: {
+    meaning: 'A process of the container holds a POSIX lock on a file it also maps into memory (SQLite in WAL mode does, on its -shm index); CRIU restores such a process without the lock, silently. Refused before the freeze.',
+    hint: "Don't map a locked file; for SQLite use PRAGMA locking_mode=EXCLUSIVE or a rollback journal (journal_mode=DELETE).",
     retryable: false,
   },
   CHECKPOINT_FAILED: {

@@ -320,7 +320,7 @@ export class Migration {
         { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
         { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
         { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
-        { name: 'processes', ok: true, detail: 'nothing CRIU cannot checkpoint (io_uring, outside sockets, host namespaces or IPC, devices, inotify on the overlay, systemd, JVM perf data)' },
+        { name: 'processes', ok: true, detail: 'nothing CRIU cannot move: no io_uring, outside Unix socket, host namespace or SysV memory, open device, inotify watch it cannot find, systemd mode, or lock on a mapped file' },
         fileLocksCheck(container.readiness?.fileLocks ?? []),
       ],
     });

@@ -38,11 +38,10 @@ const CAUSES: ReadonlyArray<{ test: RegExp; hint: string }> = [
   { test: /file locks are hold|file-lock\.c/i, hint: 'The processes took file locks after Ferry looked (it checkpoints with --file-locks when it sees them before the freeze): run the migration again.' },
   { test: /io_uring/i, hint: "A process uses io_uring, which CRIU cannot dump: keep podman's default seccomp profile (not --privileged or seccomp=unconfined) so it falls back, or turn io_uring off in the application." },
   { test: /sk-unix\.c.*(extern|peer|half|unix connection)|external unix|unix socket.*external/i, hint: 'A process is connected to a Unix socket outside the container (a bind-mounted host socket): close that connection, or reach the service over the network.' },
+  { test: /doesn't live in IPC ns|ipc_sysv/i, hint: "A process has SysV shared memory attached that is not the container's own (--ipc=host): run the container with its own IPC namespace." },
   { test: /fsnotify\.c|inotify|fanotify/i, hint: "A process watches files with inotify that CRIU could not find again (files of the container's overlay root): watch files on a bind mount or volume instead." },
-  { test: /hsperfdata/i, hint: 'A JVM maps its performance-data file: start it with -XX:-UsePerfData (JAVA_TOOL_OPTIONS=-XX:-UsePerfData).' },
-  { test: /sysv|ipc_sysv|shmem.*ipc|\bshm\b/i, hint: "A process has SysV shared memory attached that is not the container's own (--ipc=host): run the container with its own IPC namespace." },
   { test: /in-flight connection/i, hint: 'Clients were opening connections at the freeze: add skip-in-flight to /etc/criu/runc.conf on the source (those half-open connections are dropped and the clients retry).' },
-  { test: /tty|chrdev|char.*device|devpts/i, hint: 'A process holds a device that CRIU cannot move; run the container without --device or -t.' },
+  { test: /files-ext\.c|tun\.c|tty|chrdev|of that type|devpts/i, hint: 'A process holds a device that CRIU cannot move; run the container without --device or -t.' },
 ];
 
 /** A hint that names the cause of a CRIU failure from its error lines, or undefined when none is known. */

@@ -2,14 +2,14 @@
 // frozen: its processes' open files, mappings and locks (/proc) and how podman made it (inspect).
 // Each cause has a stable code and a fix; file locks are the one Ferry handles by itself (podman's
 // --file-locks on both sides), the rest refuse the move while the container still runs.
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { ErrorCode } from '../../common/errors.ts';
 import type { Podman, RunOptions } from '../podman/podman.ts';
 
 /** The codes of the causes that stop a move before the freeze (each in ERROR_CODES). */
 export type ObstacleCode = Extract<ErrorCode,
-  'IO_URING_IN_USE' | 'EXTERNAL_UNIX_SOCKET' | 'HOST_IPC_SHARED_MEMORY' | 'HOST_NAMESPACE' | 'SYSTEMD_INIT' | 'INOTIFY_ON_OVERLAY' | 'DEVICE_PASSED_IN' | 'JVM_PERFDATA'>;
+  'IO_URING_IN_USE' | 'EXTERNAL_UNIX_SOCKET' | 'HOST_IPC_SHARED_MEMORY' | 'HOST_NAMESPACE' | 'SYSTEMD_INIT' | 'INOTIFY_ON_OVERLAY' | 'DEVICE_PASSED_IN' | 'LOCK_ON_MAPPED_FILE'>;
 
 export interface Finding {
   /** An ObstacleCode, or FILE_LOCKS for what Ferry handles itself. */
@@ -37,12 +37,16 @@ export interface HostConfigView {
   networkMode: string;
   pidMode: string;
   ipcMode: string;
+  /** Host devices given with --device, by their path inside the container. */
   devices: string[];
+  /** podman's systemd mode (--systemd=always, or an init command): it mounts /run/.containerenv over a tmpfs. */
+  systemdMode: boolean;
 }
 
 interface RawInspect {
   State?: { Pid?: number };
-  HostConfig?: { NetworkMode?: string; PidMode?: string; IpcMode?: string; Devices?: Array<{ PathOnHost?: string; path_on_host?: string }> | null };
+  Config?: { SystemdMode?: boolean };
+  HostConfig?: { NetworkMode?: string; PidMode?: string; IpcMode?: string; Devices?: Array<{ PathOnHost?: string; PathInContainer?: string }> | null };
 }
 
 export function hostConfigView(raw: RawInspect): HostConfigView {
@@ -51,7 +55,8 @@ export function hostConfigView(raw: RawInspect): HostConfigView {
     networkMode: raw.HostConfig?.NetworkMode ?? '',
     pidMode: raw.HostConfig?.PidMode ?? '',
     ipcMode: raw.HostConfig?.IpcMode ?? '',
-    devices: (raw.HostConfig?.Devices ?? []).map((d) => d.PathOnHost ?? d.path_on_host ?? '').filter(Boolean),
+    devices: (raw.HostConfig?.Devices ?? []).map((d) => d.PathInContainer || d.PathOnHost || '').filter(Boolean),
+    systemdMode: raw.Config?.SystemdMode === true,
   };
 }
 
@@ -119,6 +124,14 @@ export function parseUnixSockets(text: string): Array<{ inode: number; peer: num
 
 const who = (p: ProcessView) => `${p.comm} (pid ${p.nsPid})`;
 
+/** Whether /proc/PID/maps shows `file` mapped (its path ends the line, maybe marked deleted). */
+function mapsFile(maps: string, file: string): boolean {
+  return maps.split('\n').some((line) => {
+    const path = line.trim().split(/\s+/).slice(5).join(' ').replace(/ \(deleted\)$/, '');
+    return path === file;
+  });
+}
+
 /** What the facts say, with no I/O: unit-tested on made-up processes. */
 export function judge(input: {
   config: HostConfigView;
@@ -137,26 +150,30 @@ export function judge(input: {
     const which = [config.networkMode === 'host' ? '--network=host' : '', config.pidMode === 'host' ? '--pid=host' : ''].filter(Boolean).join(' and ');
     obstacles.push({
       code: 'HOST_NAMESPACE', process: '', file: which,
-      detail: `the container shares the host's ${config.networkMode === 'host' ? 'network' : 'PID'} namespace (${which}): CRIU cannot take the host's namespace along`,
+      detail: `the container shares the host's ${config.networkMode === 'host' ? 'network' : 'PID'} namespace (${which}): its sockets and PIDs are this host's, bound to its addresses and numbers, and do not move to another host`,
       fix: `run the container with its own namespaces (drop ${which}, publish its ports with -p instead)`,
     });
   }
-  if (init && (init.comm === 'systemd' || /\/systemd$/.test(init.exe))) {
+  const systemdInit = init && (init.comm === 'systemd' || /\/systemd$/.test(init.exe));
+  if (systemdInit || config.systemdMode) {
     obstacles.push({
-      code: 'SYSTEMD_INIT', process: who(init), file: '/proc/1/comm',
-      detail: 'systemd is the container\'s PID 1: CRIU cannot dump its cgroup-managing, notify and mount state',
-      fix: 'run the service itself as the container\'s command (not --systemd=always with /sbin/init), or move the container cold',
-    });
-  }
-  if (config.devices.length) {
-    obstacles.push({
-      code: 'DEVICE_PASSED_IN', process: '', file: config.devices.join(', '),
-      detail: `the container was given host devices (${config.devices.join(', ')}): their state is the host's, and the destination's may differ`,
-      fix: 'run the container without --device, or stop it and move it cold',
+      code: 'SYSTEMD_INIT', process: init ? who(init) : '', file: systemdInit ? init.exe || init.comm : 'podman --systemd mode',
+      detail: systemdInit
+        ? "systemd is the container's PID 1: CRIU cannot dump the state it keeps of its cgroups and mounts"
+        : "podman runs the container in systemd mode (--systemd=always, or an init command), whose /run/.containerenv mount podman's restore --import cannot bring back (CRIU: No mapping for ... mountpoint)",
+      fix: "run the service itself as the container's command, without --systemd=always, or move the container cold",
     });
   }
   for (const p of processes) {
     for (const { fd, target } of p.fds) {
+      // Given but not held open, a device is only a node in /dev that runc makes again.
+      if (config.devices.includes(target)) {
+        obstacles.push({
+          code: 'DEVICE_PASSED_IN', process: who(p), file: `fd ${fd} (${target})`,
+          detail: `${who(p)} holds the host device ${target} open (--device): its state is this host's, and CRIU cannot dump it`,
+          fix: 'close the device before the move (stop what uses it), or move the container cold',
+        });
+      }
       if (target === 'anon_inode:[io_uring]') {
         obstacles.push({
           code: 'IO_URING_IN_USE', process: who(p), file: `fd ${fd} (${target})`,
@@ -175,14 +192,6 @@ export function judge(input: {
         });
       }
     }
-    const perf = p.maps.split('\n').find((line) => /\/hsperfdata_[^/]+\/\d+\s*$/.test(line));
-    if (perf) {
-      obstacles.push({
-        code: 'JVM_PERFDATA', process: who(p), file: perf.trim().split(/\s+/).slice(5).join(' '),
-        detail: `${who(p)} maps a JVM performance-data file, which the JVM names by its PID and rewrites: the restore finds it changed`,
-        fix: 'start the JVM with -XX:-UsePerfData (JAVA_TOOL_OPTIONS=-XX:-UsePerfData)',
-      });
-    }
   }
   for (const { process, socket, peerPath } of input.externalSockets) {
     obstacles.push({
@@ -196,6 +205,17 @@ export function judge(input: {
       code: 'INOTIFY_ON_OVERLAY', process: who(process), file: watch,
       detail: `${who(process)} watches a file of the container's own root file system with inotify: CRIU cannot find that file again through the overlay`,
       fix: 'watch files on a bind mount or volume instead, or turn file watching off in the application',
+    });
+  }
+  for (const { process, file, kind } of input.locks) {
+    // A POSIX lock belongs to the process and ends when any descriptor of its file is closed.
+    // CRIU restores the lock, then maps the file through a descriptor it closes: the lock is gone
+    // after a restore that says it went well (seen with SQLite's WAL index, the -shm file).
+    if (kind !== 'POSIX' || !mapsFile(process.maps, file)) continue;
+    obstacles.push({
+      code: 'LOCK_ON_MAPPED_FILE', process: who(process), file,
+      detail: `${who(process)} holds a POSIX lock on ${file} and also maps that file into memory: CRIU's restore would silently drop the lock`,
+      fix: "don't map a file the process locks; for SQLite, use PRAGMA locking_mode=EXCLUSIVE (its WAL index then lives in the process's own memory) or a rollback journal (journal_mode=DELETE)",
     });
   }
   const fileLocks = input.locks.map(({ process, file, kind }) => ({
@@ -296,24 +316,60 @@ async function externalSockets(processes: ProcessView[], initPid: number, option
   return found;
 }
 
-/** inotify watches (fdinfo `inotify wd:.. ino:.. sdev:..`) on the device of the container's root. */
+/**
+ * Where CRIU looks for a watched file it cannot open by its handle (criu/irmap.c's hints): an
+ * overlay file cannot be opened that way, so a watch on one is dumped only if it lies below these.
+ */
+export const IRMAP_HINTS = ['/etc', '/var/spool', '/var/log', '/usr/share/dbus-1/system-services', '/var/lib/polkit-1/localauthority', '/usr/share/polkit-1/actions', '/lib/udev'];
+/** How many entries the search of the hints may read: a container's /etc is small; a bound for the odd one. */
+const HINT_SCAN_LIMIT = 50_000;
+
+/** Which of `inodes` (files of the root's device) lie in CRIU's hint folders, as CRIU's irmap would find them. */
+async function inHintFolders(root: string, dev: number, inodes: Set<number>): Promise<Set<number>> {
+  const found = new Set<number>();
+  const top = await stat(root).catch(() => undefined);
+  if (top?.dev === dev && inodes.has(top.ino)) found.add(top.ino); // "/." : the root folder itself
+  let budget = HINT_SCAN_LIMIT;
+  const queue = IRMAP_HINTS.map((h) => `${root}${h}`);
+  while (queue.length && budget > 0 && found.size < inodes.size) {
+    const dir = queue.shift() as string;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (--budget <= 0) break;
+      const path = `${dir}/${entry.name}`;
+      const st = await lstat(path).catch(() => undefined);
+      if (!st || st.dev !== dev) continue; // another file system (a bind mount) is opened by handle
+      if (inodes.has(st.ino)) found.add(st.ino);
+      if (entry.isDirectory()) queue.push(path);
+    }
+  }
+  return found;
+}
+
+/**
+ * inotify watches (fdinfo `inotify wd:.. ino:.. sdev:..`) on files of the container's overlay root
+ * that CRIU will not find: outside its hint folders. Watches on bind mounts are opened by handle.
+ */
 async function overlayWatches(processes: ProcessView[], initPid: number): Promise<Array<{ process: ProcessView; watch: string }>> {
   const watching = processes.flatMap((p) => p.fds.filter((f) => f.target === 'anon_inode:inotify').map((f) => ({ process: p, fd: f.fd })));
   if (!watching.length) return [];
-  const root = await stat(`/proc/${initPid}/root/`).catch(() => undefined);
+  const rootPath = `/proc/${initPid}/root`;
+  const root = await stat(`${rootPath}/`).catch(() => undefined);
   if (!root) return [];
   const rootDev = devParts(root.dev);
-  const found: Array<{ process: ProcessView; watch: string }> = [];
+  const onOverlay: Array<{ process: ProcessView; wd: string; inode: number }> = [];
   for (const { process, fd } of watching) {
     const info = await readFile(`/proc/${process.pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
     for (const m of info.matchAll(/^inotify wd:(\w+) ino:([0-9a-f]+) sdev:([0-9a-f]+)/gm)) {
       const dev = kernelDevParts(m[3] ?? '0');
-      if (dev.major === rootDev.major && dev.minor === rootDev.minor) {
-        found.push({ process, watch: `inotify watch ${m[1]} on inode ${parseInt(m[2] ?? '0', 16)} of the container's root` });
-      }
+      if (dev.major === rootDev.major && dev.minor === rootDev.minor) onOverlay.push({ process, wd: m[1] ?? '', inode: parseInt(m[2] ?? '0', 16) });
     }
   }
-  return found;
+  if (!onOverlay.length) return [];
+  const findable = await inHintFolders(rootPath, root.dev, new Set(onOverlay.map((w) => w.inode)));
+  return onOverlay
+    .filter((w) => !findable.has(w.inode))
+    .map((w) => ({ process: w.process, watch: `inotify watch ${w.wd} on inode ${w.inode} of the container's root, outside ${IRMAP_HINTS.slice(0, 3).join(', ')}...` }));
 }
 
 /**
