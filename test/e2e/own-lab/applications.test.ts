@@ -96,9 +96,10 @@ describe('MariaDB 10.11 (InnoDB, data directory bind-mounted): its file locks mo
     it(`moves ${from} -> ${to} while a client writes: every acknowledged row there, CHECK TABLE clean`, async () => {
       // The client writes to whichever host answers, as one behind a moving name would.
       let at = from;
+      const offset = from === 'hostA' ? 0 : 1_000_000; // each move's writes, numbered apart
       const insert = async (n: number) => {
         try {
-          await sql(at, `INSERT INTO acked VALUES (${n})`, 3_000);
+          await sql(at, `INSERT INTO acked VALUES (${offset + n})`, 3_000);
         } catch (error) {
           at = other(at);
           throw error;
@@ -108,7 +109,7 @@ describe('MariaDB 10.11 (InnoDB, data directory bind-mounted): its file locks mo
       expect(fileLocks(r)).toMatch(/^\d+ held \(mariadbd \(pid \d+\): \/var\/lib\/mysql\/.*: checkpointed and restored with --file-locks$/);
       const rows = new Set((await sql(to, 'SELECT n FROM acked')).split('\n').map(Number));
       expect(acked.length).toBeGreaterThan(3);
-      expect(acked.filter((n) => !rows.has(n)), 'acknowledged writes lost').toEqual([]);
+      expect(acked.filter((n) => !rows.has(offset + n)), 'acknowledged writes lost').toEqual([]);
       expect(await sql(to, 'SELECT COUNT(*), SUM(payload = MD5(n)) FROM kept')).toBe('1000\t1000');
       expect(await sql(to, 'CHECK TABLE kept, acked EXTENDED')).toBe('ferry.kept\tcheck\tstatus\tOK\nferry.acked\tcheck\tstatus\tOK');
       // It holds its locks again: another mariadbd could not take its files.
@@ -116,6 +117,19 @@ describe('MariaDB 10.11 (InnoDB, data directory bind-mounted): its file locks mo
       expect(await sh(to, `grep -c ' ${pid} ' /proc/locks || true`)).not.toBe('0');
     });
   }
+
+  it('is parked on hostA and unparked (the park book keeps --file-locks for the restore): rows and locks back', async () => {
+    const parked = await own.ferry(['park', 'hostA', NAME, '--json']);
+    expect(parked.code, parked.output).toBe(0);
+    expect(await running(NAME)).toEqual([]);
+    const unparked = await own.ferry(['unpark', 'hostA', NAME, '--json']);
+    expect(unparked.code, unparked.output).toBe(0);
+    expect(await running(NAME)).toEqual(['hostA']);
+    expect(await sql('hostA', 'SELECT COUNT(*) FROM kept')).toBe('1000');
+    expect(await sql('hostA', 'CHECK TABLE kept, acked EXTENDED')).toBe('ferry.kept\tcheck\tstatus\tOK\nferry.acked\tcheck\tstatus\tOK');
+    const pid = await podman('hostA', ['container', 'inspect', '--format', '{{.State.Pid}}', NAME]);
+    expect(await sh('hostA', `grep -c ' ${pid} ' /proc/locks || true`)).not.toBe('0');
+  });
 });
 
 describe('nginx: a download through the service address goes on through the move', () => {
