@@ -114,6 +114,9 @@ describe('the agent journal', () => {
       await journal.create({ ...base, id, phase: 'checkpoint' });
       await journal.advance(id, 'rollback', { outcome: 'CANCELLED: test' });
       await journal.advance(id, 'failed', { outcome: 'resumed' });
+      // Records are ordered by their millisecond timestamps: two finished in the same millisecond
+      // would tie, and which of them is the newer is what this test asks.
+      await new Promise((r) => setTimeout(r, 3));
     };
     const young = new Journal(dir, { keep: 2 });
     await young.open();

@@ -56,8 +56,9 @@ describe('ferry migrate, on real lab hosts', () => {
     // The archive was fed to podman as it arrived; the outage is measured from CRIU's freeze to the
     // first answer, beside the floor (runc's checkpoint and restore), both from podman's own figures.
     expect(back.events.find((e) => e.event === 'restored')).toMatchObject({ streamed: true, fallback: '' });
-    // On this fast link --compress auto (the default) measured that compressing would not pay.
-    expect(back.events.find((e) => e.event === 'compression')).toMatchObject({ compression: 'none', reason: expect.stringMatching(/would not pay/) });
+    // --compress auto (the default) kept this small Redis uncompressed: its few non-zero pages are
+    // too little to judge, or, on a fast link, compressing them would not pay. Either way it says why.
+    expect(back.events.find((e) => e.event === 'compression')).toMatchObject({ compression: 'none', reason: expect.stringMatching(/would not pay|too little to tell/) });
     const s = done?.summary ?? {};
     expect(s.streamedRestore).toBe(true);
     for (const field of ['runtimeCheckpointMs', 'runtimeRestoreMs', 'frozenMs', 'downtimeMs']) expect(s[field], field).toBeGreaterThan(0);
