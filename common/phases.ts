@@ -101,7 +101,10 @@ export const COORDINATOR = new PhaseMachine<Phase>('coordinator', {
 export const SOURCE = new PhaseMachine<SourcePhase>('source', {
   checkpoint: ['transfer', 'rollback'],
   transfer: ['sealed', 'rollback'],
-  sealed: ['sent', 'rollback'],
+  // sealed -> commit: this agent died after the archive's end went out and before it heard
+  // podman's exit status (sent); recovery found the destination restored and verified it, so the
+  // checkpointed copy here must go (agent/settle/recovery.ts asks, agent/settle/commit.ts does).
+  sealed: ['sent', 'commit', 'rollback'],
   sent: ['commit', 'rollback'],
   commit: ['done'],
   rollback: ['failed'],
