@@ -2,7 +2,7 @@
 // state directory, rewritten atomically at every phase change. It is what lets Commit and
 // Rollback be idempotent, and what an agent reads back after a restart. Finished records stay
 // as the host's history (ferry history, ferry status), the newest HISTORY.keep of them.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
 import type { ReachableAgent } from '../common/dial.ts';
@@ -10,6 +10,7 @@ import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '..
 import type { Flow__Output as Flow } from '../proto/gen/ferry/v1/Flow.ts';
 import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
 import { observePhaseChange } from './metrics/migrations.ts';
+import { writeDurably } from './durable.ts';
 
 export type Role = 'source' | 'destination';
 export type JournalPhase = SourcePhase | DestinationPhase;
@@ -245,8 +246,7 @@ export class Journal {
         const current = this.#records.get(id);
         if (!current) return; // forgotten meanwhile
         const path = join(this.dir, `${id}.json`);
-        await writeFile(`${path}.tmp`, JSON.stringify(current, null, 2), { mode: 0o600 });
-        await rename(`${path}.tmp`, path);
+        await writeDurably(path, JSON.stringify(current, null, 2));
       });
     this.#writing.set(id, write);
     const settle = () => {

@@ -1,13 +1,14 @@
 // The record of every container parked on this host: one JSON file per container beside its
 // checkpoint archive, under STATE/parked/. Apart from the migration journal because a park has
 // no peer and no coordinator to settle with; like it, every phase change goes through one
-// machine (common/phases.ts PARK) and every write is a rename of a synced file, so a reboot at
+// machine (common/phases.ts PARK) and every write goes through agent/durable.ts, so a reboot at
 // any moment finds each record either as it was or as it became.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../../common/errors.ts';
 import { PARK, type ParkPhase } from '../../common/phases.ts';
+import { writeDurably } from '../durable.ts';
 import type { PortMapping__Output as PortMapping } from '../../proto/gen/ferry/v1/PortMapping.ts';
 
 export interface ParkRecord {
@@ -27,29 +28,6 @@ export interface ParkRecord {
   outcome?: string | undefined;
   /** Checkpointed with --file-locks (its processes held locks): restored with it too. */
   fileLocks?: boolean | undefined;
-}
-
-/** Writes a file so that a crash leaves either the old one or the whole new one. */
-async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(`${path}.tmp`, 'w', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(`${path}.tmp`, path);
-  await syncPath(join(path, '..'));
-}
-
-/** fsync of a file or a directory (a rename is durable once its directory is synced). */
-export async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export class ParkBook {

@@ -18,7 +18,8 @@ import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer, inspectContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer, restoreImport } from '../podman/restore.ts';
-import { syncPath, type ParkBook, type ParkRecord } from './book.ts';
+import { syncPath } from '../durable.ts';
+import type { ParkBook, ParkRecord } from './book.ts';
 
 export interface ParkContext extends HostContext {
   book: ParkBook;
@@ -132,8 +133,10 @@ async function settleOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResu
   const started = performance.now();
   const done = (ok: boolean, outcome: string): ParkResult => ({ container: record.container, ok, outcome, archiveBytes: 0, ms: Math.round(performance.now() - started) });
   if (record.phase === 'pending' || record.phase === 'checkpoint') {
-    // The park never finished this one; its archive is whole only if it was renamed into place.
-    const whole = await stat(record.archivePath).then(() => true, () => false);
+    // The park never finished this one; its archive is whole only if it was renamed into place,
+    // which happens after the checkpoint began: a pending one was never touched (and its machine
+    // has no pending -> parked).
+    const whole = record.phase === 'checkpoint' && (await stat(record.archivePath).then(() => true, () => false));
     if (whole) {
       record = await ctx.book.advance(record.id, 'parked', { outcome: 'parked (found complete after a restart)' });
     } else {
