@@ -193,6 +193,11 @@ export const ERROR_CODES = {
     hint: 'Nothing was restored; check the network path and the destination disk, then migrate again.',
     retryable: true,
   },
+  ARCHIVE_REFUSED: {
+    meaning: 'The checkpoint archive holds an entry that podman\'s own export never writes (a link, a path outside the container\'s directory, an unknown name); the destination refused to import it.',
+    hint: 'Nothing was restored here and the source resumes its copy. Check the source host: its agent sent an archive that podman did not make.',
+    retryable: false,
+  },
   DISK_FULL: {
     meaning: 'The destination ran out of disk space while receiving.',
     hint: 'Free space in the agent state directory on the destination.',

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
 import { END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
+import { checkArchiveEntry } from './archive-policy.ts';
 import type { Relay } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
 
@@ -87,6 +88,7 @@ export class ImportFeeder {
   async #configEntries(signal: AbortSignal): Promise<TarEntry[]> {
     const found = new Map<string, TarEntry>();
     const walker = new TarWalker((entry) => {
+      checkArchiveEntry(entry);
       const name = entry.name.replace(/^\.\//, '');
       if (CONFIG_FILES.includes(name) && entry.type === '0') found.set(name, entry);
     });
@@ -111,6 +113,7 @@ export class ImportFeeder {
         try {
           walker.push(buffer.subarray(0, bytesRead));
         } catch (error) {
+          if (error instanceof FerryError && error.code === 'ARCHIVE_REFUSED') throw error;
           throw new NotStreamable(`the archive is not a plain tar (${(error as Error).message}); compressed archives are imported once whole`);
         }
         position += bytesRead;
@@ -174,7 +177,8 @@ export class ImportFeeder {
    */
   async #feedArchive(fifo: Socket, gate: () => Promise<void>, signal: AbortSignal): Promise<void> {
     const inbox = this.#options.inbox;
-    const walker = new TarWalker();
+    // Every header is checked as it goes by, before podman gets it (consume pushes, then writes).
+    const walker = new TarWalker(checkArchiveEntry);
     /** Bytes taken so far, from the file or the relay: fed to podman, or held back. */
     let position = 0;
     /** The end marker and what follows it, until the gate has passed. */

@@ -13,6 +13,7 @@ import type { MigrationRecord } from '../journal.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
+import { checkArchiveFile, refusedArchive } from './archive-policy.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
 import type { Inbox } from './inbox.ts';
 import type { HostContext } from '../context.ts';
@@ -96,7 +97,8 @@ export async function restoreArchive(
     await restored?.catch(() => undefined); // podman is gone before anything is cleaned up
     // Once podman had the end of the archive, this is how the restore itself went; a cancelled
     // or rolled-back migration is not retried either.
-    if (feeder.released || signal.aborted || inbox.failure) throw error;
+    // An archive refused for what it holds is not imported by the other way either.
+    if (feeder.released || signal.aborted || inbox.failure || refusedArchive(error)) throw error;
     fallback = error instanceof NotStreamable ? error.message : `the streamed import failed before the end of the archive: ${FerryError.from(error).message}`;
     log.warn({ reason: fallback }, 'importing the whole archive instead');
     await removeLeftover(ctx, record);
@@ -106,6 +108,9 @@ export async function restoreArchive(
   }
   if (!streamed) {
     await gate();
+    // The whole-file import (a compressed archive, or a streamed one that fell back) is looked
+    // through first, as the streamed one was while it arrived.
+    await checkArchiveFile(record.archivePath);
     // Not stopped half-way either (see above): podman finishes, then the cancel counts.
     ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, newAddress: record.newAddress, fileLocks: request.fileLocks }, { timeoutMs: request.timeoutMs }));
     if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });

@@ -17,6 +17,8 @@ export interface TarEntry {
   start: number;
   /** Offset just past its data and padding: where the next entry starts. */
   end: number;
+  /** A pax or GNU extended header came before it (which may rename it: only `name` is read here). */
+  extended: boolean;
 }
 
 /** Extended headers that describe the entry after them rather than being one. */
@@ -139,7 +141,8 @@ export class TarWalker {
       return;
     }
     const start = this.#extendedStart ?? offset;
+    const extended = this.#extendedStart !== undefined;
     this.#extendedStart = undefined;
-    this.#onEntry({ name, type: type === '\0' ? '0' : type, size, start, end });
+    this.#onEntry({ name, type: type === '\0' ? '0' : type, size, start, end, extended });
   }
 }

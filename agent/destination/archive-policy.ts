@@ -1,0 +1,78 @@
+// What a checkpoint archive may hold before this host's podman imports it as root. podman 4.3
+// extracts it with containers/storage's plain Untar (pkg/checkpoint/crutils, storage v1.43.0):
+// an entry that is an absolute symlink passes its check, and later entries are then written
+// through it, outside the container's directory; a hard link may reach a host file through such a
+// symlink. podman's own export (exportCheckpoint) holds only files and directories, under the
+// names below, with no pax or GNU headers on these hosts. So anything else is refused before
+// podman sees the entry's header: a source host whose root was taken cannot use the import to
+// write on this one. (The rootfs diff inside rootfs-diff.tar is not looked into here.)
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { FerryError } from '../../common/errors.ts';
+import { TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
+
+/** The top-level names podman 4.3's export writes (config, CRIU's images, the rootfs diff, volumes, logs). */
+const TOP_LEVEL = new Set([
+  'artifacts',
+  'checkpoint',
+  'config.dump',
+  'spec.dump',
+  'network.status',
+  'stats-dump',
+  'ctr.log',
+  'rootfs-diff.tar',
+  'deleted.files',
+  'devshm-checkpoint.tar',
+  'volumes',
+]);
+
+function refused(entry: TarEntry, why: string): FerryError {
+  return new FerryError('ARCHIVE_REFUSED', `the checkpoint archive's entry "${entry.name}" ${why}; podman's export never writes one, so it is not imported`, {
+    phase: 'restore',
+  });
+}
+
+/** Throws ARCHIVE_REFUSED unless the entry is one podman's export would have written. */
+export function checkArchiveEntry(entry: TarEntry): void {
+  if (entry.extended) throw refused(entry, 'comes with a pax or GNU extended header (which could rename it)');
+  if (entry.type !== '0' && entry.type !== '5') throw refused(entry, `is of tar type "${entry.type}", not a file or a directory`);
+  const name = entry.name.replace(/^\.\//, '');
+  if (name.startsWith('/')) throw refused(entry, 'has an absolute path');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw refused(entry, 'climbs out with ".."');
+  if (!TOP_LEVEL.has(parts[0] ?? '')) throw refused(entry, 'is not one of the names podman exports');
+}
+
+export const refusedArchive = (error: unknown) => error instanceof FerryError && error.code === 'ARCHIVE_REFUSED';
+
+/**
+ * Walks a whole archive file (plain, gzip or zstd, as podman's --compress makes them) and
+ * checks every entry; throws ARCHIVE_REFUSED at the first one podman's export would not write.
+ */
+export async function checkArchiveFile(path: string): Promise<void> {
+  const head = Buffer.alloc(4);
+  const file = await open(path, 'r');
+  try {
+    await file.read(head, 0, 4, 0);
+  } finally {
+    await file.close();
+  }
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  const zstd = head.readUInt32LE(0) === 0xfd2fb528;
+  const walker = new TarWalker(checkArchiveEntry);
+  const walk = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        walker.push(chunk);
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  });
+  const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  await (gzip ? pipeline(source, createGunzip(), walk) : zstd ? pipeline(source, createZstdDecompress(), walk) : pipeline(source, walk));
+}
