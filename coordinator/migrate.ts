@@ -16,7 +16,7 @@ import { COORDINATOR, type Phase } from '../common/phases.ts';
 import type { Dialer } from '../common/dial.ts';
 import type { SshRoute } from '../common/ssh/tunnels.ts';
 import type { SshRoute as SshRouteWire } from '../proto/gen/ferry/v1/SshRoute.ts';
-import { COMPRESSION, STREAM_KIND, type Compression } from '../common/wire.ts';
+import { COMPRESSION, JOURNAL_PHASE, STREAM_KIND, type Compression } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
@@ -117,7 +117,7 @@ interface Moved {
 }
 
 /** What the migration asks of each agent: an AgentConnection (a stand-in in unit tests). */
-export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'takeAddress' | 'commit' | 'rollback'>;
+export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'takeAddress' | 'commit' | 'rollback' | 'status'>;
 
 export class Migration {
   readonly id: string;
@@ -530,9 +530,22 @@ export class Migration {
    */
   async commitDestination(downtimeMs?: number): Promise<void> {
     const to = this.destination.host.name;
-    await pRetry(() => this.destination.commit(this.id, { downtimeMs }), whileUnreachable(10)).catch((error: unknown) => {
-      throw FerryError.from(error).at('verify', to);
-    });
+    try {
+      await pRetry(() => this.destination.commit(this.id, { downtimeMs }), whileUnreachable(10));
+    } catch (error) {
+      const failure = FerryError.from(error).at('verify', to);
+      // The commit may have happened with only its answer lost (the agent restarted, the link
+      // dropped, a step after the point of no return failed): the destination keeps the
+      // container then, and a rollback it must refuse would report a finished move as
+      // ROLLBACK_FAILED. Its journal says which.
+      const phase = await this.destination.status(this.id).then((s) => JOURNAL_PHASE.fromWire(s.phase), () => undefined);
+      if (phase !== 'commit' && phase !== 'done') throw failure;
+      this.emit({
+        kind: 'warning',
+        migrationId: this.id,
+        error: new FerryError('COMMIT_INCOMPLETE', `${to} committed the move (its journal says ${phase}), but its answer was lost: ${failure.message}`, { phase: 'commit', host: to }),
+      });
+    }
   }
 
   /** Past the point of no return: a source copy that cannot be removed is a warning, not a failure. */

@@ -14,6 +14,8 @@ interface Script {
   sourceFailsAfter?: number;
   restore?: FerryError;
   destinationCommit?: FerryError;
+  /** What the destination's journal says when asked after its commit failed. */
+  destinationPhase?: string;
   sourceCommit?: FerryError;
   sourceRollback?: FerryError;
   /** The destination restores with a new IP (--new-address, where it cannot hold the container's). */
@@ -63,6 +65,10 @@ function agents(script: Script) {
   const destination = {
     ...common('destination'),
     host: host('hostB', 12),
+    async status() {
+      calls.push('destination.status');
+      return { phase: script.destinationPhase ?? 'JOURNAL_PHASE_VERIFIED' };
+    },
     async prepareReceive(request: Record<string, unknown>) {
       calls.push('destination.prepareReceive');
       prepared.push(request);
@@ -125,6 +131,21 @@ describe("the coordinator's runner", () => {
     expect(r.calls).not.toContain('source.commit');
     expect(r.calls.slice(-2)).toEqual(['destination.rollback', 'source.rollback (peer rolled back)']);
     expect(r.failed).toMatchObject({ rolledBack: true });
+  });
+
+  it("a destination that committed but whose answer was lost is a finished move, not a failed rollback", async () => {
+    const r = await run({ destinationCommit: new FerryError('INTERNAL', 'the call was cut off after the commit'), destinationPhase: 'JOURNAL_PHASE_DONE' });
+    expect(r.error).toBeUndefined();
+    expect(r.phase).toBe('done');
+    expect(r.calls).toEqual(['destination.prepareReceive', 'source.checkpointAndSend', 'destination.restore', 'destination.commit', 'destination.status', 'source.commit']);
+    expect(r.events.find((e) => e.kind === 'warning')).toMatchObject({ error: { code: 'COMMIT_INCOMPLETE', phase: 'commit', host: 'hostB' } });
+  });
+
+  it('a destination that failed its commit and says it is still verified is rolled back', async () => {
+    const r = await run({ destinationCommit: new FerryError('INTERNAL', 'the call was cut off after the commit'), destinationPhase: 'JOURNAL_PHASE_VERIFIED' });
+    expect(r.error).toMatchObject({ code: 'INTERNAL', phase: 'verify' });
+    expect(r.calls).not.toContain('source.commit');
+    expect(r.calls.slice(-2)).toEqual(['destination.rollback', 'source.rollback (peer rolled back)']);
   });
 
   it('a source copy that cannot be removed is a warning once the destination committed', async () => {
