@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
 import { END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
-import { checkArchiveEntry } from './archive-policy.ts';
+import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
 import type { Relay } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
 
@@ -113,7 +113,7 @@ export class ImportFeeder {
         try {
           walker.push(buffer.subarray(0, bytesRead));
         } catch (error) {
-          if (error instanceof FerryError && error.code === 'ARCHIVE_REFUSED') throw error;
+          if (refusedArchive(error)) throw error;
           throw new NotStreamable(`the archive is not a plain tar (${(error as Error).message}); compressed archives are imported once whole`);
         }
         position += bytesRead;
