@@ -1,6 +1,6 @@
 // The source's end of a data connection: connect to the destination's data port with mutual TLS,
 // present the grant (OPEN), learn where to start (READY), then stream: bytes -> frames (offset,
-// CRC-32, running SHA-256) -> socket, with the socket's backpressure reaching back to the disk
+// CRC-32 unless TLS already guards the bytes, running SHA-256) -> socket, with the socket's backpressure reaching back to the disk
 // read. The destination acknowledges what it took (ACK); a stream that stops being acknowledged
 // is given up so that the caller can resume it.
 import type { Hash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { FerryError } from '../../common/errors.ts';
 import type { TlsFiles } from '../../common/pki.ts';
 import type { StreamKind } from '../../common/wire.ts';
 import { metrics, safely } from '../metrics/metrics.ts';
-import { controlFrame, DATA_FRAME_BYTES, dataHead, endFrame, FrameDecoder, pingFrame, type Frame } from './frames.ts';
+import { controlFrame, CRC32_OPTIONAL, DATA_FRAME_BYTES, dataHead, endFrame, FrameDecoder, pingFrame, type Frame } from './frames.ts';
 import type { BufferPool } from './pool.ts';
 import { errorFrom, readControl } from './socket.ts';
 
@@ -129,11 +129,18 @@ export class DataConnection {
   readonly #stallMs: number;
   /** What the stream carries, for the metrics' bytes sent. */
   readonly #kind: StreamKind | undefined;
+  /**
+   * Whether each frame carries a CRC-32. Not over TLS when the receiver agrees: every TLS record
+   * is already authenticated (AES-GCM) over exactly the bytes the CRC would cover, and computing
+   * it cost both ends a fifth of the data plane's rate. The SHA-256 over the whole stays.
+   */
+  readonly crc32: boolean;
 
-  private constructor(endpoint: DataEndpoint, socket: Socket, resumeFrom: number, stallMs: number, kind: StreamKind | undefined) {
+  private constructor(endpoint: DataEndpoint, socket: Socket, ready: { resumeFrom: number; crc32: boolean }, stallMs: number, kind: StreamKind | undefined) {
     this.endpoint = endpoint;
     this.#socket = socket;
-    this.resumeFrom = resumeFrom;
+    this.resumeFrom = ready.resumeFrom;
+    this.crc32 = ready.crc32;
     this.#stallMs = stallMs;
     this.#kind = kind;
   }
@@ -150,11 +157,13 @@ export class DataConnection {
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 5_000);
       socket.on('error', () => {}); // reported by whatever reads or writes next
-      socket.write(controlFrame('OPEN', { token }));
+      // May the frames go without CRC-32? The receiver decides (only over TLS); one that does not
+      // know the question leaves READY without an answer, and gets its CRC-32s.
+      socket.write(controlFrame('OPEN', { token, crc32: CRC32_OPTIONAL }));
       const ready = await readControl(socket, 'READY', READY_TIMEOUT_MS);
       const resumeFrom = Number(ready.resumeFrom ?? 0);
       if (!Number.isSafeInteger(resumeFrom) || resumeFrom < 0) throw new FerryError('BAD_REQUEST', `data plane: READY with a bad resume offset ${String(ready.resumeFrom)}`);
-      return new DataConnection(endpoint, socket, resumeFrom, options.stallMs ?? DEFAULT_STALL_MS, options.kind);
+      return new DataConnection(endpoint, socket, { resumeFrom, crc32: ready.crc32 !== false }, options.stallMs ?? DEFAULT_STALL_MS, options.kind);
     } catch (error) {
       socket.destroy();
       throw FerryError.from(error, { phase: 'transfer', host: endpoint.name }).at('transfer', endpoint.name);
@@ -252,7 +261,7 @@ export class DataConnection {
           hash.update(data);
           const last = start + DATA_FRAME_BYTES >= chunk.length;
           // The head and the bytes go as two writes: the bytes are never copied into a frame.
-          socket.write(dataHead(offset, crc32(data), data.length));
+          socket.write(dataHead(offset, this.crc32 ? crc32(data) : 0, data.length));
           // Back to the pool once the kernel has the bytes, or the socket gave up on them.
           room = socket.write(data, last && options.pool ? () => options.pool?.give(chunk) : undefined);
           offset += data.length;

@@ -1,7 +1,9 @@
 // The data plane's wire format. Every frame is [type u8][body length u32 BE][body]:
-//   OPEN  (sender)   JSON: the grant token and which stream this is
-//   READY (receiver) JSON: where to start (resume offset)
-//   DATA  (sender)   [offset u64][crc32 u32][bytes]: each chunk says where it belongs and how to check it
+//   OPEN  (sender)   JSON: the grant token; crc32: "optional" when the sender can leave it out
+//   READY (receiver) JSON: where to start (resume offset); crc32: false when the frames may go
+//                    without one (only over TLS, whose records are authenticated already)
+//   DATA  (sender)   [offset u64][crc32 u32][bytes]: each chunk says where it belongs and how to
+//                    check it (the CRC-32 is 0 when READY said false)
 //   PING  (sender)   empty: still here, waiting for the source to produce more (podman's dump)
 //   ACK   (receiver) JSON: bytes taken so far; the sender's proof that the stream moves
 //   END   (sender)   [total u64][sha256 32 bytes] of the whole stream
@@ -22,6 +24,9 @@ export const FRAME = {
 } as const;
 
 const CONTROL = new Set<number>([FRAME.OPEN, FRAME.READY, FRAME.ACK, FRAME.DONE, FRAME.ERROR]);
+
+/** What OPEN's crc32 says when the sender may leave the CRC-32 out (see READY). */
+export const CRC32_OPTIONAL = 'optional';
 
 /** Bytes of payload per DATA frame: one disk write at the other end. */
 export const DATA_FRAME_BYTES = 1024 * 1024;

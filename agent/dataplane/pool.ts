@@ -21,6 +21,11 @@ export class BufferPool {
     }
   }
 
+  /** How many buffers are free now. */
+  get free(): number {
+    return this.#free.length;
+  }
+
   /** A free buffer, once there is one. */
   async take(signal?: AbortSignal): Promise<Buffer> {
     for (;;) {

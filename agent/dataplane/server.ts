@@ -1,8 +1,8 @@
 // The destination's data port: a mutual-TLS (or, with --insecure, plain) TCP listener that takes
 // byte streams from source agents. A stream starts with OPEN and a grant token; the agent's
-// acceptor says where its bytes go; every DATA frame is checked (offset, CRC-32) on its way to
-// the target, and the whole stream (size, SHA-256) at END. The reply, DONE or ERROR, goes back
-// on the same connection.
+// acceptor says where its bytes go; every DATA frame is checked (offset, and CRC-32 where TLS
+// does not already authenticate it) on its way to the target, and the whole stream (size,
+// SHA-256) at END. The reply, DONE or ERROR, goes back on the same connection.
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -15,7 +15,8 @@ import type { StreamKind } from '../../common/wire.ts';
 import { metrics, safely } from '../metrics/metrics.ts';
 import type { Target } from '../transfer/targets.ts';
 import { ChunkVerifier } from '../transfer/verifier.ts';
-import { controlFrame, FrameDecoder, type Frame } from './frames.ts';
+import type { BufferPool } from './pool.ts';
+import { controlFrame, CRC32_OPTIONAL, FrameDecoder, type Frame } from './frames.ts';
 import { readControl, callerOfSocket } from './socket.ts';
 
 /** What a stream's OPEN frame carries: the token; the grant says the rest. */
@@ -73,11 +74,15 @@ class StreamVerifier extends Transform {
   /** The END frame came and the whole did not match it. */
   endFailed = false;
 
-  constructor(verifier: ChunkVerifier, ack: (bytes: number) => void, onBytes?: (bytes: number) => void) {
+  /** Where the target wants the bytes copied (see Target.slabs); else the socket's buffers go on. */
+  readonly #slabs: BufferPool | undefined;
+
+  constructor(verifier: ChunkVerifier, ack: (bytes: number) => void, options: { onBytes?: ((bytes: number) => void) | undefined; slabs?: BufferPool | undefined } = {}) {
     super({ writableObjectMode: true, writableHighWaterMark: 2 });
     this.#verifier = verifier;
     this.#ack = ack;
-    this.#onBytes = onBytes;
+    this.#onBytes = options.onBytes;
+    this.#slabs = options.slabs;
     this.#acked = verifier.received;
   }
 
@@ -93,8 +98,13 @@ class StreamVerifier extends Transform {
           const parts = this.#verifier.data(frame.offset, frame.parts, frame.crc32);
           this.#onBytes?.(this.#verifier.received - before);
           if (this.#verifier.received - this.#acked >= ACK_EVERY_BYTES) this.#acknowledge();
-          for (const part of parts) this.push(part);
-          callback();
+          if (!this.#slabs) {
+            for (const part of parts) this.push(part);
+            callback();
+            return;
+          }
+          // A slab is taken only when one is free: that wait is the sink's backpressure.
+          this.#copied(this.#slabs, parts).then(() => callback(), callback);
           return;
         }
         case 'PING':
@@ -112,6 +122,26 @@ class StreamVerifier extends Transform {
     } catch (error) {
       callback(error as Error);
     }
+  }
+
+  /** The parts copied into slabs, each pushed once full (or at the frame's end). */
+  async #copied(slabs: BufferPool, parts: readonly Buffer[]): Promise<void> {
+    let slab: Buffer | undefined;
+    let filled = 0;
+    for (const part of parts) {
+      for (let at = 0; at < part.length; ) {
+        slab ??= await slabs.take();
+        const n = part.copy(slab, filled, at);
+        filled += n;
+        at += n;
+        if (filled === slab.length) {
+          this.push(slab);
+          slab = undefined;
+          filled = 0;
+        }
+      }
+    }
+    if (slab) this.push(slab.subarray(0, filled));
   }
 
   override _flush(callback: TransformCallback): void {
@@ -182,7 +212,11 @@ export class DataServer {
     const log = this.#options.log.child({ component: 'dataplane', peer: socket.remoteAddress });
     let accepted: AcceptedStream | undefined;
     try {
-      const open = { token: (await readControl(socket, 'OPEN', OPEN_TIMEOUT_MS)).token };
+      const opened = await readControl(socket, 'OPEN', OPEN_TIMEOUT_MS);
+      const open = { token: opened.token };
+      // TLS authenticates every record: a CRC-32 over the same bytes adds nothing but cost. On a
+      // plaintext port (--insecure), or to a sender that did not offer, the CRC-32 stays.
+      const crc32 = !(this.#options.tls && opened.crc32 === CRC32_OPTIONAL);
       const caller = this.#options.tls ? callerOfSocket(socket as TLSSocket) : undefined;
       accepted = await this.#options.accept(open, caller);
       const stream = accepted;
@@ -190,11 +224,11 @@ export class DataServer {
       if (stream.signal?.aborted) cut();
       stream.signal?.addEventListener('abort', cut, { once: true });
       socket.once('close', () => stream.signal?.removeEventListener('abort', cut));
-      const verifier = new ChunkVerifier(stream.totalBytes, stream.resume);
-      socket.write(controlFrame('READY', { resumeFrom: verifier.received }));
+      const verifier = new ChunkVerifier(stream.totalBytes, stream.resume, { crc32 });
+      socket.write(controlFrame('READY', { resumeFrom: verifier.received, crc32 }));
       const kind = stream.kind;
       const counted = kind ? (bytes: number) => safely(() => metrics.bytesReceived.inc({ kind }, bytes)) : undefined;
-      const check = new StreamVerifier(verifier, (bytes) => socket.write(controlFrame('ACK', { bytes })), counted);
+      const check = new StreamVerifier(verifier, (bytes) => socket.write(controlFrame('ACK', { bytes })), { onBytes: counted, slabs: stream.target.slabs });
       // Alive, if busy: a receiver that holds the stream back on purpose (podman is slower than
       // the network) still says so, or the sender would take it for a dead link.
       const alive = setInterval(() => socket.writable && socket.write(controlFrame('ACK', { bytes: check.received })), ALIVE_EVERY_MS);

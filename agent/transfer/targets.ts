@@ -4,6 +4,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { PassThrough, Writable } from 'node:stream';
+import { BufferPool } from '../dataplane/pool.ts';
 
 export interface Target {
   /** Verified bytes go here; the pipeline ends it with the stream. */
@@ -14,10 +15,21 @@ export interface Target {
   abort(): Promise<void>;
   /** The bytes are wrong as a whole: keep nothing. */
   discard(): Promise<void>;
+  /**
+   * Buffers the receiver copies the verified bytes into before writing them here; the target
+   * gives each back once it is done with it. Without this, the socket's own buffers (one per
+   * TLS record) would wait in the sink's queue while a write runs, outlive V8's young generation
+   * and be freed only by full collections: measured, 60 of them and 2.9 s of CPU on the
+   * destination per gigabyte, in the freeze. Copied at once, those buffers die young.
+   */
+  slabs?: BufferPool | undefined;
 }
 
 /** Bytes the sink may hold while a write is under way: what arrives meanwhile goes in one writev. */
 const FILE_SINK_BYTES = 8 * 1024 * 1024;
+/** The receiver's slabs for a file: as many as the sink may hold, and the batch being written. */
+export const SLAB_BYTES = 1024 * 1024;
+const SLABS = FILE_SINK_BYTES / SLAB_BYTES + 2;
 
 /**
  * Writes to a file at a position, batching what queued up while the previous write ran into one
@@ -27,6 +39,8 @@ export class FileSink extends Writable {
   readonly #file: FileHandle;
   #position: number;
   readonly #onWritten: (position: number) => void;
+  /** What the receiver copies into; each batch goes back once stored (and handed on). */
+  readonly slabs = new BufferPool(SLAB_BYTES, SLABS);
 
   constructor(file: FileHandle, position: number, onWritten: (position: number) => void) {
     super({ highWaterMark: FILE_SINK_BYTES });
@@ -41,7 +55,15 @@ export class FileSink extends Writable {
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.store(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+    const buffers = chunks.map((c) => c.chunk);
+    this.store(buffers).then(
+      () => {
+        // Done with them (on disk, and with podman where a sink hands them on): the slabs are free.
+        for (const buffer of buffers) this.slabs.give(buffer);
+        callback();
+      },
+      callback,
+    );
   }
 
   /** Puts a batch on disk; a sink that also hands the bytes on does it around this. */
@@ -103,6 +125,7 @@ export async function fileTarget(path: string, options: FileTargetOptions = {}):
   };
   return {
     writable: sink,
+    slabs: sink.slabs,
     settled: () => closed,
     abort: options.resumable
       ? async () => {

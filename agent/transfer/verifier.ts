@@ -1,5 +1,5 @@
 // What a byte stream between agents is, and how the receiving end checks it: every chunk at the
-// offset it claims and intact (CRC-32), no more than announced, and the whole stream against the
+// offset it claims and intact (CRC-32, unless TLS vouches for it), no more than announced, and the whole stream against the
 // sender's size and SHA-256 at the end.
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -13,12 +13,17 @@ export class ChunkVerifier {
   #hash: Hash;
   #received: number;
   readonly #expected: number;
+  readonly #crc32: boolean;
   #done = false;
 
-  /** `totalBytes` may be UNKNOWN_SIZE; a resumed stream starts at `offset` with `hash` having taken in the bytes before. */
-  constructor(totalBytes: number, resume?: { offset: number; hash: Hash }) {
+  /**
+   * `totalBytes` may be UNKNOWN_SIZE; a resumed stream starts at `offset` with `hash` having taken
+   * in the bytes before. `crc32: false`: the chunks' CRC-32s are not checked (TLS checked them).
+   */
+  constructor(totalBytes: number, resume?: { offset: number; hash: Hash }, options: { crc32?: boolean } = {}) {
     if (!Number.isSafeInteger(totalBytes) || totalBytes < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid stream size ${totalBytes}`);
     this.#expected = totalBytes;
+    this.#crc32 = options.crc32 ?? true;
     this.#received = resume?.offset ?? 0;
     this.#hash = resume?.hash ?? createHash('sha256');
   }
@@ -41,14 +46,14 @@ export class ChunkVerifier {
     let crc = 0;
     for (const part of parts) {
       length += part.length;
-      crc = crc32(part, crc);
+      if (this.#crc32) crc = crc32(part, crc);
     }
     if (this.#done) throw integrity('data arrived after the end');
     if (offset !== this.#received) throw integrity(`chunk at offset ${offset} arrived when ${this.#received} was expected`);
     if (this.#expected !== UNKNOWN_SIZE && this.#received + length > this.#expected) {
       throw integrity(`more data than the ${this.#expected} bytes announced`);
     }
-    if (crc !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
+    if (this.#crc32 && crc !== checksum) throw integrity(`chunk at offset ${offset} is corrupted (CRC-32 mismatch)`);
     for (const part of parts) this.#hash.update(part);
     this.#received += length;
     return parts;

@@ -24,6 +24,8 @@ let server: DataServer;
 let port: number;
 /** What the acceptor made of each stream, by migration. */
 const completed = new Map<string, { bytes: number; sha256: string }>();
+/** The target each stream got, by migration. */
+const targets = new Map<string, Target>();
 /** A target that refuses to store more than this many bytes (a full disk), by migration. */
 const diskBytes = new Map<string, number>();
 
@@ -47,10 +49,12 @@ beforeAll(async () => {
       const path = join(inbox, `${grant.migrationId}.tar`);
       const limit = diskBytes.get(grant.migrationId);
       const resuming = grant.resumeFrom > 0;
+      const target = limit !== undefined ? fullDisk(limit) : await fileTarget(path, { resumable: grant.kind === 'checkpoint', resumeFrom: grant.resumeFrom });
+      targets.set(grant.migrationId, target);
       return {
         label: grant.kind,
         totalBytes: grant.totalBytes,
-        target: limit !== undefined ? fullDisk(limit) : await fileTarget(path, { resumable: grant.kind === 'checkpoint', resumeFrom: grant.resumeFrom }),
+        target,
         resume: resuming ? { offset: grant.resumeFrom, hash: await hashPrefix(path, grant.resumeFrom) } : undefined,
         complete: async (result) => void completed.set(grant.migrationId, result),
         release: () => {},
@@ -111,6 +115,17 @@ describe('the data plane', () => {
     expect(statSync(join(inbox, 'm-1.tar')).mode & 0o777).toBe(0o600); // a container's memory: root's eyes only
     expect(acked.length).toBeGreaterThan(0);
     expect(acked).toEqual([...acked].sort((a, b) => a - b));
+  });
+
+  it("copies what arrives into the file sink's own buffers, and each is free again once stored", async () => {
+    // More than the sink has buffers: a buffer not given back would stall the stream here.
+    const payload = randomBytes(24 * 1024 * 1024 + 999);
+    const connection = await DataConnection.open(endpoint(), undefined, grant('m-slabs'));
+    await connection.send({ source: bytesOf(payload, 1024 * 1024) });
+    expect(readFileSync(join(inbox, 'm-slabs.tar')).equals(payload)).toBe(true);
+    const slabs = targets.get('m-slabs')?.slabs;
+    expect(slabs).toBeDefined();
+    expect(slabs?.free).toBe(10);
   });
 
   it('caps the rate when asked (bwlimit)', async () => {
