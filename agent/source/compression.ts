@@ -11,14 +11,12 @@
 // On a fast LAN none wins (compressing costs more at both ends than it saves); on a slow link
 // zstd wins when the memory compresses.
 import { randomBytes } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
-import { zstdCompressSync } from 'node:zlib';
 import type { ArchiveCompression } from '../../common/wire.ts';
 import type { Podman } from '../podman/podman.ts';
+import { sampleApart } from './memory-sample.ts';
 import type { Sender } from './sender.ts';
 
-/** How much memory is sampled, at most, and in pieces of what size. */
-const SAMPLE_BYTES = 16 * 1024 * 1024;
+/** The link probe's pieces. */
 const PIECE_BYTES = 1024 * 1024;
 /**
  * The link is timed with at most this many pieces, sent for at most PROBE_MS: enough for TCP's
@@ -44,7 +42,6 @@ const MIN_SAVING_SECONDS = 0.5;
  * pages of zeros, which compress "to 0%" while CRIU dumps only the pages that hold something.
  */
 export const MIN_SAMPLE_BYTES = 1024 * 1024;
-const PAGE_BYTES = 4096;
 
 export interface Measured {
   /** Compressed size over original size of the memory sample (1: nothing gained). */
@@ -77,57 +74,9 @@ export function decide(sizeBytes: number, m: Measured): Choice {
     : { compression: 'none', reason: `${what}: compressing would not pay (about ${plain.toFixed(1)} s uncompressed, ${zstd.toFixed(1)} s with zstd)` };
 }
 
-/** The pages of `piece` that hold something: zero pages would make any memory look compressible. */
-export function withoutZeroPages(piece: Buffer): Buffer {
-  const kept: Buffer[] = [];
-  for (let at = 0; at < piece.length; at += PAGE_BYTES) {
-    const page = piece.subarray(at, at + PAGE_BYTES);
-    if (!page.equals(ZERO_PAGE.subarray(0, page.length))) kept.push(page);
-  }
-  return Buffer.concat(kept);
-}
-const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
-
-/** Pieces of the process's private writable memory (heap and anonymous maps), up to SAMPLE_BYTES of non-zero pages. */
-async function memorySample(pid: number): Promise<Buffer[]> {
-  const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
-  const regions = maps
-    .split('\n')
-    .map((line) => /^([0-9a-f]+)-([0-9a-f]+) rw-p \S+ \S+ \d+\s*(\S*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null && (m[3] === '' || m[3] === '[heap]'))
-    .map((m) => ({ start: BigInt(`0x${m[1]}`), size: Number(BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`)) }))
-    .sort((a, b) => b.size - a.size);
-  const pieces: Buffer[] = [];
-  let taken = 0;
-  const mem = await open(`/proc/${pid}/mem`, 'r');
-  try {
-    // A piece from the middle of each of the largest regions, until the sample is full.
-    for (const region of regions) {
-      if (taken >= SAMPLE_BYTES) break;
-      const length = Math.min(PIECE_BYTES, region.size);
-      const at = region.start + BigInt(Math.floor((region.size - length) / 2 / 4096) * 4096);
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await mem.read(buffer, 0, length, at).catch(() => ({ bytesRead: 0 }));
-      const kept = withoutZeroPages(buffer.subarray(0, bytesRead));
-      if (kept.length > 0) {
-        pieces.push(kept);
-        taken += kept.length;
-      }
-    }
-  } finally {
-    await mem.close();
-  }
-  return pieces;
-}
-
 export async function measure(podman: Podman, containerId: string, sender: Sender, signal: AbortSignal): Promise<Measured> {
   const pid = Number((await podman.run(['inspect', '--format', '{{.State.Pid}}', containerId], { signal })).trim());
-  const sample = await memorySample(pid);
-  const original = sample.reduce((n, b) => n + b.length, 0);
-  let compressed = 0;
-  const started = performance.now();
-  for (const piece of sample) compressed += zstdCompressSync(piece).length;
-  const compressSeconds = Math.max((performance.now() - started) / 1000, 1e-3);
+  const { original, compressed, compressSeconds } = await sampleApart(pid);
   // The link: incompressible pieces on a data connection of their own (a probe stream, which the
   // destination checks and drops), under the migration's rate cap; timed to the destination's
   // word that it has them all.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, MIN_SAMPLE_BYTES, withoutZeroPages } from '../../../agent/source/compression.ts';
+import { decide, MIN_SAMPLE_BYTES } from '../../../agent/source/compression.ts';
+import { withoutZeroPages } from '../../../agent/source/memory-sample.ts';
 
 const MiB = 1024 * 1024;
 
