@@ -1,7 +1,7 @@
 // npm run bench: Ferry's speed and memory, measured in a lab of its own (FERRY_LAB=ferrybench on
 // 172.31.79.0/24), made and removed here. Every figure that has a baseline is printed beside it,
 // from the same run: these machines are shared and noisy, so ratios say more than seconds.
-//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|all] [--sizes 64,256,1024] [--mb 200]
+//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|all] [--sizes 64,256,1024,4096] [--mb 200]
 //                    [--data-mb 1024] [--compress none|zstd] [--keep]
 // compare (the default): client-observed downtime of `ferry migrate` against the manual podman
 // pipeline, the floor of each move, the link's own rate and the agents' peak memory; see
@@ -22,7 +22,7 @@ import { evacuations } from './benchmark/evacuate.ts';
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'compare' },
-    sizes: { type: 'string', default: '64,256,1024' },
+    sizes: { type: 'string', default: '64,256,1024,4096' },
     mb: { type: 'string' },
     'data-mb': { type: 'string', default: '1024' },
     compress: { type: 'string', default: 'none' },

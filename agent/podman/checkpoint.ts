@@ -81,15 +81,6 @@ export async function checkpoint(podman: Podman, request: CheckpointRequest, opt
 }
 
 /** Restores the container in place from the checkpoint `--keep` left behind (with --file-locks when it was made with them). */
-export async function restoreInPlace(podman: Podman, container: string, options: RunOptions & { fileLocks?: boolean | undefined } = {}): Promise<void> {
-  const locks = options.fileLocks ? ['--file-locks'] : [];
-  try {
-    await podman.run(['container', 'restore', '--tcp-established', ...locks, '--keep', container], { ...options, errorCode: 'ROLLBACK_FAILED' });
-  } catch (error) {
-    throw await withCriuLines(error);
-  }
-}
-
 /** A podman failure that names a CRIU log gets that log's error lines as details. */
 export async function withCriuLines(error: unknown): Promise<unknown> {
   if (!(error instanceof FerryError)) return error;

@@ -1,5 +1,6 @@
-// `podman container restore --import`: brings a received checkpoint back to life. podman leaves
-// a `Created` container behind when a restore fails, so a failure removes it before reporting.
+// `podman container restore`: `--import` brings a received checkpoint back to life (podman leaves
+// a `Created` container behind when that fails, so a failure removes it before reporting); in
+// place, a source's rollback brings its container back from the checkpoint it kept.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,16 @@ interface RawStats {
 export function parseRestoreStats(stdout: string): RestoreStats {
   const raw = statsJson<RawStats>(stdout);
   return { podmanMs: ms(raw.podman_restore_duration) ?? 0, runtimeMs: ms(raw.container_statistics?.[0]?.runtime_restore_duration) };
+}
+
+/** Restores the container from the checkpoint it kept on this host (no archive, no network); podman's and runc's times. */
+export async function restoreInPlace(podman: Podman, container: string, options: RunOptions & { fileLocks?: boolean | undefined } = {}): Promise<RestoreStats> {
+  const locks = options.fileLocks ? ['--file-locks'] : [];
+  try {
+    return parseRestoreStats(await podman.run(['container', 'restore', '--tcp-established', ...locks, '--keep', '--print-stats', container], { ...options, errorCode: 'ROLLBACK_FAILED' }));
+  } catch (error) {
+    throw await withCriuLines(error);
+  }
 }
 
 /** Restores from an archive path (a file, or a link the import feeder serves) and inspects the result. */

@@ -8,7 +8,7 @@ import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
-import { restoreInPlace } from '../podman/checkpoint.ts';
+import { restoreInPlace } from '../podman/restore.ts';
 import { findContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 
@@ -40,8 +40,10 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
       : 'container still running on the source';
     if (repaired.length) ctx.log.warn({ migrationId: record.id, repaired }, 'removed what a cut-off checkpoint left in the container');
   } else {
-    await restoreInPlace(podman, record.containerId, { fileLocks: record.fileLocks });
-    outcome = 'restored the container on the source from its local checkpoint';
+    // From the checkpoint on this host's disk: a rollback needs nothing back from the network.
+    const stats = await restoreInPlace(podman, record.containerId, { fileLocks: record.fileLocks });
+    const runc = stats.runtimeMs !== undefined ? `, runc ${stats.runtimeMs} ms` : '';
+    outcome = `restored the container on the source from its local checkpoint (podman ${stats.podmanMs} ms${runc})`;
   }
   // A port bound to one address of this host is reached there; the others at the agent's address.
   const dead = await silentTcpPorts(current.ports, reachedOn(ctx.address), ANSWER_WITHIN_MS);

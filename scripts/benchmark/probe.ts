@@ -11,7 +11,7 @@ export interface Target {
 
 const ANSWER_MS = 100;
 
-/** Answers seen per host (performance.now() of each PONG). */
+/** Answers seen per host (when each PONG came, ms since the epoch: comparable with the events' times). */
 export type Answers = Record<string, number[]>;
 
 export function startProbe(targets: Target[], everyMs = 10): { stop(): Answers } {
@@ -39,7 +39,7 @@ export function startProbe(targets: Target[], everyMs = 10): { stop(): Answers }
         for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
           const line = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
-          if (line === '+PONG' && waiting) answers[target.name]?.push(performance.now());
+          if (line === '+PONG' && waiting) answers[target.name]?.push(performance.timeOrigin + performance.now());
           waiting = undefined;
         }
       });
@@ -65,6 +65,20 @@ export function startProbe(targets: Target[], everyMs = 10): { stop(): Answers }
       return answers;
     },
   };
+}
+
+/** The longest the client went without an answer from one host (a rollback: frozen, then back there). */
+export function longestGapMs(answers: Answers, host: string): number {
+  const times = answers[host] ?? [];
+  let longest = NaN;
+  for (let i = 1; i < times.length; i += 1) longest = Math.max(Number.isNaN(longest) ? 0 : longest, (times[i] ?? 0) - (times[i - 1] ?? 0));
+  return longest;
+}
+
+/** The source's last answer before the destination's first: where the client's outage began. */
+export function outageStart(answers: Answers, source: string, destination: string): number {
+  const first = answers[destination]?.[0];
+  return first === undefined ? NaN : ((answers[source] ?? []).filter((t) => t < first).at(-1) ?? NaN);
 }
 
 /**
