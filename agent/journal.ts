@@ -67,6 +67,14 @@ export interface MigrationRecord {
   /** The checkpoint was made with --file-locks: every restore of it (the destination's, the source's rollback) needs the flag too. */
   fileLocks?: boolean | undefined;
   /**
+   * Source: the container's directory, whose memory pages Ferry's CRIU action script moves aside
+   * for this checkpoint (source/pages.ts); a rollback moves them back before restoring.
+   */
+  pagesDir?: string | undefined;
+  /** Destination: where the pages stream lands, and its size and SHA-256 once whole and checked. */
+  pagesPath?: string | undefined;
+  pagesReceived?: { bytes: number; sha256: string } | undefined;
+  /**
    * Every phase this host entered, with when: phase durations for the metrics, and `ferry status`.
    * Absent in records written before it was kept.
    */

@@ -7,6 +7,7 @@ import { Dialer } from '../common/dial.ts';
 import { SshTunnels } from '../common/ssh/tunnels.ts';
 import { hostAddress } from '../common/tcp.ts';
 import { AddressKeeper } from './address/keeper.ts';
+import { installActionScript } from './criu/action-script.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
 import { createLogger, type Level } from './log.ts';
 import { Podman } from './podman/podman.ts';
@@ -33,7 +34,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   --podman-tmpdir DIR    podman --tmpdir
   --runtime NAME         OCI runtime (default runc: crun refuses hybrid cgroups)
   --criu-ghost-limit N   largest deleted-but-open file CRIU carries, bytes (default 40000000)
-  --criu-config-dir DIR  where CRIU's config files are kept up to date (default /etc/criu)
+  --criu-config-dir DIR  where CRIU's config files, and Ferry's action script for runc's dumps,
+                         are kept up to date (default /etc/criu)
   --settle-after-ms N    how long a migration may sit untouched before the agents settle it
                          themselves, e.g. when the coordinator died (default 60000)
   --stop-timeout-ms N    on SIGTERM: how long migrations under way may take to end before the
@@ -94,7 +96,8 @@ async function main(): Promise<void> {
   if (!Number.isSafeInteger(ghostLimit) || ghostLimit < 1_048_576) {
     throw new FerryError('BAD_REQUEST', '--criu-ghost-limit must be a whole number of bytes, at least 1048576');
   }
-  const changed = await ensureCriuConfig({ ...DEFAULT_CRIU_SETTINGS, ghostLimit }, values['criu-config-dir']);
+  const actionScript = await installActionScript(values['criu-config-dir']);
+  const changed = await ensureCriuConfig({ ...DEFAULT_CRIU_SETTINGS, ghostLimit, actionScript }, values['criu-config-dir']);
   if (changed.length) log.info({ files: changed, ghostLimit }, 'CRIU configuration updated');
 
   const globalArgs: string[] = [];

@@ -150,7 +150,7 @@ export class AgentService {
     let inbox = this.#inboxes.get(record.id);
     if (!inbox) {
       // After a restart: what the journal and the disk say has arrived.
-      inbox = new Inbox({ verified: record.received && { ...record.received, at: performance.now() }, dataRound: record.dataRound ?? -1 });
+      inbox = new Inbox({ verified: record.received && { ...record.received, at: performance.now() }, dataRound: record.dataRound ?? -1, pages: record.pagesReceived });
       this.#inboxes.set(record.id, inbox);
       void stat(record.archivePath).then(
         (st) => inbox?.written || inbox?.wrote(st.size),

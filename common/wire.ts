@@ -24,7 +24,7 @@ void phasesMatch;
 export const COMPRESSIONS: readonly Compression[] = ['auto', 'none', 'zstd', 'gzip'];
 /** What podman's checkpoint can write: every compression but auto, which the source resolves first. */
 export type ArchiveCompression = Exclude<Compression, 'auto'>;
-export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data', 'probe'];
+export const STREAM_KINDS: readonly StreamKind[] = ['checkpoint', 'image', 'data', 'probe', 'pages'];
 
 /** One enum of the proto: its words, and their names on the wire. */
 class WireEnum<Word extends string, Name extends string> {

@@ -51,8 +51,9 @@ export const refusedArchive = (error: unknown) => error instanceof FerryError &&
 /**
  * Walks a whole archive file (plain, gzip or zstd, as podman's --compress makes them) and
  * checks every entry; throws ARCHIVE_REFUSED at the first one podman's export would not write.
+ * Returns the entries' names and where the end marker begins (in the uncompressed tar).
  */
-export async function checkArchiveFile(path: string): Promise<void> {
+export async function checkArchiveFile(path: string): Promise<{ names: string[]; endAt: number | undefined }> {
   const head = Buffer.alloc(4);
   const file = await open(path, 'r');
   try {
@@ -62,7 +63,11 @@ export async function checkArchiveFile(path: string): Promise<void> {
   }
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   const zstd = head.readUInt32LE(0) === 0xfd2fb528;
-  const walker = new TarWalker(checkArchiveEntry);
+  const names: string[] = [];
+  const walker = new TarWalker((entry) => {
+    checkArchiveEntry(entry);
+    names.push(entry.name);
+  });
   const walk = new Writable({
     write(chunk: Buffer, _encoding, done) {
       try {
@@ -75,4 +80,5 @@ export async function checkArchiveFile(path: string): Promise<void> {
   });
   const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
   await (gzip ? pipeline(source, createGunzip(), walk) : zstd ? pipeline(source, createZstdDecompress(), walk) : pipeline(source, walk));
+  return { names, endAt: walker.endAt };
 }

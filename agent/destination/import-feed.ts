@@ -19,6 +19,7 @@ import { END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk
 import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
 import type { Relay } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
+import { PAGES_ENTRY } from './pages.ts';
 
 /** Why the archive cannot be fed while it arrives; the restore then imports the finished file. */
 export class NotStreamable extends Error {
@@ -38,6 +39,11 @@ export interface FeedOptions {
   /** A private directory for the link and the FIFOs; removed by dispose(). */
   dir: string;
   inbox: Inbox;
+  /**
+   * Entries this host adds just before the archive's end marker, once the gate has passed (the
+   * pages that came beside the archive); told whether the archive holds pages itself.
+   */
+  addEntries?: ((archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => Promise<void>) | undefined;
 }
 
 export class ImportFeeder {
@@ -50,6 +56,8 @@ export class ImportFeeder {
   released = false;
   /** Bytes podman took from the stream's memory rather than reading them back from the file. */
   relayedBytes = 0;
+  /** The archive holds memory pages of its own (they did not come beside it). */
+  archiveHasPages = false;
 
   constructor(options: FeedOptions) {
     this.#options = options;
@@ -136,7 +144,7 @@ export class ImportFeeder {
    * `gate` runs when only the end marker is left: it waits for the archive to check out and
    * readies what must be in place before podman goes on (the bind-mounted data).
    */
-  async run(gate: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  async run(gate: (archiveHasPages: boolean) => Promise<void>, signal: AbortSignal): Promise<void> {
     const mini = this.#mini;
     if (!mini) throw new Error('prepare() first');
     for (let pass = 1; pass <= CONFIG_PASSES; pass += 1) {
@@ -175,10 +183,13 @@ export class ImportFeeder {
    * garbage collection every 64 MB); one is read into only once the socket's write callback said
    * the kernel has its last bytes, which is why this loop waits on writes itself.
    */
-  async #feedArchive(fifo: Socket, gate: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  async #feedArchive(fifo: Socket, gate: (archiveHasPages: boolean) => Promise<void>, signal: AbortSignal): Promise<void> {
     const inbox = this.#options.inbox;
     // Every header is checked as it goes by, before podman gets it (consume pushes, then writes).
-    const walker = new TarWalker(checkArchiveEntry);
+    const walker = new TarWalker((entry) => {
+      checkArchiveEntry(entry);
+      if (PAGES_ENTRY.test(entry.name)) this.archiveHasPages = true;
+    });
     /** Bytes taken so far, from the file or the relay: fed to podman, or held back. */
     let position = 0;
     /** The end marker and what follows it, until the gate has passed. */
@@ -263,8 +274,9 @@ export class ImportFeeder {
         if (!this.released && walker.zeroBlockAt !== undefined) {
           this.#options.note?.('podman has the archive up to its end marker, held back until the whole checks out', { bytes: walker.zeroBlockAt, written: inbox.written, relayed: this.relayedBytes });
           await Promise.all(writes);
-          await gate();
+          await gate(this.archiveHasPages);
           if (!inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
+          await this.#options.addEntries?.(this.archiveHasPages, (chunks) => writtenAll(fifo, chunks));
           this.released = true;
           this.#options.note?.('the archive checked out: podman gets its end and restores');
           await writtenAll(fifo, held.splice(0));

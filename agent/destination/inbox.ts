@@ -18,14 +18,17 @@ export class Inbox {
   verified: VerifiedArchive | undefined;
   /** The last round of bind-mounted data fully received (-1: none). */
   dataRound: number;
+  /** The memory pages that came beside the archive, once whole and checked. */
+  pages: { bytes: number; sha256: string } | undefined;
   /** podman's import, offering to take the archive's bytes from the stream's memory once it has read the file. */
   relay: Relay | undefined;
   #failure: FerryError | undefined;
   readonly #waiters = new Set<() => void>();
 
-  constructor(initial: { written?: number; verified?: VerifiedArchive | undefined; dataRound?: number } = {}) {
+  constructor(initial: { written?: number; verified?: VerifiedArchive | undefined; dataRound?: number; pages?: { bytes: number; sha256: string } | undefined } = {}) {
     this.written = initial.written ?? 0;
     this.verified = initial.verified;
+    this.pages = initial.pages;
     this.dataRound = initial.dataRound ?? -1;
   }
 
@@ -36,6 +39,11 @@ export class Inbox {
 
   verify(archive: { bytes: number; sha256: string }): void {
     this.verified = { ...archive, at: performance.now() };
+    this.#notify();
+  }
+
+  pagesVerified(pages: { bytes: number; sha256: string }): void {
+    this.pages = pages;
     this.#notify();
   }
 

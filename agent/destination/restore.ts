@@ -4,7 +4,9 @@
 // its last steps (mounts, network, runc restore) remain once the archive has checked out. When
 // the archive cannot be fed that way (compressed), or the feeding goes wrong before podman got
 // the end of the archive, the finished file is imported instead.
+import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { takeServiceAddress } from '../address/move.ts';
@@ -15,6 +17,8 @@ import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { checkArchiveFile, refusedArchive } from './archive-policy.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
+import { PAGES_ENTRY, stagedPages, writePageEntries } from './pages.ts';
+import { END_MARKER_BYTES } from '../transfer/tar-walk.ts';
 import type { Inbox } from './inbox.ts';
 import type { HostContext } from '../context.ts';
 
@@ -48,12 +52,19 @@ export async function restoreArchive(
   const log = ctx.log.child({ migrationId: record.id, phase: 'restore' });
   const asked = performance.now();
   const dataPaths = record.dataPaths ?? [];
+  // The pages came beside the archive (the source asked for their stream), unless the archive
+  // holds them itself (the source's CRIU script did not run, and podman exported them).
+  const pagesPath = (archiveHasPages: boolean) => (archiveHasPages ? undefined : journal.require(record.id).pagesPath);
   // What must hold before podman may get the end of the archive, i.e. before it may run anything.
-  const gate = async () => {
+  const gate = async (archiveHasPages: boolean) => {
     // The conntrack entries of the service address's flows too: a restored socket whose flow this
     // host does not know would be masqueraded as a new flow, and the client would reset it.
     const needsAddress = record.serviceAddress !== undefined && !record.addressTaken;
-    await inbox.until(() => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1) && (!needsAddress || inbox.addressReady), signal);
+    const needsPages = pagesPath(archiveHasPages) !== undefined;
+    await inbox.until(
+      () => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1) && (!needsAddress || inbox.addressReady) && (!needsPages || inbox.pages !== undefined),
+      signal,
+    );
     await journal.advance(record.id, 'restore');
     // The data goes into place first: the restored processes reopen their files at once.
     if (dataPaths.length) await journal.update(record.id, { promoted: await promote(dataPaths, record.id) });
@@ -64,11 +75,21 @@ export async function restoreArchive(
   let container: ContainerInfo | undefined;
   let streamed = false;
   let fallback = '';
+  // The pages, as entries of the archive podman extracts, from the file they arrived in.
+  const addPages = async (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => {
+    const path = pagesPath(archiveHasPages);
+    if (!path || !inbox.pages) return;
+    const started = performance.now();
+    const pages = await stagedPages(path, inbox.pages.bytes);
+    const bytes = await writePageEntries(path, pages, write);
+    log.info({ pages: pages.map((p) => p.name), bytes, ms: Math.round(performance.now() - started) }, 'put the pages that came beside the archive into it');
+  };
   const feeder = new ImportFeeder({
     archivePath: record.archivePath,
     dir: join(ctx.archiveDir, `${record.id}.import`),
     inbox,
     note: (what, fields = {}) => log.info(fields, what),
+    addEntries: addPages,
   });
   const feeding = new AbortController();
   const stop = () => feeding.abort(signal.reason);
@@ -107,12 +128,15 @@ export async function restoreArchive(
     await feeder.dispose();
   }
   if (!streamed) {
-    await gate();
     // The whole-file import (a compressed archive, or a streamed one that fell back) is looked
     // through first, as the streamed one was while it arrived.
-    await checkArchiveFile(record.archivePath);
+    await inbox.until(() => inbox.verified !== undefined, signal);
+    const listing = await checkArchiveFile(record.archivePath);
+    const archiveHasPages = listing.names.some((name) => PAGES_ENTRY.test(name));
+    await gate(archiveHasPages);
+    const archivePath = pagesPath(archiveHasPages) ? await withPages(record.archivePath, listing.endAt, addPages) : record.archivePath;
     // Not stopped half-way either (see above): podman finishes, then the cancel counts.
-    ({ container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, newAddress: record.newAddress, fileLocks: request.fileLocks }, { timeoutMs: request.timeoutMs }));
+    ({ container, stats } = await restoreImport(podman, { archivePath, name: record.container, newAddress: record.newAddress, fileLocks: request.fileLocks }, { timeoutMs: request.timeoutMs }));
     if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
   }
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
@@ -132,6 +156,34 @@ export async function restoreArchive(
     });
   }
   return { container, restoreMs, runtimeMs: stats.runtimeMs, validation, streamed, fallback, relayedBytes: streamed ? feeder.relayedBytes : 0, newAddress: record.newAddress ?? false };
+}
+
+/**
+ * The archive with the pages put in before its end marker, as a file of its own beside it (for a
+ * whole-file import: a streamed one gets them on the way).
+ */
+async function withPages(
+  archivePath: string,
+  endAt: number | undefined,
+  addPages: (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => Promise<void>,
+): Promise<string> {
+  if (endAt === undefined) throw new FerryError('INTERNAL', `the archive ${archivePath} has no end marker to put the pages before`, { phase: 'restore' });
+  const whole = `${archivePath}.whole`;
+  const out = createWriteStream(whole, { mode: 0o600 });
+  const write = (chunks: Buffer[]) =>
+    new Promise<void>((resolve, reject) => {
+      for (const chunk of chunks.slice(0, -1)) out.write(chunk);
+      out.write(Buffer.from(chunks.at(-1) ?? Buffer.alloc(0)), (error) => (error ? reject(error) : resolve()));
+    });
+  try {
+    await pipeline(createReadStream(archivePath, { start: 0, end: endAt - 1, highWaterMark: 1024 * 1024 }), out, { end: false });
+    await addPages(false, write);
+    await new Promise<void>((resolve, reject) => out.end(Buffer.alloc(END_MARKER_BYTES), (error?: Error | null) => (error ? reject(error) : resolve())));
+  } catch (error) {
+    out.destroy();
+    throw error;
+  }
+  return whole;
 }
 
 /**

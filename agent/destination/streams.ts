@@ -20,6 +20,7 @@ import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 import { requireMigrationId } from '../validate.ts';
 import { ArchiveSink } from './archive-sink.ts';
+import { pagesPathOf } from './pages.ts';
 import type { Inbox } from './inbox.ts';
 import type { HostContext } from '../context.ts';
 
@@ -54,6 +55,9 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
     // The sender lost the DONE of a stream that did arrive whole: tell it so, rather than refuse.
     return { token: '', port: ctx.dataPort(), resumeFrom: record.received.bytes, ttlMs: 0, complete: true, sha256: record.received.sha256 };
   }
+  if (kind === 'pages' && record.role === 'destination' && record.pagesReceived && record.phase !== 'rollback' && record.phase !== 'failed') {
+    return { token: '', port: ctx.dataPort(), resumeFrom: record.pagesReceived.bytes, ttlMs: 0, complete: true, sha256: record.pagesReceived.sha256 };
+  }
   expecting(record, kind);
   const total = Number(request.totalBytes);
   if (!Number.isSafeInteger(total) || total < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid stream size ${request.totalBytes}`);
@@ -65,7 +69,9 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
     // The stream of a previous attempt is still being torn down here; the sender retries.
     throw new FerryError('TRANSFER_FAILED', `a previous ${kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
   }
-  const resumeFrom = kind === 'checkpoint' && request.resume ? await sizeOf(record.archivePath) : 0;
+  // From now on the restore waits for the pages, unless the archive turns out to hold them.
+  if (kind === 'pages' && !record.pagesPath) await ctx.journal.update(record.id, { pagesPath: pagesPathOf(ctx.archiveDir, record.id) });
+  const resumeFrom = request.resume && kind === 'checkpoint' ? await sizeOf(record.archivePath) : request.resume && kind === 'pages' ? await sizeOf(pagesPathOf(ctx.archiveDir, record.id)) : 0;
   const grant = ctx.grants.issue({ migrationId: record.id, kind, round: request.round, peer: record.peer, resumeFrom, totalBytes: total });
   return { token: grant.token, port: ctx.dataPort(), resumeFrom, ttlMs: ctx.grants.ttlMs };
 }
@@ -79,6 +85,7 @@ function expecting(record: MigrationRecord, kind: StreamKind): void {
     throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
   }
   if (kind === 'checkpoint' && record.received) throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole archive here`, { phase: 'transfer' });
+  if (kind === 'pages' && record.pagesReceived) throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole pages here`, { phase: 'transfer' });
   if (kind === 'image' && !record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`, { phase: 'transfer' });
   if (kind === 'data' && !record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`, { phase: 'transfer' });
 }
@@ -122,6 +129,27 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           complete: async (archive) => {
             await ctx.journal.advance(record.id, 'received', { received: archive });
             inbox.verify(archive);
+          },
+        };
+      }
+      case 'pages': {
+        // Like the archive: a resumable 0600 file, kept up to where a broken stream left it.
+        const path = pagesPathOf(ctx.archiveDir, record.id);
+        const from = grant.resumeFrom;
+        if (from > 0) {
+          const have = await sizeOf(path);
+          if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume the pages at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
+          await truncate(path, from);
+        }
+        const inbox = ctx.inbox(record);
+        return {
+          ...base,
+          label: 'pages',
+          target: await fileTarget(path, { resumable: true, resumeFrom: from }),
+          resume: from > 0 ? { offset: from, hash: await hashPrefix(path, from) } : undefined,
+          complete: async (pages) => {
+            await ctx.journal.update(record.id, { pagesReceived: pages });
+            inbox.pagesVerified(pages);
           },
         };
       }

@@ -130,6 +130,13 @@ export async function inspectContainer(podman: Podman, container: string, option
 }
 
 /** Like inspectContainer, but undefined when there is no such container. */
+/** podman's own directory of the container (its userdata: the checkpoint directory's parent). */
+export async function containerDirectory(podman: Podman, container: string, options: RunOptions = {}): Promise<string> {
+  const dir = (await podman.run(['container', 'inspect', '--format', '{{.StaticDir}}', container], options)).trim();
+  if (!dir.startsWith('/')) throw new FerryError('INTERNAL', `podman gave no directory for container ${container} (${JSON.stringify(dir)})`);
+  return dir;
+}
+
 export async function findContainer(podman: Podman, container: string, options: RunOptions = {}): Promise<ContainerInfo | undefined> {
   try {
     return await inspectContainer(podman, container, options);

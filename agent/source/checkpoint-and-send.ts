@@ -18,7 +18,7 @@ import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { examine } from '../criu/obstacles.ts';
 import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
-import { inspectContainer } from '../podman/inspect.ts';
+import { containerDirectory, inspectContainer } from '../podman/inspect.ts';
 import { COMPRESSION, COMPRESSIONS, type ArchiveCompression } from '../../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { cgroupMemoryBytes } from '../podman/size.ts';
@@ -29,6 +29,8 @@ import { releaseServiceAddress } from '../address/move.ts';
 import { ArchiveStream } from './archive.ts';
 import { DataRounds } from './data-rounds.ts';
 import { sendImage } from './image.ts';
+import { pagesAside, requestPagesAside, withdrawPagesRequest } from './pages.ts';
+import { PagesStream } from './pages-stream.ts';
 import { Sender, type Emit } from './sender.ts';
 import type { HostContext } from '../context.ts';
 
@@ -113,8 +115,16 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       log.info({ locks: readiness.fileLocks.map((l) => `${l.process}: ${l.file}`) }, 'the processes hold file locks: checkpointing with --file-locks');
     }
 
-    // The archive's stream is granted and connected before the freeze: no handshake inside it.
+    // A plain tar export leaves the memory pages to a stream of their own, sent while CRIU
+    // writes them (pages.ts); a compressed one is imported whole at the other end anyway.
+    const pagesDir = archiveCompression === 'none' ? await containerDirectory(podman, container.id, { signal }) : undefined;
+    if (pagesDir) {
+      await ctx.journal.update(record.id, { pagesDir });
+      await requestPagesAside(pagesDir, record.id);
+    }
+    // The streams are granted and connected before the freeze: no handshake inside it.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
+    const firstPages = pagesDir ? await sender.again('pages', () => sender.opener.connection('pages', 0)) : undefined;
     emit({ freezing: { validation, fileLocks } });
     log.info({ phase }, 'checkpointing');
     const started = performance.now();
@@ -122,6 +132,11 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     // cancelled migration waits for the dump to end, then resumes the container from it.
     dumping = checkpoint(podman, { container: container.id, exportPath: record.archivePath, compress: archiveCompression, fileLocks }, { timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined });
     dumping.catch(() => sender.stop()); // a failed checkpoint ends the streams that wait for it
+    // Asked for this checkpoint only: a later one (a park, podman's own) keeps its pages.
+    const withdrawn = pagesDir ? dumping.then(
+      () => withdrawPagesRequest(pagesDir),
+      () => withdrawPagesRequest(pagesDir),
+    ) : Promise.resolve();
     const archive = new ArchiveStream({
       sender,
       journal: ctx.journal,
@@ -136,6 +151,10 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     });
     const archiveSent = archive.send();
     const appeared = archive.appeared;
+    const pagesSent =
+      pagesDir && firstPages
+        ? new PagesStream({ sender, userdata: pagesDir, dumpOver: Promise.race([appeared, dumping]), first: firstPages, destination: request.destinationHost, log, emit, started }).send()
+        : Promise.resolve(undefined);
     // Once the export appears CRIU is done: the processes are gone, the data cannot change.
     const dataSent = appeared.then(async () => {
       phase = 'transfer';
@@ -152,8 +171,11 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       await data.final();
     });
     // The destination has it all: say so now, not after podman's clean-up.
-    archiveSent.then(
-      (sent) => emit({ transferred: { bytes: sent.bytes, transferMs: sent.ms, sha256: sent.sha256 } }),
+    Promise.all([archiveSent, pagesSent]).then(
+      ([sent, pages]) => {
+        if (pages) log.info({ files: pages.files.map((f) => `${f.name} (${f.size} bytes)`), bytes: pages.bytes, ms: pages.ms }, 'the pages went beside the archive');
+        emit({ transferred: { bytes: sent.bytes + (pages?.bytes ?? 0), transferMs: Math.max(sent.ms, pages?.ms ?? 0), sha256: sent.sha256 } });
+      },
       () => sender.stop(),
     );
     dataSent.catch(() => sender.stop());
@@ -164,7 +186,9 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       // (just after CRIU finished) by the time CRIU says it kept the processes frozen.
       const frozenFor = (stats.frozenMs ?? 0) + (stats.freezingMs ?? 0);
       const freezeAt = stats.frozenMs !== undefined && archive.appearedAt !== undefined ? archive.appearedAt - frozenFor : started;
-      const archiveBytes = (await stat(record.archivePath).catch(() => undefined))?.size ?? 0;
+      // What podman wrote, whichever way it travels: the export, and the pages beside it.
+      const pagesBytes = pagesDir ? ((await pagesAside(pagesDir)) ?? []).reduce((n, f) => n + f.size, 0) : 0;
+      const archiveBytes = ((await stat(record.archivePath).catch(() => undefined))?.size ?? 0) + pagesBytes;
       emit({
         checkpointed: {
           checkpointMs,
@@ -176,11 +200,13 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       });
       return { stats, checkpointMs };
     });
-    const results = await Promise.allSettled([checkpointed, archiveSent, dataSent]);
+    const results = await Promise.allSettled([checkpointed, archiveSent, dataSent, pagesSent, withdrawn]);
     const failure = results.find((r) => r.status === 'rejected');
     if (failure) throw preferCause(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
     const { stats, checkpointMs } = (results[0] as PromiseFulfilledResult<{ stats: CheckpointStats; checkpointMs: number }>).value;
-    const sent = (results[1] as PromiseFulfilledResult<{ bytes: number; sha256: string; ms: number }>).value;
+    const archiveDone = (results[1] as PromiseFulfilledResult<{ bytes: number; sha256: string; ms: number }>).value;
+    const pagesDone = (results[3] as PromiseFulfilledResult<{ bytes: number; ms: number } | undefined>).value;
+    const sent = { bytes: archiveDone.bytes + (pagesDone?.bytes ?? 0), ms: Math.max(archiveDone.ms, pagesDone?.ms ?? 0) };
     // The coordinator may have rolled the migration back meanwhile (it stopped this call and
     // settled both hosts): then there is nothing left to mark sent.
     const now = ctx.journal.require(record.id).phase;

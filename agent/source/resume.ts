@@ -9,6 +9,7 @@ import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { restoreInPlace } from '../podman/restore.ts';
+import { putPagesBack } from './pages.ts';
 import { findContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 
@@ -33,6 +34,8 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
   }
   let outcome: string;
   if (current.state === 'running' || current.state === 'paused') {
+    // Still running (the dump never finished): whatever was asked of CRIU's script goes.
+    if (record.pagesDir) await putPagesBack(record.pagesDir).catch(() => []);
     const repaired = await repairInPlace(ctx, record.containerId, current.cgroupPath);
     if (current.state === 'paused') await podman.run(['unpause', record.containerId], { errorCode: 'ROLLBACK_FAILED' });
     outcome = repaired.length
@@ -41,6 +44,11 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
     if (repaired.length) ctx.log.warn({ migrationId: record.id, repaired }, 'removed what a cut-off checkpoint left in the container');
   } else {
     // From the checkpoint on this host's disk: a rollback needs nothing back from the network.
+    // The pages Ferry's CRIU script moved out of it go back first.
+    if (record.pagesDir) {
+      const back = await putPagesBack(record.pagesDir);
+      if (back.length) ctx.log.info({ migrationId: record.id, pages: back }, 'moved the pages back into the checkpoint');
+    }
     const stats = await restoreInPlace(podman, record.containerId, { fileLocks: record.fileLocks });
     const runc = stats.runtimeMs !== undefined ? `, runc ${stats.runtimeMs} ms` : '';
     outcome = `restored the container on the source from its local checkpoint (podman ${stats.podmanMs} ms${runc})`;

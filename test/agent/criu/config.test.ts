@@ -18,4 +18,12 @@ describe('CRIU configuration', () => {
     expect(readFileSync(join(dir, 'runc.conf'), 'utf8')).toBe('log-file /tmp/x.log\nghost-limit 50000000\n');
     expect(await ensureCriuConfig({ ghostLimit: 50_000_000, skipInFlight: false }, dir)).toEqual([]);
   });
+
+  it("puts Ferry's action script in runc.conf alone, replacing its old place and keeping anyone else's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-criu-'));
+    writeFileSync(join(dir, 'runc.conf'), 'action-script /opt/other/hook\naction-script /old/place/ferry-criu-action\n');
+    await ensureCriuConfig({ ghostLimit: 50_000_000, skipInFlight: true, actionScript: '/etc/criu/ferry-criu-action' }, dir);
+    expect(readFileSync(join(dir, 'runc.conf'), 'utf8')).toBe('action-script /opt/other/hook\nghost-limit 50000000\nskip-in-flight\naction-script /etc/criu/ferry-criu-action\n');
+    expect(readFileSync(join(dir, 'default.conf'), 'utf8')).toBe('ghost-limit 50000000\nskip-in-flight\n');
+  });
 });

@@ -1,0 +1,117 @@
+// The memory pages that came beside the archive (source/pages.ts), put back where podman's
+// import expects them: as `checkpoint/pages-N.img` entries of the archive it extracts, written by
+// this host just before the archive's end marker. The stream they came on was checked whole
+// (size and SHA-256) before any of it is used; its manifest is checked here against its size.
+import { join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { FerryError } from '../../common/errors.ts';
+import { PAGES_NAME } from '../criu/action-script.ts';
+
+/** Where a migration's pages stream lands. */
+export function pagesPathOf(archiveDir: string, id: string): string {
+  return join(archiveDir, `${id}.pages`);
+}
+
+export interface StagedPage {
+  name: string;
+  /** Where its bytes start in the pages file. */
+  offset: number;
+  size: number;
+}
+
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const BLOCK = 512;
+/** Names an entry of the archive that already holds pages (the source's script did not run). */
+export const PAGES_ENTRY = /^(\.\/)?checkpoint\/pages-\d+\.img$/;
+
+function bad(message: string): FerryError {
+  return new FerryError('INTEGRITY_MISMATCH', `the pages stream ${message}`, { phase: 'restore' });
+}
+
+/** The pages in a verified pages file of `bytes` bytes: from its manifest, checked against its size. */
+export async function stagedPages(path: string, bytes: number): Promise<StagedPage[]> {
+  const file = await open(path, 'r');
+  try {
+    if (bytes < 8) throw bad(`is ${bytes} bytes, too short for its manifest`);
+    const tail = Buffer.alloc(8);
+    await file.read(tail, 0, 8, bytes - 8);
+    const length = Number(tail.readBigUInt64BE(0));
+    if (length > MAX_MANIFEST_BYTES || length > bytes - 8) throw bad(`announces a manifest of ${length} bytes`);
+    const json = Buffer.alloc(length);
+    await file.read(json, 0, length, bytes - 8 - length);
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(json.toString('utf8'));
+    } catch {
+      throw bad('ends with a manifest that is not JSON');
+    }
+    const files = (manifest as { files?: unknown }).files;
+    if (!Array.isArray(files)) throw bad('has a manifest without files');
+    const pages: StagedPage[] = [];
+    let offset = 0;
+    for (const f of files as Array<{ name?: unknown; size?: unknown }>) {
+      if (typeof f.name !== 'string' || !PAGES_NAME.test(f.name) || pages.some((p) => p.name === f.name)) throw bad(`names a file ${JSON.stringify(f.name)}`);
+      if (typeof f.size !== 'number' || !Number.isSafeInteger(f.size) || f.size < 0) throw bad(`gives ${f.name} a size of ${String(f.size)}`);
+      pages.push({ name: f.name, offset, size: f.size });
+      offset += f.size;
+    }
+    if (offset + length + 8 !== bytes) throw bad(`holds ${bytes} bytes, where its manifest accounts for ${offset + length + 8}`);
+    return pages;
+  } finally {
+    await file.close();
+  }
+}
+
+/** A ustar header of a regular file, mode 0644, owned by root. */
+export function fileHeader(name: string, size: number, mtime: number): Buffer {
+  const header = Buffer.alloc(BLOCK);
+  header.write(name, 0, 100, 'utf8');
+  const octal = (value: number, at: number, width: number) => header.write(`${value.toString(8).padStart(width - 1, '0')}\0`, at, width, 'ascii');
+  octal(0o644, 100, 8);
+  octal(0, 108, 8);
+  octal(0, 116, 8);
+  if (size < 8 ** 11) {
+    octal(size, 124, 12);
+  } else {
+    // Past 8 GiB: the base-256 form (GNU, which Go's archive/tar reads): high bit set, big-endian.
+    header[124] = 0x80;
+    header.writeBigUInt64BE(BigInt(size), 128);
+  }
+  octal(Math.floor(mtime / 1000), 136, 12);
+  header.write('0', 156, 1, 'ascii');
+  header.write('ustar\0', 257, 6, 'ascii');
+  header.write('00', 263, 2, 'ascii');
+  // The checksum: the header's bytes summed with its own field read as spaces.
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  return header;
+}
+
+/**
+ * The pages as tar entries, `checkpoint/<name>`, handed to `write` a piece at a time (a 1 MiB
+ * buffer read from the pages file, reused once `write` resolves).
+ */
+export async function writePageEntries(path: string, pages: StagedPage[], write: (chunks: Buffer[]) => Promise<void>): Promise<number> {
+  const file: FileHandle = await open(path, 'r');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  let written = 0;
+  try {
+    for (const page of pages) {
+      await write([fileHeader(`checkpoint/${page.name}`, page.size, Date.now())]);
+      for (let at = 0; at < page.size; ) {
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, page.size - at), page.offset + at);
+        if (!bytesRead) throw bad(`file is shorter than its manifest says (${page.name})`);
+        await write([buffer.subarray(0, bytesRead)]);
+        at += bytesRead;
+      }
+      const pad = (BLOCK - (page.size % BLOCK)) % BLOCK;
+      if (pad) await write([Buffer.alloc(pad)]);
+      written += page.size;
+    }
+  } finally {
+    await file.close();
+  }
+  return written;
+}
