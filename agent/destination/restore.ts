@@ -5,6 +5,7 @@
 // the archive cannot be fed that way (compressed), or the feeding goes wrong before podman got
 // the end of the archive, the finished file is imported instead.
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../common/errors.ts';
@@ -17,7 +18,8 @@ import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { checkArchiveFile, refusedArchive } from './archive-policy.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
-import { PAGES_ENTRY, stagedPages, writePageEntries } from './pages.ts';
+import { containerDirectoryOf, LINKED_PAGES, PAGES_ENTRY, stagedPages, writePageEntries } from './pages.ts';
+import { podmanStore } from '../podman/info.ts';
 import { END_MARKER_BYTES } from '../transfer/tar-walk.ts';
 import type { Inbox } from './inbox.ts';
 import type { HostContext } from '../context.ts';
@@ -75,21 +77,24 @@ export async function restoreArchive(
   let container: ContainerInfo | undefined;
   let streamed = false;
   let fallback = '';
-  // The pages, as entries of the archive podman extracts, from the file they arrived in.
-  const addPages = async (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => {
+  // The pages, as entries of the archive podman extracts, from the file they arrived in: the
+  // first linked into the container's directory (podman created it before extracting), the rest
+  // copied. A whole-file import (linkInto undefined) copies them all.
+  const addPages = async (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>, linkInto?: string) => {
     const path = pagesPath(archiveHasPages);
     if (!path || !inbox.pages) return;
     const started = performance.now();
     const pages = await stagedPages(path, inbox.pages.bytes);
-    const bytes = await writePageEntries(path, pages, write);
-    log.info({ pages: pages.map((p) => p.name), bytes, ms: Math.round(performance.now() - started) }, 'put the pages that came beside the archive into it');
+    const { copied, linked } = await writePageEntries(path, pages, write, { linkInto });
+    log.info({ pages: pages.map((p) => p.name), copied, linked, ms: Math.round(performance.now() - started) }, 'put the pages that came beside the archive into it');
   };
+  const userdata = containerDirectoryOf(await podmanStore(podman), record.containerId);
   const feeder = new ImportFeeder({
     archivePath: record.archivePath,
     dir: join(ctx.archiveDir, `${record.id}.import`),
     inbox,
     note: (what, fields = {}) => log.info(fields, what),
-    addEntries: addPages,
+    addEntries: (archiveHasPages, write) => addPages(archiveHasPages, write, userdata),
   });
   const feeding = new AbortController();
   const stop = () => feeding.abort(signal.reason);
@@ -140,6 +145,8 @@ export async function restoreArchive(
     if (signal.aborted) throw new FerryError('CANCELLED', 'the restore was cancelled; podman finished it first, and the rollback removes it', { phase: 'restore', cause: signal.reason });
   }
   if (!container || !stats) throw new FerryError('INTERNAL', 'the restore produced no container', { phase: 'restore' });
+  // CRIU is done with the pages: the link the first entry pointed at would hold them as long as the container lives.
+  await rm(join(userdata, LINKED_PAGES), { force: true });
   const restoreMs = Math.round(performance.now() - Math.max(asked, inbox.verified?.at ?? asked));
   log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined, ipAddresses: container.ipAddresses, newAddress: record.newAddress }, 'restored');
   if (record.serviceAddress) {
@@ -165,7 +172,7 @@ export async function restoreArchive(
 async function withPages(
   archivePath: string,
   endAt: number | undefined,
-  addPages: (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => Promise<void>,
+  addPages: (archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>, linkInto?: string) => Promise<void>,
 ): Promise<string> {
   if (endAt === undefined) throw new FerryError('INTERNAL', `the archive ${archivePath} has no end marker to put the pages before`, { phase: 'restore' });
   const whole = `${archivePath}.whole`;

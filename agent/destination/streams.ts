@@ -20,6 +20,7 @@ import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
 import { UNKNOWN_SIZE } from '../transfer/verifier.ts';
 import { requireMigrationId } from '../validate.ts';
 import { ArchiveSink } from './archive-sink.ts';
+import { podmanStore } from '../podman/info.ts';
 import { pagesPathOf } from './pages.ts';
 import type { Inbox } from './inbox.ts';
 import type { HostContext } from '../context.ts';
@@ -70,8 +71,9 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
     throw new FerryError('TRANSFER_FAILED', `a previous ${kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
   }
   // From now on the restore waits for the pages, unless the archive turns out to hold them.
-  if (kind === 'pages' && !record.pagesPath) await ctx.journal.update(record.id, { pagesPath: pagesPathOf(ctx.archiveDir, record.id) });
-  const resumeFrom = request.resume && kind === 'checkpoint' ? await sizeOf(record.archivePath) : request.resume && kind === 'pages' ? await sizeOf(pagesPathOf(ctx.archiveDir, record.id)) : 0;
+  if (kind === 'pages' && !record.pagesPath) await ctx.journal.update(record.id, { pagesPath: await pagesPathOf(await podmanStore(ctx.podman), record.id) });
+  const pagesPath = ctx.journal.require(record.id).pagesPath;
+  const resumeFrom = request.resume && kind === 'checkpoint' ? await sizeOf(record.archivePath) : request.resume && kind === 'pages' && pagesPath ? await sizeOf(pagesPath) : 0;
   const grant = ctx.grants.issue({ migrationId: record.id, kind, round: request.round, peer: record.peer, resumeFrom, totalBytes: total });
   return { token: grant.token, port: ctx.dataPort(), resumeFrom, ttlMs: ctx.grants.ttlMs };
 }
@@ -134,7 +136,8 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
       }
       case 'pages': {
         // Like the archive: a resumable 0600 file, kept up to where a broken stream left it.
-        const path = pagesPathOf(ctx.archiveDir, record.id);
+        const path = ctx.journal.require(record.id).pagesPath;
+        if (!path) throw new FerryError('INTERNAL', `migration ${record.id} was granted pages without a place for them`, { phase: 'transfer' });
         const from = grant.resumeFrom;
         if (from > 0) {
           const have = await sizeOf(path);

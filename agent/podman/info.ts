@@ -40,3 +40,27 @@ export async function hostInfo(podman: Podman): Promise<HostInfo> {
     dirtyTracking: dirty.ok && !/not supported|UNSUPP/i.test(dirty.text),
   };
 }
+
+export interface PodmanStore {
+  /** Where podman keeps images and containers (`--root`). */
+  graphRoot: string;
+  /** Its storage driver: containers live in `<graphRoot>/<driver>-containers/<id>/userdata`. */
+  driver: string;
+}
+
+const stores = new WeakMap<Podman, Promise<PodmanStore>>();
+
+/** This podman's storage (asked once per Podman). */
+export function podmanStore(podman: Podman): Promise<PodmanStore> {
+  let store = stores.get(podman);
+  if (!store) {
+    store = podman.run(['info', '--format', '{{.Store.GraphRoot}} {{.Store.GraphDriverName}}'], { timeoutMs: 30_000 }).then((out) => {
+      const [graphRoot = '', driver = ''] = out.trim().split(/\s+/);
+      return { graphRoot, driver };
+    });
+    store.catch(() => stores.delete(podman));
+    stores.set(podman, store);
+  }
+  return store;
+}
+

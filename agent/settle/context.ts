@@ -1,7 +1,6 @@
 // What settling a migration (commit, rollback, recovery) needs of the agent: no more.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pagesPathOf } from '../destination/pages.ts';
 import { imagePath } from '../destination/streams.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { HostContext } from '../context.ts';
@@ -20,6 +19,6 @@ export async function removeFiles(ctx: SettleContext, record: MigrationRecord): 
   await rm(record.archivePath, { force: true });
   await rm(imagePath(ctx.archiveDir, record.id), { force: true });
   await rm(join(ctx.archiveDir, `${record.id}.import`), { recursive: true, force: true });
-  await rm(pagesPathOf(ctx.archiveDir, record.id), { force: true });
+  if (record.pagesPath) await rm(record.pagesPath, { force: true });
   await rm(`${record.archivePath}.whole`, { force: true });
 }

@@ -1,11 +1,11 @@
 // The pages stream's two ends without a network: the source follows pages-1.img while a writer
 // (CRIU's stand-in) appends to it, the real action script moves the pages aside, and the stream
 // ends with its manifest; the destination reads that manifest back and writes the pages as tar
-// entries that GNU tar extracts byte for byte. A resumed stream starts at its offset in the same
+// entries that GNU tar extracts byte for byte, or links the first into the container's directory. A resumed stream starts at its offset in the same
 // layout; a dump whose pages were never moved aside says so; a rollback moves them back.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,19 @@ describe('the pages stream', () => {
     execFileSync('tar', ['-xf', join(dir, 'pages.tar'), '-C', out]);
     expect(readFileSync(join(out, 'checkpoint', 'pages-1.img')).equals(first)).toBe(true);
     expect(readFileSync(join(out, 'checkpoint', 'pages-2.img')).equals(second)).toBe(true);
+
+    // Into a container's directory: the first file linked (not copied), the others copied.
+    const linkInto = join(dir, 'userdata');
+    mkdirSync(linkInto);
+    const linkedTar: Buffer[] = [];
+    expect(await writePageEntries(staged, pages, async (chunks) => void linkedTar.push(...chunks.map((c) => Buffer.from(c))), { linkInto })).toEqual({ copied: second.length, linked: first.length });
+    linkedTar.push(Buffer.alloc(1024));
+    writeFileSync(join(dir, 'linked.tar'), Buffer.concat(linkedTar));
+    expect(Buffer.concat(linkedTar).length).toBeLessThan(second.length + 4096);
+    execFileSync('tar', ['-xf', join(dir, 'linked.tar'), '-C', linkInto]);
+    expect(statSync(join(linkInto, 'checkpoint', 'pages-1.img')).ino).toBe(statSync(staged).ino);
+    expect(readFileSync(join(linkInto, 'checkpoint', 'pages-1.img')).subarray(0, first.length).equals(first)).toBe(true);
+    expect(readFileSync(join(linkInto, 'checkpoint', 'pages-2.img')).equals(second)).toBe(true);
 
     // A resumed stream picks up at its offset in the same layout, and its hash prefix matches.
     const from = first.length - 5000;
