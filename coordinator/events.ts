@@ -32,6 +32,8 @@ export interface MigrationSummary {
   streamedRestore: boolean;
   /** Of the archive, what podman took from the stream's memory instead of reading it back from the destination's file. */
   relayedBytes: number;
+  /** Of archiveBytes, the memory pages that went beside podman's archive on a stream of their own (docs/pages.md). */
+  pagesBytes: number;
   /** Bind-mounted data: bytes sent while the container ran, and after the freeze. */
   dataBytesLive: number;
   dataBytesFrozen: number;

@@ -103,6 +103,7 @@ interface Moved {
   container: ContainerInfo;
   checkpointMs: number;
   archiveBytes: number;
+  pagesBytes: number;
   transferMs: number;
   frozenMs: number;
   runtimeCheckpointMs: number;
@@ -214,6 +215,7 @@ export class Migration {
         floorMs: moved.runtimeCheckpointMs + runtimeRestoreMs,
         streamedRestore: moved.restored.streamed,
         relayedBytes: Number(moved.restored.relayedBytes),
+        pagesBytes: moved.pagesBytes,
         dataBytesLive: moved.dataBytesLive,
         dataBytesFrozen: moved.dataBytesFrozen,
         imageBytes: moved.imageBytes,
@@ -351,6 +353,7 @@ export class Migration {
       container,
       checkpointMs: 0,
       archiveBytes: 0,
+      pagesBytes: 0,
       transferMs: 0,
       frozenMs: 0,
       runtimeCheckpointMs: 0,
@@ -495,6 +498,7 @@ export class Migration {
       // A small archive may be all there before the source said the dump was done.
       if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name}`);
       moved.transferMs = Number(event.transferred.transferMs);
+      moved.pagesBytes = Number(event.transferred.pagesBytes);
       this.emit({ kind: 'transferred', migrationId: this.id, bytes: Number(event.transferred.bytes), transferMs: moved.transferMs, sha256: event.transferred.sha256 });
     }
   }

@@ -32,6 +32,8 @@ export interface SendOptions {
   hash?: Hash | undefined;
   /** Caps the stream's rate (bytes per second); 0 or absent: as fast as it goes. */
   bytesPerSecond?: number | undefined;
+  /** A cap shared with other streams (a migration's --bwlimit covers all of them); overrides bytesPerSecond. */
+  pace?: Pace | undefined;
   /** Bytes the destination has acknowledged, from the resume offset on. */
   onProgress?: ((bytes: number) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -118,6 +120,27 @@ function connectSocket(endpoint: DataEndpoint, tls: TlsFiles | undefined, signal
     socket.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * A rate cap, for one stream or shared by several: each chunk is due when the ones before it
+ * would have gone at the rate. No saved-up credit: after a pause, no burst.
+ */
+export class Pace {
+  readonly bytesPerSecond: number;
+  #due = 0;
+
+  constructor(bytesPerSecond: number) {
+    this.bytesPerSecond = bytesPerSecond;
+  }
+
+  /** Books `bytes`; returns how long to wait before sending them, ms. */
+  take(bytes: number): number {
+    const now = performance.now();
+    const at = Math.max(this.#due, now);
+    this.#due = at + (bytes * 1000) / this.bytesPerSecond;
+    return at - now;
+  }
 }
 
 /** One granted stream to a destination, opened and ready to send. */
@@ -240,19 +263,16 @@ export class DataConnection {
     // pooled buffer goes back to its pool only once the kernel took it (zero copy).
     const chunks = options.source[Symbol.asyncIterator]();
     try {
-      let due = 0;
+      const pace = options.pace ?? (options.bytesPerSecond ? new Pace(options.bytesPerSecond) : undefined);
       for (;;) {
         const next = await Promise.race([chunks.next(), connectionEnded]);
         if (next.done) break;
         const chunk = next.value;
         if (signal.aborted) throw cancelled();
-        if (options.bytesPerSecond) {
-          // A rate cap without saved-up credit: after a pause, no burst.
-          const now = performance.now();
-          const at = Math.max(due, now);
-          due = at + (chunk.length * 1000) / options.bytesPerSecond;
+        const waitMs = pace?.take(chunk.length) ?? 0;
+        if (waitMs > 0) {
           // The connection may end meanwhile: that ends the wait, as it does the wait for the source.
-          if (at > now) await Promise.race([sleep(at - now, undefined, { signal }).catch(() => undefined), connectionEnded]);
+          await Promise.race([sleep(waitMs, undefined, { signal }).catch(() => undefined), connectionEnded]);
           if (signal.aborted) throw cancelled();
         }
         let room = true;

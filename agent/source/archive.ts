@@ -14,8 +14,6 @@ import { metrics, safely } from '../metrics/metrics.ts';
 import { followExport } from './follow-export.ts';
 import type { Emit, Sender } from './sender.ts';
 
-const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
-
 export interface ArchiveOptions {
   sender: Sender;
   journal: Journal;
@@ -39,7 +37,6 @@ export class ArchiveStream {
   appearedAt: number | undefined;
   readonly #options: ArchiveOptions;
   #markAppeared!: () => void;
-  #reported = 0;
 
   constructor(options: ArchiveOptions) {
     this.#options = options;
@@ -108,14 +105,9 @@ export class ArchiveStream {
       source: sealing(),
       pool,
       hash: from ? await hashPrefix(record.archivePath, from) : undefined,
-      bytesPerSecond: sender.bytesPerSecond,
+      pace: sender.pace,
       signal,
-      onProgress: (bytes) => {
-        if (bytes - this.#reported >= PROGRESS_EVERY_BYTES) {
-          this.#reported = bytes;
-          emit({ progress: { bytes, totalBytes: -1 } });
-        }
-      },
+      onProgress: (bytes) => sender.acknowledged('checkpoint', bytes),
     });
   }
 }

@@ -174,7 +174,8 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     Promise.all([archiveSent, pagesSent]).then(
       ([sent, pages]) => {
         if (pages) log.info({ files: pages.files.map((f) => `${f.name} (${f.size} bytes)`), bytes: pages.bytes, ms: pages.ms }, 'the pages went beside the archive');
-        emit({ transferred: { bytes: sent.bytes + (pages?.bytes ?? 0), transferMs: Math.max(sent.ms, pages?.ms ?? 0), sha256: sent.sha256 } });
+        const pagesBytes = pages?.files.reduce((n, f) => n + f.size, 0) ?? 0;
+        emit({ transferred: { bytes: sent.bytes + (pages?.bytes ?? 0), transferMs: Math.max(sent.ms, pages?.ms ?? 0), sha256: sent.sha256, pagesBytes } });
       },
       () => sender.stop(),
     );

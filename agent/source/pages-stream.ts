@@ -83,8 +83,9 @@ export class PagesStream {
         source: followPages({ userdata, dumpOver: this.#options.dumpOver, from, pool, signal, onFiles: (f) => (files = f) }),
         pool,
         hash,
-        bytesPerSecond: sender.bytesPerSecond,
+        pace: sender.pace,
         signal,
+        onProgress: (bytes) => sender.acknowledged('pages', bytes),
       });
       return { ...sent, files };
     } catch (error) {

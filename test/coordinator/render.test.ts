@@ -30,7 +30,7 @@ describe('--new-address', () => {
   const summary: MigrationSummary = {
     migrationId: 'm-1', container: 'r1', from: 'hostA', to: 'hostC', checkpointMs: 500, archiveBytes: 1048576, transferMs: 100, restoreMs: 300,
     verifyMs: 10, totalMs: 2000, downtimeMs: 900, frozenMs: 200, runtimeCheckpointMs: 300, runtimeRestoreMs: 300, floorMs: 600, streamedRestore: true,
-    relayedBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'],
+    relayedBytes: 0, pagesBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'],
   };
 
   it('a check that passes with a warning says WARN, not ok', () => {

@@ -70,7 +70,9 @@ export async function expectSettled(host: string): Promise<void> {
   await eventually(async () => {
     const archives = String((await execa('sh', ['-c', `ls ${state}/agent/archives 2>/dev/null || true`])).stdout).trim();
     const open = String((await execa('sh', ['-c', `grep -L '"phase": "\\(done\\|failed\\)"' ${state}/agent/migrations/*.json 2>/dev/null || true`])).stdout).trim();
-    return archives === '' && open === '';
+    // The memory pages that came beside an archive land in podman's storage (docs/pages.md).
+    const pages = String((await lab(['exec', host, 'sh', '-c', 'ls -A /var/lib/containers/storage/ferry-pages 2>/dev/null || true'])).stdout).trim();
+    return archives === '' && open === '' && pages === '';
   }, 60_000);
 }
 

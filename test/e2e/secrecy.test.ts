@@ -62,6 +62,9 @@ describe('secrecy on the wire and at rest', () => {
     for (const [host, { stateDir }] of Object.entries(hosts)) {
       const archives = String((await execa('sh', ['-c', `ls -A ${stateDir}/agent/archives`])).stdout).trim();
       expect(archives, host).toBe('');
+      // Nor the memory pages that came beside the archive, nor the link the restore made to them.
+      const pages = String((await lab(['exec', host, 'sh', '-c', 'ls -A /var/lib/containers/storage/ferry-pages 2>/dev/null; find /var/lib/containers/storage/overlay-containers -name ferry-pages.img 2>/dev/null; true'])).stdout).trim();
+      expect(pages, host).toBe('');
       const staging = String((await lab(['exec', host, 'sh', '-c', 'ls -d /srv/*.ferry-incoming-* /srv/*.ferry-replaced-* 2>/dev/null || true'])).stdout).trim();
       expect(staging, host).toBe('');
       const temp = String((await execa('sh', ['-c', 'ls -d /tmp/ferry-cpuinfo-* 2>/dev/null || true'])).stdout).trim();
