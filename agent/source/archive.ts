@@ -1,22 +1,22 @@
 // The checkpoint archive's stream. It follows podman's export as podman writes it (the file is
-// kept for resume and rollback), seals the migration in the journal once the export's end marker
+// kept for resume and rollback), waits at the seal (seal.ts) once the export's end marker
 // went out, and after a break resumes from what the destination kept, or finds that the
 // destination had it all and only the reply was lost.
 import { FerryError } from '../../common/errors.ts';
 import { STREAM_KIND, type Compression } from '../../common/wire.ts';
 import { BufferPool } from '../dataplane/pool.ts';
 import type { DataConnection } from '../dataplane/client.ts';
-import type { Journal, MigrationRecord } from '../journal.ts';
+import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import type { CheckpointStats } from '../podman/checkpoint.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import { metrics, safely } from '../metrics/metrics.ts';
 import { followExport } from './follow-export.ts';
+import type { Seal } from './seal.ts';
 import type { Emit, Sender } from './sender.ts';
 
 export interface ArchiveOptions {
   sender: Sender;
-  journal: Journal;
   record: MigrationRecord;
   log: Logger;
   emit: Emit;
@@ -28,6 +28,8 @@ export interface ArchiveOptions {
   destination: string;
   /** performance.now() when the checkpoint began. */
   started: number;
+  /** Where the archive's stream waits, its bytes all sent, before its END (seal.ts). */
+  seal: Seal;
 }
 
 export class ArchiveStream {
@@ -65,7 +67,7 @@ export class ArchiveStream {
 
   /** One attempt at the stream: from the start, or from what the destination kept. */
   async #attempt(attempt: number, signal: AbortSignal): Promise<{ bytes: number; sha256: string; ms: number }> {
-    const { sender, record, emit, log, journal } = this.#options;
+    const { sender, record, emit, log } = this.#options;
     const connection = attempt === 1 ? this.#options.first : await sender.opener.open('checkpoint', 0, { resume: true });
     if ('complete' in connection) {
       // The last attempt's stream arrived whole; only its reply was lost. Same bytes as here?
@@ -95,11 +97,12 @@ export class ArchiveStream {
         this.#markAppeared();
       },
     });
+    const seal = this.#options.seal;
     const sealing = async function* () {
       yield* follow;
-      // The END frame follows these bytes: from here the destination may hold the whole archive.
-      await journal.advance(record.id, 'sealed');
-      log.info({}, "the export's end marker was read: sealing the archive stream");
+      // The END frame follows these bytes, once every stream the restore needs is this far (seal.ts).
+      log.info({}, "the export's end marker was read");
+      await seal.arrive('checkpoint');
     };
     return connection.send({
       source: sealing(),

@@ -31,6 +31,7 @@ import { DataRounds } from './data-rounds.ts';
 import { sendImage } from './image.ts';
 import { pagesAside, requestPagesAside, withdrawPagesRequest } from './pages.ts';
 import { PagesStream } from './pages-stream.ts';
+import { Seal } from './seal.ts';
 import { Sender, type Emit } from './sender.ts';
 import type { HostContext } from '../context.ts';
 
@@ -137,9 +138,14 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
       () => withdrawPagesRequest(pagesDir),
       () => withdrawPagesRequest(pagesDir),
     ) : Promise.resolve();
+    // Sealed once the last of whatever the restore needs is sent: the archive, and the pages beside it.
+    const seal = new Seal(pagesDir ? ['checkpoint', 'pages'] : ['checkpoint'], async () => {
+      await ctx.journal.advance(record.id, 'sealed');
+      log.info({}, 'everything the restore needs is sent but the ends of its streams: sealed');
+    });
     const archive = new ArchiveStream({
+      seal,
       sender,
-      journal: ctx.journal,
       record,
       log,
       emit,
@@ -153,7 +159,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     const appeared = archive.appeared;
     const pagesSent =
       pagesDir && firstPages
-        ? new PagesStream({ sender, userdata: pagesDir, dumpOver: Promise.race([appeared, dumping]), first: firstPages, destination: request.destinationHost, log, emit, started }).send()
+        ? new PagesStream({ sender, userdata: pagesDir, dumpOver: Promise.race([appeared, dumping]), first: firstPages, destination: request.destinationHost, log, emit, started, seal }).send()
         : Promise.resolve(undefined);
     // Once the export appears CRIU is done: the processes are gone, the data cannot change.
     const dataSent = appeared.then(async () => {

@@ -8,6 +8,7 @@ import type { DataConnection } from '../dataplane/client.ts';
 import type { Logger } from '../log.ts';
 import { metrics, safely } from '../metrics/metrics.ts';
 import { followPages, hashLayoutPrefix, pagesAside, PagesInArchive, type PagesFile } from './pages.ts';
+import type { Seal } from './seal.ts';
 import type { Emit, Sender } from './sender.ts';
 
 export interface PagesStreamOptions {
@@ -21,6 +22,8 @@ export interface PagesStreamOptions {
   log: Logger;
   emit: Emit;
   started: number;
+  /** Where the pages' stream waits, its bytes all sent, before its END (seal.ts). */
+  seal: Seal;
 }
 
 export interface PagesSent {
@@ -52,6 +55,7 @@ export class PagesStream {
     } catch (error) {
       if (error instanceof PagesInArchive) {
         this.#options.log.warn({ reason: error.message }, 'the pages were not moved aside: they travel in the archive');
+        this.#options.seal.leave('pages');
         return undefined;
       }
       throw error;
@@ -79,8 +83,14 @@ export class PagesStream {
     const pool = new BufferPool(1024 * 1024, 4);
     try {
       const hash = from ? await hashLayoutPrefix(userdata, await this.#filesOnceDumped(signal), from) : undefined;
+      const seal = this.#options.seal;
+      const pages = followPages({ userdata, dumpOver: this.#options.dumpOver, from, pool, signal, onFiles: (f) => (files = f) });
+      const sealing = async function* () {
+        yield* pages;
+        await seal.arrive('pages');
+      };
       const sent = await connection.send({
-        source: followPages({ userdata, dumpOver: this.#options.dumpOver, from, pool, signal, onFiles: (f) => (files = f) }),
+        source: sealing(),
         pool,
         hash,
         pace: sender.pace,
