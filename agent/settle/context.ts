@@ -1,7 +1,9 @@
 // What settling a migration (commit, rollback, recovery) needs of the agent: no more.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { containerDirectoryOf, LINKED_PAGES } from '../destination/pages.ts';
 import { imagePath } from '../destination/streams.ts';
+import { podmanStore } from '../podman/info.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { HostContext } from '../context.ts';
 
@@ -19,6 +21,15 @@ export async function removeFiles(ctx: SettleContext, record: MigrationRecord): 
   await rm(record.archivePath, { force: true });
   await rm(imagePath(ctx.archiveDir, record.id), { force: true });
   await rm(join(ctx.archiveDir, `${record.id}.import`), { recursive: true, force: true });
-  if (record.pagesPath) await rm(record.pagesPath, { force: true });
+  if (record.pagesPath) {
+    await rm(record.pagesPath, { force: true });
+    // The link a restore makes to them, had the agent stopped before taking it away (destination/restore.ts).
+    if (record.role === 'destination') {
+      await podmanStore(ctx.podman).then(
+        (store) => rm(join(containerDirectoryOf(store, record.containerId), LINKED_PAGES), { force: true }),
+        () => undefined,
+      );
+    }
+  }
   await rm(`${record.archivePath}.whole`, { force: true });
 }
