@@ -12,23 +12,28 @@ export class BufferPool {
   readonly #out = new Set<ArrayBufferLike>();
   readonly #waiting: Array<() => void> = [];
 
+  /** Buffers not made yet: each is made when first needed, so a short stream costs only what it uses. */
+  #unmade: number;
+
   constructor(size: number, count: number) {
     this.size = size;
-    for (let i = 0; i < count; i += 1) {
-      const buffer = Buffer.allocUnsafeSlow(size);
-      this.#mine.add(buffer.buffer);
-      this.#free.push(buffer);
-    }
+    this.#unmade = count;
   }
 
-  /** How many buffers are free now. */
+  /** How many buffers are free now (made or not). */
   get free(): number {
-    return this.#free.length;
+    return this.#free.length + this.#unmade;
   }
 
   /** A free buffer, once there is one. */
   async take(signal?: AbortSignal): Promise<Buffer> {
     for (;;) {
+      if (!this.#free.length && this.#unmade > 0) {
+        this.#unmade -= 1;
+        const made = Buffer.allocUnsafeSlow(this.size);
+        this.#mine.add(made.buffer);
+        this.#free.push(made);
+      }
       const buffer = this.#free.pop();
       if (buffer) {
         this.#out.add(buffer.buffer);

@@ -27,9 +27,13 @@ export interface Target {
 
 /** Bytes the sink may hold while a write is under way: what arrives meanwhile goes in one writev. */
 const FILE_SINK_BYTES = 8 * 1024 * 1024;
-/** The receiver's slabs for a file: as many as the sink may hold, and the batch being written. */
+/**
+ * The receiver's slabs for a file: a few batches' worth. When they are all out, the receiver
+ * waits for one, and that wait is the stream's backpressure: two streams side by side (the
+ * archive and the pages) then hold 12 MiB between them, not twice the sink's 8 MiB.
+ */
 export const SLAB_BYTES = 1024 * 1024;
-const SLABS = FILE_SINK_BYTES / SLAB_BYTES + 2;
+const SLABS = 6;
 
 /**
  * Writes to a file at a position, batching what queued up while the previous write ran into one

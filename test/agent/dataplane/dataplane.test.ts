@@ -125,7 +125,7 @@ describe('the data plane', () => {
     expect(readFileSync(join(inbox, 'm-slabs.tar')).equals(payload)).toBe(true);
     const slabs = targets.get('m-slabs')?.slabs;
     expect(slabs).toBeDefined();
-    expect(slabs?.free).toBe(10);
+    expect(slabs?.free).toBe(6);
   });
 
   it('caps the rate when asked (bwlimit)', async () => {
