@@ -118,14 +118,24 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
 
     // A plain tar export leaves the memory pages to a stream of their own, sent while CRIU
     // writes them (pages.ts); a compressed one is imported whole at the other end anyway.
-    const pagesDir = archiveCompression === 'none' ? await containerDirectory(podman, container.id, { signal }) : undefined;
+    // The streams are granted and connected before the freeze: no handshake inside it. A
+    // destination that does not know the pages' stream (an agent from before it) gets them in
+    // the archive, as it always did.
+    const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
+    const firstPages =
+      archiveCompression === 'none'
+        ? await sender.again('pages', () => sender.opener.connection('pages', 0)).catch((error: unknown) => {
+            const refused = FerryError.from(error);
+            if (refused.code !== 'BAD_REQUEST') throw error;
+            log.warn({ err: refused.message }, `${request.destinationHost} takes no pages stream: the pages travel in the archive`);
+            return undefined;
+          })
+        : undefined;
+    const pagesDir = firstPages ? await containerDirectory(podman, container.id, { signal }) : undefined;
     if (pagesDir) {
       await ctx.journal.update(record.id, { pagesDir });
       await requestPagesAside(pagesDir, record.id);
     }
-    // The streams are granted and connected before the freeze: no handshake inside it.
-    const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
-    const firstPages = pagesDir ? await sender.again('pages', () => sender.opener.connection('pages', 0)) : undefined;
     emit({ freezing: { validation, fileLocks } });
     log.info({ phase }, 'checkpointing');
     const started = performance.now();
