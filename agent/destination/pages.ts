@@ -96,12 +96,7 @@ export function fileHeader(name: string, size: number, mtime: number): Buffer {
   header.write('0', 156, 1, 'ascii');
   header.write('ustar\0', 257, 6, 'ascii');
   header.write('00', 263, 2, 'ascii');
-  // The checksum: the header's bytes summed with its own field read as spaces.
-  header.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return header;
+  return withChecksum(header);
 }
 
 /** A tar hard link entry: `name` is made a link to `target`, both relative to where it is extracted. */
@@ -109,6 +104,11 @@ export function linkHeader(name: string, target: string, mtime: number): Buffer 
   const header = fileHeader(name, 0, mtime);
   header.write('1', 156, 1, 'ascii');
   header.write(target, 157, 100, 'utf8');
+  return withChecksum(header);
+}
+
+/** The header with its checksum: its bytes summed with the checksum's own field read as spaces. */
+function withChecksum(header: Buffer): Buffer {
   header.fill(0x20, 148, 156);
   let sum = 0;
   for (const byte of header) sum += byte;

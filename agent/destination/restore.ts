@@ -180,7 +180,8 @@ async function withPages(
   const write = (chunks: Buffer[]) =>
     new Promise<void>((resolve, reject) => {
       for (const chunk of chunks.slice(0, -1)) out.write(chunk);
-      out.write(Buffer.from(chunks.at(-1) ?? Buffer.alloc(0)), (error) => (error ? reject(error) : resolve()));
+      // Resolved once the last is written: the caller may then reuse the buffers.
+      out.write(chunks.at(-1) ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
     });
   try {
     await pipeline(createReadStream(archivePath, { start: 0, end: endAt - 1, highWaterMark: 1024 * 1024 }), out, { end: false });

@@ -53,16 +53,7 @@ export class ArchiveStream {
 
   /** The whole archive at the destination, checked there: its size and SHA-256. */
   send(): Promise<{ bytes: number; sha256: string; ms: number }> {
-    const { sender } = this.#options;
-    return sender.again('checkpoint', async (attempt) => {
-      // Ends with the attempt: a follower waiting for podman or for a buffer is let go at once.
-      const attemptOver = new AbortController();
-      try {
-        return await this.#attempt(attempt, AbortSignal.any([sender.halt, attemptOver.signal]));
-      } finally {
-        attemptOver.abort();
-      }
-    });
+    return this.#options.sender.attempts('checkpoint', (attempt, signal) => this.#attempt(attempt, signal));
   }
 
   /** One attempt at the stream: from the start, or from what the destination kept. */

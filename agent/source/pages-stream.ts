@@ -42,16 +42,8 @@ export class PagesStream {
 
   /** The pages at the destination, checked there; undefined when they travel in the archive instead. */
   async send(): Promise<PagesSent | undefined> {
-    const { sender } = this.#options;
     try {
-      return await sender.again('pages', async (attempt) => {
-        const attemptOver = new AbortController();
-        try {
-          return await this.#attempt(attempt, AbortSignal.any([sender.halt, attemptOver.signal]));
-        } finally {
-          attemptOver.abort();
-        }
-      });
+      return await this.#options.sender.attempts('pages', (attempt, signal) => this.#attempt(attempt, signal));
     } catch (error) {
       if (error instanceof PagesInArchive) {
         this.#options.log.warn({ reason: error.message }, 'the pages were not moved aside: they travel in the archive');

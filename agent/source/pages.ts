@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../common/errors.ts';
 import { PAGES_ASIDE, PAGES_DONE, PAGES_NAME, PAGES_REQUEST } from '../criu/action-script.ts';
 import type { BufferPool } from '../dataplane/pool.ts';
+import { hashPrefix } from '../transfer/hash.ts';
 
 export interface PagesFile {
   name: string;
@@ -93,24 +94,10 @@ export async function hashLayoutPrefix(userdata: string, files: PagesFile[], len
   let left = length;
   for (const piece of layout(userdata, files)) {
     if (left <= 0) break;
-    if (Buffer.isBuffer(piece)) {
-      hash.update(piece.subarray(0, left));
-      left -= Math.min(left, piece.length);
-      continue;
-    }
-    const file = await open(piece.path, 'r');
-    try {
-      const buffer = Buffer.allocUnsafe(READ_BYTES);
-      for (let at = 0; at < Math.min(piece.size, left); ) {
-        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, Math.min(piece.size, left) - at), at);
-        if (!bytesRead) throw new FerryError('INTERNAL', `${piece.path} is shorter than ${piece.size} bytes`, { phase: 'transfer' });
-        hash.update(buffer.subarray(0, bytesRead));
-        at += bytesRead;
-      }
-    } finally {
-      await file.close();
-    }
-    left -= Math.min(left, piece.size);
+    const size = Buffer.isBuffer(piece) ? piece.length : piece.size;
+    if (Buffer.isBuffer(piece)) hash.update(piece.subarray(0, left));
+    else await hashPrefix(piece.path, Math.min(size, left), hash);
+    left -= Math.min(left, size);
   }
   return hash;
 }
@@ -144,38 +131,28 @@ export async function* followPages(options: FollowPagesOptions): AsyncGenerator<
   const from = options.from ?? 0;
   let first: FileHandle | undefined;
   try {
-    if (from === 0) {
-      // While CRIU dumps: pages-1.img as it grows, until the script says every file is aside.
-      const growing = join(userdata, 'checkpoint', 'pages-1.img');
-      for (;;) {
-        const overBefore = over;
-        if (await pagesAside(userdata)) break;
-        if (overBefore) throw new PagesInArchive('the dump ended and its pages were not moved aside: they are in podman\'s export');
-        first ??= await open(growing, 'r').catch(() => undefined);
-        if (!first) {
-          await sleep(POLL_MS, undefined, { signal });
-          continue;
-        }
+    // Until the script says every file is aside (the dump is over), a fresh stream follows
+    // pages-1.img as CRIU writes it; a resumed one only waits, its layout known only then.
+    const growing = join(userdata, 'checkpoint', 'pages-1.img');
+    let files: PagesFile[] | undefined;
+    for (;;) {
+      const overBefore = over;
+      files = await pagesAside(userdata);
+      if (files) break;
+      if (overBefore) throw new PagesInArchive('the dump ended and its pages were not moved aside: they are in podman\'s export');
+      if (from === 0) first ??= await open(growing, 'r').catch(() => undefined);
+      if (first) {
         const buffer = pool ? await pool.take(signal) : Buffer.allocUnsafe(READ_BYTES);
         const { bytesRead } = await first.read(buffer, 0, buffer.length, position);
         if (bytesRead) {
           position += bytesRead;
           yield buffer.subarray(0, bytesRead);
-        } else {
-          pool?.give(buffer);
-          await sleep(POLL_MS, undefined, { signal });
+          continue;
         }
+        pool?.give(buffer);
       }
-    } else {
-      // A resumed stream: the layout is known only once the dump is over.
-      for (;;) {
-        const overBefore = over;
-        if (await pagesAside(userdata)) break;
-        if (overBefore) throw new PagesInArchive('the dump ended and its pages were not moved aside: they are in podman\'s export');
-        await sleep(POLL_MS, undefined, { signal });
-      }
+      await sleep(POLL_MS, undefined, { signal });
     }
-    const files = (await pagesAside(userdata)) ?? [];
     options.onFiles?.(files);
     // What went out while CRIU wrote must be the start of the layout: pages-1.img, whole or in part.
     if (position > 0 && (files[0]?.name !== 'pages-1.img' || position > (files[0]?.size ?? 0))) {

@@ -64,6 +64,21 @@ export class Sender {
     });
   }
 
+  /**
+   * Like again(), with a signal of each attempt's own: it aborts when the attempt ends, so that
+   * whatever the attempt left waiting (a follower waiting for podman, or for a buffer) is let go.
+   */
+  attempts<T>(stream: StreamKind, attempt: (n: number, signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.again(stream, async (n) => {
+      const attemptOver = new AbortController();
+      try {
+        return await attempt(n, AbortSignal.any([this.halt, attemptOver.signal]));
+      } finally {
+        attemptOver.abort();
+      }
+    });
+  }
+
   /** One stream of unknown length, sent whole (a retry sends it again from the start). */
   async sendOnce(kind: StreamKind, round: number, source: AsyncIterable<Buffer>): Promise<{ bytes: number; sha256: string; ms: number }> {
     return (await this.opener.connection(kind, round)).send({ source, pace: this.pace, signal: this.halt });
