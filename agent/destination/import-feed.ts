@@ -6,7 +6,9 @@
 // points at a fresh FIFO for each open: the first two get a small tar of just config.dump and
 // spec.dump (they sit at the front of podman's export), the third gets the archive as it lands
 // on disk. The end marker is held back until the whole archive has checked out (`gate`): podman
-// cannot finish extracting, let alone start CRIU, on bytes that are not yet verified.
+// cannot finish extracting, let alone start CRIU, on bytes that are not yet verified; podman
+// waits for it inside the header of one more, empty, entry (GATE_ENTRY), so that a pipe closed
+// early is an error to it rather than an end.
 import { constants, openSync } from 'node:fs';
 import { mkdir, open, rename, rm, symlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -15,7 +17,8 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
-import { END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
+import { fileHeader } from '../transfer/tar-header.ts';
+import { BLOCK, END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
 import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
 import type { Relay } from './archive-sink.ts';
 import type { Inbox } from './inbox.ts';
@@ -31,6 +34,12 @@ const POLL_MS = 2;
 /** The passes that need only config.dump and spec.dump, before the one that extracts everything. */
 const CONFIG_PASSES = 2;
 const CONFIG_FILES = ['config.dump', 'spec.dump'];
+/**
+ * An empty file that ends every streamed import, after the archive's own entries: podman waits
+ * for the gate inside its header. It lands in the container's directory, which podman's export
+ * does not take whole, so it never travels on.
+ */
+export const GATE_ENTRY = 'ferry-gate';
 
 export interface FeedOptions {
   archivePath: string;
@@ -274,8 +283,17 @@ export class ImportFeeder {
         if (!this.released && walker.zeroBlockAt !== undefined) {
           this.#options.note?.('podman has the archive up to its end marker, held back until the whole checks out', { bytes: walker.zeroBlockAt, written: inbox.written, relayed: this.relayedBytes });
           await Promise.all(writes);
+          // The wait happens inside a header, never at a block boundary: there, podman's tar
+          // reader would take the pipe's close (the import stopped, this agent killed) for the
+          // archive's end and restore what it has, an archive that never checked out, setting
+          // up the container's network before CRIU fails on it or podman is killed (an address
+          // left allocated for good). Mid-header, a close is an unexpected EOF: the extraction
+          // fails and nothing is set up.
+          const gateEntry = fileHeader(GATE_ENTRY, 0, Date.now());
+          await writtenAll(fifo, [gateEntry.subarray(0, BLOCK - 1)]);
           await gate(this.archiveHasPages);
           if (!inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
+          await writtenAll(fifo, [gateEntry.subarray(BLOCK - 1)]);
           await this.#options.addEntries?.(this.archiveHasPages, (chunks) => writtenAll(fifo, chunks));
           this.released = true;
           this.#options.note?.('the archive checked out: podman gets its end and restores');

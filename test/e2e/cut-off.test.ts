@@ -2,9 +2,14 @@
 // go down with it), at several moments. Whatever CRIU and podman left behind (CRIU's network lock,
 // a frozen cgroup, a half-made container), once the agent is back the container answers on
 // exactly one host with its data: "podman says running" is not proof, a client's answer is.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileHeader } from '../../agent/transfer/tar-header.ts';
+import { BLOCK, TarWalker } from '../../agent/transfer/tar-walk.ts';
 import { bigRedisOnHostA, eventually, expectSettled, startMigration, tidyUp } from './drive.ts';
-import { containerState, ferry, hostIp, inventoryPath, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
+import { BUSYBOX_IMAGE, containerState, ferry, hostIp, inventoryPath, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
 
 const NAME = 'e2e-cut';
 const PORT = 6386;
@@ -103,6 +108,40 @@ describe('a checkpoint or restore cut off by an agent killed with its process gr
       await settled();
     } finally {
       await removeEverywhere(deaf);
+    }
+  });
+});
+
+// Why the destination, waiting for the archive to check out, leaves podman inside a header
+// (destination/import-feed.ts): what podman's import makes of an archive whose pipe closed early.
+describe('an archive cut off on its way into podman', () => {
+  const name = 'e2e-cut-import';
+
+  it('cut at a block boundary it is whole to podman, which restores and runs it; cut inside a header it is refused and nothing is made', async () => {
+    await removeEverywhere(name, ['hostB']);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-cut-import-')); // the lab's hosts share this /tmp
+    try {
+      await podman('hostB', ['run', '-d', '--name', name, BUSYBOX_IMAGE, 'sleep', '100000']);
+      await podman('hostB', ['container', 'checkpoint', '--compress', 'none', '--export', `${dir}/whole.tar`, name]);
+      await podman('hostB', ['rm', '-f', '-t', '0', name]);
+      const whole = readFileSync(`${dir}/whole.tar`);
+      const walker = new TarWalker(() => undefined);
+      walker.push(whole);
+      const end = walker.zeroBlockAt as number;
+      // The archive without its end marker, and the same with 511 bytes of one more header.
+      writeFileSync(`${dir}/at-boundary.tar`, whole.subarray(0, end));
+      writeFileSync(`${dir}/in-header.tar`, Buffer.concat([whole.subarray(0, end), fileHeader('ferry-gate', 0, Date.now()).subarray(0, BLOCK - 1)]));
+
+      const refused = await lab(['podman', 'hostB', 'container', 'restore', '--import', `${dir}/in-header.tar`], { reject: false });
+      expect(refused.exitCode).not.toBe(0);
+      expect(String(refused.stderr)).toContain('unexpected EOF');
+      expect(await podman('hostB', ['ps', '--all', '--external', '--format', '{{.Names}}'])).not.toContain(name);
+
+      await podman('hostB', ['container', 'restore', '--import', `${dir}/at-boundary.tar`]);
+      expect(await containerState('hostB', name)).toBe('running');
+    } finally {
+      await removeEverywhere(name, ['hostB']);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

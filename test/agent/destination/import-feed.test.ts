@@ -12,9 +12,9 @@ import { execa } from 'execa';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { ArchiveSink } from '../../../agent/destination/archive-sink.ts';
-import { ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
+import { GATE_ENTRY, ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
 import { Inbox } from '../../../agent/destination/inbox.ts';
-import { TarWalker } from '../../../agent/transfer/tar-walk.ts';
+import { BLOCK, TarWalker } from '../../../agent/transfer/tar-walk.ts';
 import { fileTarget } from '../../../agent/transfer/targets.ts';
 
 const NODE = new URL('../../../node_modules/node/bin/node', import.meta.url).pathname;
@@ -56,6 +56,19 @@ function names(archive: Buffer): string[] {
   return found;
 }
 
+/**
+ * What podman's extraction pass read is the archive with one more empty entry, the gate's, just
+ * before its end marker: every other byte as it came.
+ */
+function expectFedWhole(read: Buffer, archive: Buffer): void {
+  const walker = new TarWalker(() => undefined);
+  walker.push(archive);
+  const end = walker.zeroBlockAt as number;
+  expect(read.subarray(0, end).equals(archive.subarray(0, end))).toBe(true);
+  expect(names(read)).toEqual([...names(archive), GATE_ENTRY]);
+  expect(read.subarray(end + BLOCK).equals(archive.subarray(end))).toBe(true);
+}
+
 /** Lands the archive in pieces, as the receiver would, telling the inbox after each. */
 async function arrive(path: string, archive: Buffer, inbox: Inbox, piece = 256 * 1024): Promise<void> {
   await writeFile(path, '');
@@ -87,6 +100,28 @@ async function feeding(work: string, path: string, inbox: Inbox) {
   return { feeder, reader, running, caughtUp };
 }
 
+/**
+ * The first `bytes` of a podman-like archive on disk (all of it by default), and a feeder for it,
+ * prepared; `read()` starts a podman-like reader of its link.
+ */
+async function landed(name: string, bytes?: number) {
+  const work = mkdtempSync(join(dir, `${name}-`));
+  const archive = await podmanLikeArchive();
+  const path = join(work, 'm.tar');
+  const inbox = new Inbox();
+  const part = archive.subarray(0, bytes ?? archive.length);
+  await writeFile(path, part);
+  inbox.wrote(part.length);
+  const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
+  const controller = new AbortController();
+  await feeder.prepare(controller.signal);
+  const read = () => {
+    writeFileSync(join(work, 'reader.cjs'), READER);
+    return execa(NODE, [join(work, 'reader.cjs'), feeder.link, work], { reject: false });
+  };
+  return { work, archive, inbox, feeder, controller, read };
+}
+
 describe('ImportFeeder', () => {
   it('serves two config passes and the growing archive, holding its end back until the gate passes', async () => {
     const work = mkdtempSync(join(dir, 'ok-'));
@@ -114,7 +149,7 @@ describe('ImportFeeder', () => {
       expect(names(mini), `pass ${pass}`).toEqual(['config.dump', 'spec.dump']);
       expect(mini.includes('{"ID":"c0ffee","OCIRuntime":"runc"}')).toBe(true);
     }
-    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expectFedWhole(readFileSync(join(work, 'pass3')), archive);
     expect(Number(readFileSync(join(work, 'pass3.at'), 'utf8'))).toBeGreaterThanOrEqual(released);
     expect(feeder.opens).toBe(3);
     expect(feeder.released).toBe(true);
@@ -136,7 +171,7 @@ describe('ImportFeeder', () => {
     inbox.verify({ bytes: archive.length, sha256: 'checked by the verifier' });
     await running;
     await reader;
-    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expectFedWhole(readFileSync(join(work, 'pass3')), archive);
     expect(feeder.relayedBytes).toBe(archive.length - 64 * 1024); // none of it read back from the file
     expect(readFileSync(path).equals(archive)).toBe(true); // what a resumed stream builds on
     await feeder.dispose();
@@ -165,7 +200,7 @@ describe('ImportFeeder', () => {
     inbox.verify({ bytes: archive.length, sha256: 'checked by the verifier' });
     await running;
     await reader;
-    expect(readFileSync(join(work, 'pass3')).equals(archive)).toBe(true);
+    expectFedWhole(readFileSync(join(work, 'pass3')), archive);
     expect(readFileSync(path).equals(archive)).toBe(true);
     await feeder.dispose();
   });
@@ -183,15 +218,7 @@ describe('ImportFeeder', () => {
   });
 
   it('stops waiting for podman when told to, without leaving anything blocked', async () => {
-    const work = mkdtempSync(join(dir, 'stop-'));
-    const archive = await podmanLikeArchive();
-    const path = join(work, 'm.tar');
-    const inbox = new Inbox();
-    await writeFile(path, archive);
-    inbox.wrote(archive.length);
-    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
-    const controller = new AbortController();
-    await feeder.prepare(controller.signal);
+    const { feeder, controller } = await landed('stop');
     const running = feeder.run(async () => {}, controller.signal);
     setTimeout(() => controller.abort(new Error('podman exited')), 200);
     await expect(running).rejects.toThrow();
@@ -200,17 +227,8 @@ describe('ImportFeeder', () => {
   });
 
   it('stopped while podman extracts, it fails with CANCELLED and the agent lives on', async () => {
-    const work = mkdtempSync(join(dir, 'abort-'));
-    const archive = await podmanLikeArchive();
-    const path = join(work, 'm.tar');
-    const inbox = new Inbox();
-    await writeFile(path, archive.subarray(0, 64 * 1024)); // the rest is "still on its way"
-    inbox.wrote(64 * 1024);
-    const feeder = new ImportFeeder({ archivePath: path, dir: join(work, 'm.import'), inbox });
-    const controller = new AbortController();
-    await feeder.prepare(controller.signal);
-    writeFileSync(join(work, 'reader.cjs'), READER);
-    const reader = execa(NODE, [join(work, 'reader.cjs'), feeder.link, work], { reject: false });
+    const { work, archive, inbox, feeder, controller, read } = await landed('abort', 64 * 1024); // the rest is "still on its way"
+    const reader = read();
     const running = feeder.run(() => inbox.until(() => inbox.verified !== undefined), controller.signal);
     running.catch(() => undefined);
     await inbox.until(() => feeder.opens === 3 && inbox.relay !== undefined); // waiting for bytes, no write in flight
@@ -220,6 +238,33 @@ describe('ImportFeeder', () => {
     await reader;
     // The reader saw its pipe end early: a cut tar, which podman's extraction refuses.
     expect(readFileSync(join(work, 'pass3')).length).toBeLessThan(archive.length);
+    await feeder.dispose();
+  });
+
+  it('stopped while podman waits for the gate, podman is left inside a header: a cut archive to it, not a whole one', async () => {
+    const { work, archive, feeder, controller, read: startReader } = await landed('gate');
+    const reader = startReader();
+    let waiting!: () => void;
+    const atGate = new Promise<void>((resolve) => (waiting = resolve));
+    const running = feeder.run(async () => {
+      waiting();
+      await new Promise((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason)));
+    }, controller.signal);
+    running.catch(() => undefined);
+    await atGate;
+    await sleep(100); // the reader has taken all it was given
+    controller.abort(new Error('the coordinator cancelled'));
+    await expect(running).rejects.toMatchObject({ code: 'CANCELLED' });
+    await reader;
+    const read = readFileSync(join(work, 'pass3'));
+    // Every entry of the archive, then all but the last byte of a header. Go's archive/tar (podman's
+    // reader) reads a header with io.ReadFull: a pipe that ends at a block boundary is the end of
+    // the archive to it, one that ends inside a block an unexpected EOF, and the extraction fails.
+    expect(read.length % BLOCK).toBe(BLOCK - 1);
+    const walker = new TarWalker(() => undefined);
+    walker.push(archive);
+    expect(read.length).toBe((walker.zeroBlockAt as number) + BLOCK - 1);
+    expect(names(read.subarray(0, read.length - (BLOCK - 1)))).toEqual(names(archive));
     await feeder.dispose();
   });
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installActionScript, PAGES_REQUEST } from '../../../agent/criu/action-script.ts';
-import { fileHeader, stagedPages, writePageEntries } from '../../../agent/destination/pages.ts';
+import { stagedPages, writePageEntries } from '../../../agent/destination/pages.ts';
+import { fileHeader } from '../../../agent/transfer/tar-header.ts';
 import { followPages, hashLayoutPrefix, pagesAside, PagesInArchive, putPagesBack, requestPagesAside } from '../../../agent/source/pages.ts';
 import { TarWalker } from '../../../agent/transfer/tar-walk.ts';
 
