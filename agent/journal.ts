@@ -71,6 +71,11 @@ export interface MigrationRecord {
    * for this checkpoint (source/pages.ts); a rollback moves them back before restoring.
    */
   pagesDir?: string | undefined;
+  /**
+   * Source: the container runs with --rm, so podman removes it once its checkpoint is exported;
+   * a rollback then restores it from the archive kept here (which carries its pages).
+   */
+  autoRemove?: boolean | undefined;
   /** Destination: where the pages stream lands, and its size and SHA-256 once whole and checked. */
   pagesPath?: string | undefined;
   pagesReceived?: { bytes: number; sha256: string } | undefined;

@@ -16,7 +16,7 @@ interface RawInspect {
   OCIRuntime?: string;
   State?: { Status?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
-  HostConfig?: { PortBindings?: Bindings };
+  HostConfig?: { PortBindings?: Bindings; AutoRemove?: boolean };
   NetworkSettings?: {
     Ports?: Bindings;
     IPAddress?: string;
@@ -88,6 +88,7 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     cgroupPath: raw.State?.CgroupPath ?? '',
     estimatedBytes: 0,
     readiness: null, // only a preflight's inspect examines the processes
+    autoRemove: raw.HostConfig?.AutoRemove === true,
   };
 }
 

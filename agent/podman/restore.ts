@@ -69,7 +69,7 @@ export async function restoreImport(
     const out = await podman.run(['container', 'restore', ...tcp.args, ...locks, '--print-stats', '--import', request.archivePath], {
       ...options,
       env: { ...options.env, ...tcp.env },
-      errorCode: 'RESTORE_FAILED',
+      errorCode: options.errorCode ?? 'RESTORE_FAILED',
     });
     stats = parseRestoreStats(out);
   } catch (error) {

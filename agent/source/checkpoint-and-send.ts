@@ -121,9 +121,12 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     // The streams are granted and connected before the freeze: no handshake inside it. A
     // destination that does not know the pages' stream (an agent from before it) gets them in
     // the archive, as it always did.
+    // Not for a container run with --rm: podman removes it, and the pages set aside in its
+    // directory with it, once the checkpoint is exported; its rollback needs them in the archive.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
+    if (container.autoRemove) await ctx.journal.update(record.id, { autoRemove: true });
     const firstPages =
-      archiveCompression === 'none'
+      archiveCompression === 'none' && !container.autoRemove
         ? await sender.again('pages', () => sender.opener.connection('pages', 0)).catch((error: unknown) => {
             const refused = FerryError.from(error);
             if (refused.code !== 'BAD_REQUEST') throw error;

@@ -3,18 +3,24 @@
 // process group) leaves the processes alive behind CRIU's network lock, so the container is
 // repaired where it runs; one whose processes are gone is restored from the kept checkpoint.
 // Either way it counts as resumed only once its published TCP ports answer on this host again.
+import { access } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../common/errors.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { PortMapping__Output as PortMapping } from '../../proto/gen/ferry/v1/PortMapping.ts';
 import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
-import { restoreInPlace } from '../podman/restore.ts';
+import { restoreImport, restoreInPlace } from '../podman/restore.ts';
 import { putPagesBack } from './pages.ts';
 import { findContainer } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 
 /** How long a resumed container's ports get to answer: a restored process may take a moment. */
 const ANSWER_WITHIN_MS = 15_000;
+/** How long podman's clean-up gets to remove a --rm container after its checkpoint. */
+const REMOVAL_WAIT_MS = 10_000;
 
 export interface ResumeContext {
   podman: Podman;
@@ -28,9 +34,16 @@ export interface ResumeContext {
 /** Resumes the migration's container here; resolves with what was done, once it answers. */
 export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord): Promise<string> {
   const { podman } = ctx;
-  const current = await findContainer(podman, record.containerId);
+  const current = record.autoRemove ? await removedByPodman(podman, record.containerId) : await findContainer(podman, record.containerId);
   if (!current) {
-    throw new FerryError('ROLLBACK_FAILED', `container ${record.container} no longer exists on ${ctx.host}`, { phase: 'rollback', host: ctx.host });
+    if (!record.autoRemove || !(await exists(record.archivePath))) {
+      throw new FerryError('ROLLBACK_FAILED', `container ${record.container} no longer exists on ${ctx.host}`, { phase: 'rollback', host: ctx.host });
+    }
+    // Run with --rm, it went with its checkpoint once podman exported it: the archive kept
+    // here (pages and all, see checkpoint-and-send.ts) brings it back, from this host's disk.
+    const { container, stats } = await restoreImport(podman, { archivePath: record.archivePath, name: record.container, fileLocks: record.fileLocks }, { errorCode: 'ROLLBACK_FAILED' });
+    const runc = stats.runtimeMs !== undefined ? `, runc ${stats.runtimeMs} ms` : '';
+    return answering(ctx, record, container.ports, `restored the container on the source from the archive it kept (run with --rm, podman removed it after the checkpoint; podman ${stats.podmanMs} ms${runc})`);
   }
   let outcome: string;
   if (current.state === 'running' || current.state === 'paused') {
@@ -53,8 +66,28 @@ export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord
     const runc = stats.runtimeMs !== undefined ? `, runc ${stats.runtimeMs} ms` : '';
     outcome = `restored the container on the source from its local checkpoint (podman ${stats.podmanMs} ms${runc})`;
   }
+  return answering(ctx, record, current.ports, outcome);
+}
+
+/**
+ * A container run with --rm, once its checkpoint is over: podman's clean-up (conmon's exit
+ * command, which waits for the checkpoint to let go of the container) removes it. Waits for that
+ * rather than restore it in place under the clean-up's feet. Still there after a while: podman
+ * kept it (a checkpoint that failed), and it is resumed in place.
+ */
+async function removedByPodman(podman: Podman, id: string): Promise<ContainerInfo | undefined> {
+  const until = performance.now() + REMOVAL_WAIT_MS;
+  for (;;) {
+    const current = await findContainer(podman, id);
+    if (!current || current.state === 'running' || current.state === 'paused' || performance.now() > until) return current;
+    await sleep(200);
+  }
+}
+
+/** The outcome, once the container's published ports answer on this host; NOT_ANSWERING otherwise. */
+async function answering(ctx: ResumeContext, record: MigrationRecord, ports: PortMapping[], outcome: string): Promise<string> {
   // A port bound to one address of this host is reached there; the others at the agent's address.
-  const dead = await silentTcpPorts(current.ports, reachedOn(ctx.address), ANSWER_WITHIN_MS);
+  const dead = await silentTcpPorts(ports, reachedOn(ctx.address), ANSWER_WITHIN_MS);
   if (dead.length) {
     ctx.log.error({ migrationId: record.id, container: record.container, dead }, 'the container runs on the source but does not answer');
     throw new FerryError('NOT_ANSWERING', `${record.container} runs on ${ctx.host} but its published ports do not answer: ${dead.join(', ')}`, {
@@ -74,3 +107,5 @@ async function repairInPlace(ctx: ResumeContext, containerId: string, cgroupPath
   if (Number.isSafeInteger(pid) && pid > 0) repaired.push(...(await removeNetworkLock(pid)));
   return repaired;
 }
+
+const exists = (path: string) => access(path).then(() => true, () => false);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { bigRedisOnHostA, eventually, expectSettled, printed, startMigration as start, tidyUp } from './drive.ts';
+import { bigRedisOnHostA, eventually, expectSettled, fillBig, printed, startMigration as start, tidyUp } from './drive.ts';
 import { containerState, hostIp, inventoryPath, LAB, LAB_SUBNET, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
 
 const NAME = 'e2e-fault';
@@ -204,6 +204,32 @@ describe('faults in the middle of a migration', () => {
     expect(failed).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'CANCELLED' } });
     await expectSafeOnA(ipA);
     await expectSettled('hostB');
+  });
+
+  it('Ctrl-C after the checkpoint of a container run with --rm (podman removed it): back on hostA from the archive hostA kept', async () => {
+    const gone = 'e2e-rm';
+    const port = 6389;
+    await removeEverywhere(gone);
+    await podman('hostA', ['run', '-d', '--rm', '--name', gone, '-p', `${port}:6379`, REDIS_IMAGE, 'redis-server', '--save', '', '--protected-mode', 'no']);
+    try {
+      await eventually(async () => (await redisCli(ipA, port, ['ping']).catch(() => '')) === 'PONG', 10_000);
+      await fillBig(ipA, port, 40);
+      const { child, seen } = start(gone, 'hostA', 'hostB', inventory, ['--bwlimit', '20M', '--compress', 'none']);
+      await seen('checkpointed'); // podman is done: it removes a --rm container, checkpoint and all
+      child.kill('SIGINT');
+      const r = await child;
+      expect(r.exitCode).toBe(1);
+      const events = printed(r);
+      expect(events.at(-1)).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'CANCELLED' } });
+      expect(String(events.find((e) => e.event === 'rollback' && e.host === 'hostA')?.outcome)).toContain('from the archive it kept');
+      expect(await runningOn(gone)).toEqual(['hostA']);
+      expect(await redisCli(ipA, port, ['get', 'marker'])).toBe('still-here');
+      expect(Number(await redisCli(ipA, port, ['dbsize']))).toBe(40 * 64 + 1);
+      await expectSettled('hostA');
+      await expectSettled('hostB');
+    } finally {
+      await removeEverywhere(gone);
+    }
   });
 
   it('bytes are corrupted on the way: refused, and the transfer resumes from the last good byte', async () => {

@@ -20,6 +20,7 @@ export interface ContainerInfo {
   'cgroupPath'?: (string);
   'estimatedBytes'?: (number | string | Long);
   'readiness'?: (_ferry_v1_Readiness | null);
+  'autoRemove'?: (boolean);
 }
 
 export interface ContainerInfo__Output {
@@ -37,4 +38,5 @@ export interface ContainerInfo__Output {
   'cgroupPath': (string);
   'estimatedBytes': (number);
   'readiness': (_ferry_v1_Readiness__Output | null);
+  'autoRemove': (boolean);
 }
