@@ -47,14 +47,18 @@ cmd_reboot() {
   local h=$1 s netns link attempt b
   s=$(host_state "$h"); netns=$(host_netns "$h")
   log "$h: rebooting (every process killed, /run wiped, disks kept)"
-  for attempt in 1 2 3 4 5; do
-    reboot_wipe "$h"
-    runtime_empty "$h" && break
-    ((attempt < 5)) || die "$h: its /run directories do not stay empty: $(find "$s/runroot" "$s/tmp" "$s/networks" "$s/runc" -mindepth 1 2>/dev/null | head -3 | tr '\n' ' ')"
-    sleep 0.5
-  done
-  # The host's own view of podman's paths must have survived: never the root namespace's.
-  mntns_ok "$h" || die "$h: after the reboot its mount namespace does not show its own state dirs at podman's paths"
+  if [[ $systemd_mode == 1 ]]; then
+    sd_power_off "$h"   # lab.d/systemd.sh: PID 1 killed, the mount namespace made anew
+  else
+    for attempt in 1 2 3 4 5; do
+      reboot_wipe "$h"
+      runtime_empty "$h" && break
+      ((attempt < 5)) || die "$h: its /run directories do not stay empty: $(find "$s/runroot" "$s/tmp" "$s/networks" "$s/runc" -mindepth 1 2>/dev/null | head -3 | tr '\n' ' ')"
+      sleep 0.5
+    done
+    # The host's own view of podman's paths must have survived: never the root namespace's.
+    mntns_ok "$h" || die "$h: after the reboot its mount namespace does not show its own state dirs at podman's paths"
+  fi
   rm -f "$s/agent.pid"
   # What podman and netavark made in the host's network: gone with the boot. (A veth may go
   # with its peer while this runs: each step is best effort.)
@@ -72,6 +76,12 @@ cmd_reboot() {
     rm -f "$(ssh_host_dir "$h")/sshd.pid"
     sshd_start "$h"
   fi
-  agent_start "$h"
+  if [[ $systemd_mode == 1 ]]; then
+    # systemd starts what is enabled in the host, its agent among them.
+    sd_boot "$h"
+    sd_agent_wait "$h"
+  else
+    agent_start "$h"
+  fi
   log "$h: up again"
 }
