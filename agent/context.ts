@@ -13,4 +13,6 @@ export interface HostContext {
   journal: Journal;
   log: Logger;
   archiveDir: string;
+  /** Where a unit the source no longer runs is kept (systemd/control.ts): never deleted. */
+  unitsAsideDir: string;
 }

@@ -10,6 +10,7 @@ import { DESTINATION, SOURCE, type DestinationPhase, type SourcePhase } from '..
 import type { Flow__Output as Flow } from '../proto/gen/ferry/v1/Flow.ts';
 import type { PortMapping__Output as PortMapping } from '../proto/gen/ferry/v1/PortMapping.ts';
 import { observePhaseChange } from './metrics/migrations.ts';
+import type { UnitRecord } from './systemd/control.ts';
 import { writeDurably } from './durable.ts';
 
 export type Role = 'source' | 'destination';
@@ -76,6 +77,11 @@ export interface MigrationRecord {
    * a rollback then restores it from the archive kept here (which carries its pages).
    */
   autoRemove?: boolean | undefined;
+  /**
+   * The systemd unit that runs the container (systemd/control.ts). Source: held from before the
+   * freeze until the move is settled. Destination: installed and running it after the commit.
+   */
+  unit?: UnitRecord | undefined;
   /** Destination: where the pages stream lands, and its size and SHA-256 once whole and checked. */
   pagesPath?: string | undefined;
   pagesReceived?: { bytes: number; sha256: string } | undefined;

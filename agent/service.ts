@@ -50,6 +50,7 @@ import { commitHere } from './settle/commit.ts';
 import type { SettleContext } from './settle/context.ts';
 import { rollbackHere } from './settle/rollback.ts';
 import { requireMigrationId, requireText } from './validate.ts';
+import { containerUnit, unitObstacle } from './systemd/unit.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -171,7 +172,7 @@ export class AgentService {
 
   /** What every step gets of this agent; each adds what it alone needs. */
   get #hostContext(): HostContext {
-    return { host: this.config.name, address: this.#address, podman: this.config.podman, journal: this.journal, log: this.config.log, archiveDir: this.archiveDir };
+    return { host: this.config.name, address: this.#address, podman: this.config.podman, journal: this.journal, log: this.config.log, archiveDir: this.archiveDir, unitsAsideDir: join(this.config.stateDir, 'units-aside') };
   }
 
   get #streams(): StreamsContext {
@@ -303,12 +304,15 @@ export class AgentService {
   async inspect(container: string, examine = false): Promise<ContainerInfo> {
     requireText(container, 'container');
     const info = await inspectContainer(this.config.podman, container);
-    const [memory, data, readiness] = await Promise.all([
+    const [memory, data, readiness, unit] = await Promise.all([
       cgroupMemoryBytes(info.cgroupPath),
       dataBytes(bindMountPaths(info)),
       examine && info.state === 'running' ? examineContainer(this.config.podman, info.id) : Promise.resolve(null),
+      containerUnit(this.config.podman, info),
     ]);
-    return { ...info, estimatedBytes: memory + data, readiness };
+    const refused = unitObstacle(unit);
+    if (readiness && refused) readiness.obstacles.push(refused);
+    return { ...info, estimatedBytes: memory + data, readiness, unit };
   }
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */

@@ -158,6 +158,16 @@ export const ERROR_CODES = {
     hint: "Run the service itself as the container's command, or move the container cold (stop, export, import).",
     retryable: false,
   },
+  SYSTEMD_UNIT_UNSUPPORTED: {
+    meaning: "A systemd unit runs the container, of a kind Ferry cannot move safely (a Quadlet .container, a unit written by hand, one with drop-ins or outside /etc/systemd/system): moved without it, systemd would start a second copy on the source after its next boot. Refused before the freeze.",
+    hint: 'Make the unit with `podman generate systemd --new --files` (or without --new) into /etc/systemd/system, or stop and disable the unit and move the container without it.',
+    retryable: false,
+  },
+  SYSTEMD_UNIT_CONFLICT: {
+    meaning: "The destination cannot take the container's systemd unit: it has no systemd, or already has a unit of that name. Refused before the freeze.",
+    hint: 'Remove or rename the unit on the destination (`systemctl disable --now NAME`, then its file), or pick a destination that runs systemd.',
+    retryable: false,
+  },
   INOTIFY_ON_OVERLAY: {
     meaning: "A process of the container watches a file of the container's own root file system with inotify, outside the folders where CRIU looks for such files (/etc, /var/log, ...); CRIU cannot open it through the overlay. Refused before the freeze.",
     hint: 'Watch files on a bind mount or a volume instead, or turn file watching off in the application.',

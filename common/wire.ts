@@ -6,6 +6,7 @@ import type { Compression__Output } from '../proto/gen/ferry/v1/Compression.ts';
 import type { JournalPhase__Output } from '../proto/gen/ferry/v1/JournalPhase.ts';
 import type { Role__Output } from '../proto/gen/ferry/v1/Role.ts';
 import type { StreamKind__Output } from '../proto/gen/ferry/v1/StreamKind.ts';
+import type { UnitKind__Output } from '../proto/gen/ferry/v1/UnitKind.ts';
 import { DESTINATION_PHASES, SOURCE_PHASES, type DestinationPhase, type SourcePhase } from './phases.ts';
 
 /** `PREFIX_WORD` -> `word`, for every name of the enum but `PREFIX_UNSPECIFIED`. */
@@ -15,6 +16,7 @@ export type Compression = Words<Compression__Output, 'COMPRESSION'>;
 export type StreamKind = Words<StreamKind__Output, 'STREAM_KIND'>;
 export type AgentRole = Words<Role__Output, 'ROLE'>;
 export type JournalPhase = Words<JournalPhase__Output, 'JOURNAL_PHASE'>;
+export type UnitKind = Words<UnitKind__Output, 'UNIT_KIND'>;
 
 // Fails to compile when the JournalPhase enum and the phase machines name different phases.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -54,5 +56,6 @@ class WireEnum<Word extends string, Name extends string> {
 
 export const COMPRESSION = new WireEnum<Compression, Compression__Output>('COMPRESSION', COMPRESSIONS);
 export const STREAM_KIND = new WireEnum<StreamKind, StreamKind__Output>('STREAM_KIND', STREAM_KINDS);
+export const UNIT_KIND = new WireEnum<UnitKind, UnitKind__Output>('UNIT_KIND', ['new', 'existing', 'quadlet', 'other']);
 export const ROLE = new WireEnum<AgentRole, Role__Output>('ROLE', ['source', 'destination']);
 export const JOURNAL_PHASE = new WireEnum<JournalPhase, JournalPhase__Output>('JOURNAL_PHASE', [...new Set([...SOURCE_PHASES, ...DESTINATION_PHASES])]);

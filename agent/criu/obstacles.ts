@@ -9,7 +9,7 @@ import type { Podman, RunOptions } from '../podman/podman.ts';
 
 /** The codes of the causes that stop a move before the freeze (each in ERROR_CODES). */
 export type ObstacleCode = Extract<ErrorCode,
-  'IO_URING_IN_USE' | 'EXTERNAL_UNIX_SOCKET' | 'HOST_IPC_SHARED_MEMORY' | 'HOST_NAMESPACE' | 'SYSTEMD_INIT' | 'INOTIFY_ON_OVERLAY' | 'DEVICE_PASSED_IN' | 'LOCK_ON_MAPPED_FILE'>;
+  'IO_URING_IN_USE' | 'EXTERNAL_UNIX_SOCKET' | 'HOST_IPC_SHARED_MEMORY' | 'HOST_NAMESPACE' | 'SYSTEMD_INIT' | 'INOTIFY_ON_OVERLAY' | 'DEVICE_PASSED_IN' | 'LOCK_ON_MAPPED_FILE' | 'SYSTEMD_UNIT_UNSUPPORTED'>;
 
 export interface Finding {
   /** An ObstacleCode, or FILE_LOCKS for what Ferry handles itself. */

@@ -14,6 +14,8 @@ import { sshOf } from '../../common/dial.ts';
 import { hostAddress } from '../../common/tcp.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT, needsNewAddress, type PreflightCheck } from './checks.ts';
 import type { HostContext } from '../context.ts';
+import { UNIT_KIND } from '../../common/wire.ts';
+import { unitPlaceCheck } from '../systemd/unit.ts';
 
 export interface PrepareContext extends HostContext {
   info: HostInfo;
@@ -30,6 +32,7 @@ const CODE_BY_CHECK: Record<string, ErrorCode> = {
   ip: 'DEST_IP_UNAVAILABLE',
   address: 'ADDRESS_TAKEN',
   subnet: 'ADDRESS_TAKEN',
+  'systemd unit': 'SYSTEMD_UNIT_CONFLICT',
 };
 
 /** How long a prepared destination waits for the archive when the request says nothing. */
@@ -67,6 +70,8 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     const cpu = await cpuinfoCheck(request.sourceCpuinfo);
     checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
   }
+  const unit = container.unit && !container.unit.refusal ? container.unit : undefined;
+  if (unit) checks.push(await unitPlaceCheck(unit));
   const fs = await statfs(ctx.archiveDir);
   const free = fs.bavail * fs.bsize;
   const needed = Math.max(0, request.archiveBytesEstimate ?? 0);
@@ -102,6 +107,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     dataPaths,
     needsImage,
     newAddress: newAddress || undefined,
+    unit: unit && { name: unit.name, kind: UNIT_KIND.fromWire(unit.kind) ?? 'other', enabled: unit.enabled, content: unit.content },
   });
   return { checks, needsImage };
 }

@@ -20,6 +20,7 @@ import { findContainer, inspectContainer, listContainers } from '../podman/inspe
 import { removeContainer, restoreImport } from '../podman/restore.ts';
 import { syncPath } from '../durable.ts';
 import type { ParkBook, ParkRecord } from './book.ts';
+import { containerUnit } from '../systemd/unit.ts';
 
 export interface ParkContext extends HostContext {
   book: ParkBook;
@@ -87,6 +88,11 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
     // What CRIU cannot dump refuses the park of this one while it runs; file locks go with it.
     const readiness = await examine(ctx.podman, container.id);
     if (readiness.obstacles.length) throw refusal(container.name, readiness.obstacles, { phase: 'checkpoint', host: ctx.host });
+    // At boot its unit would start a fresh copy before this agent restores the parked one.
+    const unit = await containerUnit(ctx.podman, container);
+    if (unit) {
+      throw refusal(container.name, [{ code: 'SYSTEMD_UNIT_UNSUPPORTED', process: '', file: unit.path, detail: `${unit.name} runs it, and ferry park does not carry systemd units yet: at boot systemd would start a fresh copy before the parked one is restored`, fix: 'move it to another host with ferry migrate (its unit goes with it), or stop it with systemctl' }], { phase: 'checkpoint', host: ctx.host });
+    }
     const fileLocks = readiness.fileLocks.length > 0;
     const validation = (await runHook(ctx.podman, container.id, container.labels, 'validate')) ?? '';
     await ctx.book.advance(record.id, 'checkpoint', { validation, ports: container.ports, fileLocks });

@@ -89,6 +89,7 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     estimatedBytes: 0,
     readiness: null, // only a preflight's inspect examines the processes
     autoRemove: raw.HostConfig?.AutoRemove === true,
+    unit: null, // the agent's inspect looks for it (systemd/unit.ts)
   };
 }
 

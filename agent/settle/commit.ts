@@ -10,6 +10,7 @@ import { dropReplaced, leftPath, pathState } from '../data/staging.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import { findContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer } from '../podman/restore.ts';
+import { installUnit, setUnitAside } from '../systemd/control.ts';
 import { requireMigrationId } from '../validate.ts';
 import { removeFiles, type SettleContext } from './context.ts';
 
@@ -45,6 +46,8 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
     outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
     const moved = await setAsideData(ctx, record.dataPaths ?? [], migrationId);
     if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
+    // Off for good here, so that no boot starts a copy beside the data set aside.
+    if (record.unit) outcome += `; ${record.unit.name} disabled, its file kept in ${await setUnitAside(record.unit, ctx.unitsAsideDir, migrationId)}`;
   } else {
     if (!resumed) {
       if (record.phase !== 'restored' && record.phase !== 'verified') {
@@ -55,6 +58,9 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
     }
     await dropReplaced(record.dataPaths ?? [], migrationId);
     outcome = 'kept the restored container';
+    // Only now: installed before the commit, a rollback would have had to stop the service
+    // without the unit restarting a fresh copy.
+    if (record.unit) outcome += `; ${await installUnit(ctx.podman, record.unit, record.containerId)}`;
   }
   await removeFiles(ctx, record);
   await ctx.journal.advance(migrationId, 'done', { outcome });

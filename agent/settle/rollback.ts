@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { findContainer } from '../podman/inspect.ts';
 import { removeContainer } from '../podman/restore.ts';
 import { resumeOnSource } from '../source/resume.ts';
+import { restoreUnit } from '../systemd/control.ts';
 import { requireMigrationId } from '../validate.ts';
 import { removeFiles, type SettleContext } from './context.ts';
 
@@ -43,6 +44,7 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
       if (record.serviceAddress) await recreateFlows(record.flows ?? []);
       try {
         outcome = await resumeHere(ctx, record, log);
+        if (record.unit) outcome += `; ${await restoreUnit(ctx.podman, record.unit, record.containerId)}`;
       } finally {
         if (record.serviceAddress) await takeServiceAddress(ctx.address, record.serviceAddress);
       }

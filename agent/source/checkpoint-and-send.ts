@@ -19,7 +19,7 @@ import { examine } from '../criu/obstacles.ts';
 import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
 import { containerDirectory, inspectContainer } from '../podman/inspect.ts';
-import { COMPRESSION, COMPRESSIONS, type ArchiveCompression } from '../../common/wire.ts';
+import { COMPRESSION, COMPRESSIONS, UNIT_KIND, type ArchiveCompression } from '../../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { cgroupMemoryBytes } from '../podman/size.ts';
 import { decide, measure } from './compression.ts';
@@ -34,6 +34,8 @@ import { PagesStream } from './pages-stream.ts';
 import { Seal } from './seal.ts';
 import { Sender, type Emit } from './sender.ts';
 import type { HostContext } from '../context.ts';
+import { holdUnit } from '../systemd/control.ts';
+import { containerUnit, unitObstacle } from '../systemd/unit.ts';
 
 /** What the source needs of the agent: no more. */
 export interface SourceContext extends HostContext {
@@ -138,6 +140,17 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     if (pagesDir) {
       await ctx.journal.update(record.id, { pagesDir });
       await requestPagesAside(pagesDir, record.id);
+    }
+    // Its systemd unit, if one runs it, must neither remove the checkpointed container nor start
+    // another copy while the move is under way (systemd/control.ts); settling it puts it right.
+    const unit = await containerUnit(podman, container);
+    const unitRefused = unitObstacle(unit);
+    if (unitRefused) throw refusal(container.name, [unitRefused], { phase: 'checkpoint', host: ctx.host });
+    if (unit) {
+      const held = { name: unit.name, kind: UNIT_KIND.fromWire(unit.kind) ?? 'other', enabled: unit.enabled };
+      await ctx.journal.update(record.id, { unit: held });
+      await holdUnit(held);
+      log.info({ unit: unit.name, kind: held.kind, enabled: unit.enabled }, 'held its systemd unit: it neither removes nor restarts the container until the move is settled');
     }
     emit({ freezing: { validation, fileLocks } });
     log.info({ phase }, 'checkpointing');

@@ -44,6 +44,7 @@ import type { Retrying as _ferry_v1_Retrying, Retrying__Output as _ferry_v1_Retr
 import type { RollbackReply as _ferry_v1_RollbackReply, RollbackReply__Output as _ferry_v1_RollbackReply__Output } from './ferry/v1/RollbackReply';
 import type { RollbackRequest as _ferry_v1_RollbackRequest, RollbackRequest__Output as _ferry_v1_RollbackRequest__Output } from './ferry/v1/RollbackRequest';
 import type { SshRoute as _ferry_v1_SshRoute, SshRoute__Output as _ferry_v1_SshRoute__Output } from './ferry/v1/SshRoute';
+import type { SystemdUnit as _ferry_v1_SystemdUnit, SystemdUnit__Output as _ferry_v1_SystemdUnit__Output } from './ferry/v1/SystemdUnit';
 import type { TakeAddressReply as _ferry_v1_TakeAddressReply, TakeAddressReply__Output as _ferry_v1_TakeAddressReply__Output } from './ferry/v1/TakeAddressReply';
 import type { TakeAddressRequest as _ferry_v1_TakeAddressRequest, TakeAddressRequest__Output as _ferry_v1_TakeAddressRequest__Output } from './ferry/v1/TakeAddressRequest';
 import type { TransferProgress as _ferry_v1_TransferProgress, TransferProgress__Output as _ferry_v1_TransferProgress__Output } from './ferry/v1/TransferProgress';
@@ -103,10 +104,12 @@ export interface ProtoGrpcType {
       RollbackRequest: MessageTypeDefinition<_ferry_v1_RollbackRequest, _ferry_v1_RollbackRequest__Output>
       SshRoute: MessageTypeDefinition<_ferry_v1_SshRoute, _ferry_v1_SshRoute__Output>
       StreamKind: EnumTypeDefinition
+      SystemdUnit: MessageTypeDefinition<_ferry_v1_SystemdUnit, _ferry_v1_SystemdUnit__Output>
       TakeAddressReply: MessageTypeDefinition<_ferry_v1_TakeAddressReply, _ferry_v1_TakeAddressReply__Output>
       TakeAddressRequest: MessageTypeDefinition<_ferry_v1_TakeAddressRequest, _ferry_v1_TakeAddressRequest__Output>
       TransferProgress: MessageTypeDefinition<_ferry_v1_TransferProgress, _ferry_v1_TransferProgress__Output>
       Transferred: MessageTypeDefinition<_ferry_v1_Transferred, _ferry_v1_Transferred__Output>
+      UnitKind: EnumTypeDefinition
     }
   }
 }

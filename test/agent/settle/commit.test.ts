@@ -30,6 +30,7 @@ async function sourceIn(phase: JournalPhase): Promise<{ ctx: SettleContext; jour
     journal,
     log: silentLogger,
     archiveDir: dir,
+    unitsAsideDir: join(dir, 'units-aside'),
     stopReceiving: async () => {},
     over: () => {},
     problems: new Map(),

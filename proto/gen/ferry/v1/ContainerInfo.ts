@@ -3,6 +3,7 @@
 import type { PortMapping as _ferry_v1_PortMapping, PortMapping__Output as _ferry_v1_PortMapping__Output } from '../../ferry/v1/PortMapping';
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from '../../ferry/v1/Mount';
 import type { Readiness as _ferry_v1_Readiness, Readiness__Output as _ferry_v1_Readiness__Output } from '../../ferry/v1/Readiness';
+import type { SystemdUnit as _ferry_v1_SystemdUnit, SystemdUnit__Output as _ferry_v1_SystemdUnit__Output } from '../../ferry/v1/SystemdUnit';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ContainerInfo {
@@ -21,6 +22,7 @@ export interface ContainerInfo {
   'estimatedBytes'?: (number | string | Long);
   'readiness'?: (_ferry_v1_Readiness | null);
   'autoRemove'?: (boolean);
+  'unit'?: (_ferry_v1_SystemdUnit | null);
 }
 
 export interface ContainerInfo__Output {
@@ -39,4 +41,5 @@ export interface ContainerInfo__Output {
   'estimatedBytes': (number);
   'readiness': (_ferry_v1_Readiness__Output | null);
   'autoRemove': (boolean);
+  'unit': (_ferry_v1_SystemdUnit__Output | null);
 }
