@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { FerryError } from '../../common/errors.ts';
 import { PARK, type ParkPhase } from '../../common/phases.ts';
 import { writeDurably } from '../durable.ts';
+import type { UnitRecord } from '../systemd/control.ts';
 import type { PortMapping__Output as PortMapping } from '../../proto/gen/ferry/v1/PortMapping.ts';
 
 export interface ParkRecord {
@@ -28,6 +29,8 @@ export interface ParkRecord {
   outcome?: string | undefined;
   /** Checkpointed with --file-locks (its processes held locks): restored with it too. */
   fileLocks?: boolean | undefined;
+  /** The systemd unit that runs it: held (disabled) while parked, so that no boot starts a fresh copy first. */
+  unit?: UnitRecord | undefined;
 }
 
 export class ParkBook {

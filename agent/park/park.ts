@@ -20,7 +20,9 @@ import { findContainer, inspectContainer, listContainers } from '../podman/inspe
 import { removeContainer, restoreImport } from '../podman/restore.ts';
 import { syncPath } from '../durable.ts';
 import type { ParkBook, ParkRecord } from './book.ts';
-import { containerUnit } from '../systemd/unit.ts';
+import { holdUnit, restoreUnit, type UnitRecord } from '../systemd/control.ts';
+import { containerUnit, unitObstacle } from '../systemd/unit.ts';
+import { UNIT_KIND } from '../../common/wire.ts';
 
 export interface ParkContext extends HostContext {
   book: ParkBook;
@@ -82,20 +84,23 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
   const started = performance.now();
   const log = ctx.log.child({ park: record.id, container: record.container });
   const partial = `${record.archivePath}.partial`;
+  let unit: UnitRecord | undefined;
   try {
     const container = await inspectContainer(ctx.podman, record.containerId);
     await runHook(ctx.podman, container.id, container.labels, 'preCheckpoint');
     // What CRIU cannot dump refuses the park of this one while it runs; file locks go with it.
     const readiness = await examine(ctx.podman, container.id);
     if (readiness.obstacles.length) throw refusal(container.name, readiness.obstacles, { phase: 'checkpoint', host: ctx.host });
-    // At boot its unit would start a fresh copy before this agent restores the parked one.
-    const unit = await containerUnit(ctx.podman, container);
-    if (unit) {
-      throw refusal(container.name, [{ code: 'SYSTEMD_UNIT_UNSUPPORTED', process: '', file: unit.path, detail: `${unit.name} runs it, and ferry park does not carry systemd units yet: at boot systemd would start a fresh copy before the parked one is restored`, fix: 'move it to another host with ferry migrate (its unit goes with it), or stop it with systemctl' }], { phase: 'checkpoint', host: ctx.host });
-    }
+    // Its unit, if one runs it, is held and disabled until the unpark: the checkpoint must not
+    // be removed under the park, nor a boot start a fresh copy before the parked one is back.
+    const found = await containerUnit(ctx.podman, container);
+    const unitRefused = unitObstacle(found);
+    if (unitRefused) throw refusal(container.name, [unitRefused], { phase: 'checkpoint', host: ctx.host });
     const fileLocks = readiness.fileLocks.length > 0;
     const validation = (await runHook(ctx.podman, container.id, container.labels, 'validate')) ?? '';
-    await ctx.book.advance(record.id, 'checkpoint', { validation, ports: container.ports, fileLocks });
+    unit = found ? { name: found.name, kind: UNIT_KIND.fromWire(found.kind) ?? 'other', enabled: found.enabled } : undefined;
+    await ctx.book.advance(record.id, 'checkpoint', { validation, ports: container.ports, fileLocks, unit });
+    if (unit) await holdUnit(unit);
     log.info({ fileLocks }, 'parking: checkpointing to this host\'s disk');
     // podman stops the container as it dumps it: nothing it writes can come after its checkpoint.
     await checkpoint(ctx.podman, { container: container.id, exportPath: partial, compress: 'none', fileLocks }, { timeoutMs: PARK_TIMEOUT_MS });
@@ -109,7 +114,7 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
   } catch (error) {
     await rm(partial, { force: true });
     // A failed hook or dump leaves the container running; should it not be, it is started again.
-    const outcome = `${failure(error)}; ${await ensureRunning(ctx, record)}`;
+    const outcome = `${failure(error)}; ${await ensureRunning(ctx, { ...record, unit })}`;
     await ctx.book.advance(record.id, 'failed', { outcome }).catch(() => undefined);
     await ctx.book.forget(record.id);
     log.warn({ outcome }, 'not parked');
@@ -117,13 +122,17 @@ async function parkOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResult
   }
 }
 
-/** Starts the container if it exists and is not running; says what it found. */
+/** Starts the container if it exists and is not running, and gives its unit back; says what it found. */
 async function ensureRunning(ctx: ParkContext, record: ParkRecord): Promise<string> {
   const found = await findContainer(ctx.podman, record.containerId).catch(() => undefined);
   if (!found) return 'the container no longer exists';
-  if (found.state === 'running') return 'it still runs';
-  await ctx.podman.run(['start', found.id], { timeoutMs: 120_000 });
-  return 'it was started again (without the memory it had)';
+  let outcome = 'it still runs';
+  if (found.state !== 'running') {
+    await ctx.podman.run(['start', found.id], { timeoutMs: 120_000 });
+    outcome = 'it was started again (without the memory it had)';
+  }
+  if (record.unit) outcome += `; ${await restoreUnit(ctx.podman, record.unit, found.id)}`;
+  return outcome;
 }
 
 /** Restores the parked containers (the named ones, or all), checks them, and drops their checkpoints. */
@@ -179,10 +188,12 @@ async function unparkOne(ctx: ParkContext, record: ParkRecord, started: number):
     }
     const silent = await silentTcpPorts(container.ports, reachedOn(ctx.address), DEFAULTS.portAnswerMs);
     if (silent.length) throw new FerryError('VERIFY_FAILED', `${record.container} runs again but ${silent.join(', ')} does not answer`);
-    await ctx.book.advance(record.id, 'done', { outcome: 'restored; its ports answer' });
+    // Only once it answers: the unit takes the restored container as its service again.
+    const unit = record.unit ? `; ${await restoreUnit(ctx.podman, record.unit, container.id)}` : '';
+    await ctx.book.advance(record.id, 'done', { outcome: `restored; its ports answer${unit}` });
     await ctx.book.forget(record.id);
-    log.info({}, 'unparked');
-    return result(true, `restored${container.ports.length ? ', its published ports answer' : ''}`);
+    log.info({ unit: record.unit?.name }, 'unparked');
+    return result(true, `restored${container.ports.length ? ', its published ports answer' : ''}${unit}`);
   } catch (error) {
     // Back to parked, checkpoint kept: the container stays restorable, never half there.
     await removeContainer(ctx.podman, record.container).catch(() => undefined);

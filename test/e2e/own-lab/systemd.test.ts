@@ -3,6 +3,7 @@
 // The container is what `podman generate systemd --new` runs: `podman run --rm --replace`, here a
 // Redis that writes every key to its append-only file on a bind-mounted directory, so that the
 // copy a boot starts afresh from the image has the data that moved.
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCli, ROOT } from '../lab.ts';
 import { ownLab } from './lab.ts';
@@ -17,40 +18,81 @@ const PODMAN = '/usr/bin/podman --root /var/lib/containers/storage --runroot /ru
 const sh = async (host: string, script: string) => String((await own.lab(['exec', host, 'sh', '-c', script])).stdout).trim();
 
 /** The unit as systemd on `host` sees it. */
-async function unitOn(host: string): Promise<{ active: string; enabled: string; mainPid: number }> {
-  const out = await sh(host, `systemctl show ${UNIT} -p ActiveState -p UnitFileState -p MainPID`);
+async function unitOn(host: string, unit = UNIT): Promise<{ active: string; enabled: string; mainPid: number }> {
+  const out = await sh(host, `systemctl show ${unit} -p ActiveState -p UnitFileState -p MainPID`);
   const get = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(out)?.[1] ?? '';
   return { active: get('ActiveState'), enabled: get('UnitFileState'), mainPid: Number(get('MainPID')) };
 }
 
 /** The PID of the container's conmon on `host`, as that host sees it. */
-const conmonOf = async (host: string) => Number(await own.podman(host, ['container', 'inspect', '--format', '{{.State.ConmonPid}}', NAME]));
+const conmonOf = async (host: string, name = NAME) => Number(await own.podman(host, ['container', 'inspect', '--format', '{{.State.ConmonPid}}', name]));
 
-async function answers(host: string, keys: string[]): Promise<string[]> {
+async function answers(host: string, keys: string[], port = PORT): Promise<string[]> {
   const ip = await own.ip(host);
   for (let i = 0; i < 100; i += 1) {
-    if ((await redisCli(ip, PORT, ['ping']).catch(() => '')) === 'PONG') return (await redisCli(ip, PORT, ['mget', ...keys])).split('\n');
+    if ((await redisCli(ip, port, ['ping']).catch(() => '')) === 'PONG') return (await redisCli(ip, port, ['mget', ...keys])).split('\n');
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${NAME} does not answer on ${host}`);
+}
+
+/** A Redis that keeps every key in its append-only file on /srv/NAME, run by its enabled unit. */
+async function unitRedis(host: string, name: string, port: number): Promise<void> {
+  await sh(host, `mkdir -p /srv/${name}`);
+  await own.lab(['podman', host, 'run', '-d', '--rm', '--name', name, '-p', `${port}:6379`, '-v', `/srv/${name}:/data`,
+    'localhost/ferry-lab/redis', 'redis-server', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no']);
+  // The unit replaces the container by one of its own (run --replace), as it would at boot.
+  await sh(host, `cd /etc/systemd/system && ${PODMAN} generate systemd --new --name --files ${name} >/dev/null && systemctl daemon-reload && systemctl enable --now container-${name}.service`);
+}
+
+const PG = 'e2e-unit-pg';
+const PG_PORT = 5434;
+
+/** psql against the lab's PostgreSQL on `host`; retried while it starts (after a boot). */
+async function psql(host: string, sql: string, withinMs = 60_000): Promise<string> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const r = await execa('psql', ['-h', await own.ip(host), '-p', String(PG_PORT), '-U', 'postgres', '-Atc', sql], { reject: false, timeout: 15_000, env: { PGCONNECT_TIMEOUT: '5' } });
+    if (r.exitCode === 0) return String(r.stdout).trim();
+    if (Date.now() > deadline) throw new Error(`psql on ${host}: ${String(r.stderr)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 describe('a container that systemd runs (podman generate systemd --new)', () => {
   beforeAll(async () => {
     await own.lab(['down'], false);
     await own.lab(['up', '--systemd', '--hosts', String(HOSTS.length)]);
-    await sh('hostA', `mkdir -p /srv/${NAME}`);
-    await own.lab(['podman', 'hostA', 'run', '-d', '--rm', '--name', NAME, '-p', `${PORT}:6379`, '-v', `/srv/${NAME}:/data`,
-      'localhost/ferry-lab/redis', 'redis-server', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no']);
-    // The unit replaces the container by one of its own (run --replace), as it would at boot.
-    await sh('hostA', `cd /etc/systemd/system && ${PODMAN} generate systemd --new --name --files ${NAME} >/dev/null && systemctl daemon-reload && systemctl enable --now ${UNIT}`);
-    await answers('hostA', ['x']);
+    await unitRedis('hostA', NAME, PORT);
     await redisCli(await own.ip('hostA'), PORT, ['set', 'before', 'the-move']);
   }, 180_000);
 
   afterAll(async () => {
     await own.lab(['down'], false);
   }, 120_000);
+
+  it('PostgreSQL with its data bind-mounted moves hostA -> hostB with its unit; both hosts reboot: one copy, on hostB, as its unit\'s service, every row', async () => {
+    const pgUnit = `container-${PG}.service`;
+    await sh('hostA', `mkdir -p /srv/${PG}`);
+    // FERRY_PG_ROOT=1: CRIU here cannot dump processes of another uid (docs/hosts.md).
+    await own.lab(['podman', 'hostA', 'run', '-d', '--rm', '--name', PG, '-e', 'FERRY_PG_ROOT=1', '-p', `${PG_PORT}:5432`, '-v', `/srv/${PG}:/var/lib/postgresql/data`,
+      '--label', 'io.ferry.hook.pre-checkpoint=psql -U postgres -c CHECKPOINT', 'localhost/ferry-lab/postgres:latest']);
+    await psql('hostA', 'SELECT 1'); // initdb is over: the unit's container, which replaces this one, finds a whole data directory
+    await sh('hostA', `cd /etc/systemd/system && ${PODMAN} generate systemd --new --name --files ${PG} >/dev/null && systemctl daemon-reload && systemctl enable --now ${pgUnit}`);
+    await psql('hostA', 'CREATE TABLE rows (id serial PRIMARY KEY, payload text NOT NULL); INSERT INTO rows (payload) SELECT md5(g::text) FROM generate_series(1, 1000) g');
+    const r = await own.ferry(['migrate', '--from', 'hostA', '--to', 'hostB', PG, '--json']);
+    expect(r.code, r.output).toBe(0);
+    expect(await unitOn('hostB', pgUnit)).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostB', PG) });
+    await psql('hostB', "INSERT INTO rows (payload) VALUES ('written on hostB')");
+    await own.lab(['reboot', 'hostA']);
+    await own.lab(['reboot', 'hostB']);
+    // hostB's boot started the unit: a fresh container from the image, on the data directory that moved.
+    expect(await psql('hostB', 'SELECT COUNT(*), MAX(id) FROM rows')).toBe('1001|1001');
+    expect(await own.running(PG)).toEqual(['hostB']);
+    expect(await unitOn('hostB', pgUnit)).toMatchObject({ active: 'active', enabled: 'enabled' });
+    expect((await unitOn('hostA', pgUnit)).active).toBe('inactive');
+    await sh('hostB', `systemctl disable --now ${pgUnit}`);
+  });
 
   it('moves hostA -> hostB with its unit; both hosts reboot: one copy, on hostB, as its unit\'s service, every key there', async () => {
     expect(await unitOn('hostA')).toMatchObject({ active: 'active', enabled: 'enabled' });
@@ -70,18 +112,18 @@ describe('a container that systemd runs (podman generate systemd --new)', () => 
     expect(await answers('hostB', ['before', 'after'])).toEqual(['the-move', 'the-move']);
     expect(await own.running(NAME)).toEqual(['hostB']);
     expect(await unitOn('hostB')).toMatchObject({ active: 'active', enabled: 'enabled' });
-    expect(await own.podman('hostA', ['ps', '-a', '--format', '{{.Names}}'])).not.toContain(NAME);
+    expect((await own.podman('hostA', ['ps', '-a', '--format', '{{.Names}}'])).split('\n')).not.toContain(NAME);
   });
 
   it('Ctrl-C after the checkpoint: back on hostB, its unit running it again, enabled', async () => {
     await redisCli(await own.ip('hostB'), PORT, ['set', 'before-rollback', 'kept']);
     // Slow enough for the interrupt to land between the checkpoint and the restore.
-    const { execa } = await import('execa');
     const child = execa(`${ROOT}bin/ferry`, ['migrate', '--from', 'hostB', '--to', 'hostA', NAME, '--json', '--bwlimit', '1M', '--compress', 'none', '--inventory', own.inventory], { reject: false });
     let out = '';
+    let interrupted = false;
     child.stdout?.on('data', (chunk: Buffer) => {
       out += String(chunk);
-      if (out.includes('"checkpointed"')) child.kill('SIGINT');
+      if (!interrupted && out.includes('"checkpointed"')) interrupted = child.kill('SIGINT'); // once: a second one ends the CLI at once
     });
     const r = await child;
     expect(r.exitCode, String(r.stdout)).toBe(1);
@@ -93,6 +135,38 @@ describe('a container that systemd runs (podman generate systemd --new)', () => 
     // Still the unit's: a stop through systemd stops it.
     await sh('hostB', `systemctl stop ${UNIT}`);
     expect(await own.running(NAME)).toEqual([]);
+  });
+
+  it('ferry park and a reboot: back as its unit\'s service, the same container (systemd started no fresh copy first)', async () => {
+    await sh('hostB', `systemctl start ${UNIT}`);
+    expect(await answers('hostB', ['before'])).toEqual(['the-move']);
+    const id = await own.podman('hostB', ['container', 'inspect', '--format', '{{.Id}}', NAME]);
+    const parked = await own.ferry(['park', 'hostB', NAME, '--json']);
+    expect(parked.code, parked.output).toBe(0);
+    // Disabled while parked: the boot must not start it before the agent restores it.
+    expect((await unitOn('hostB')).enabled).toBe('disabled');
+    await own.lab(['reboot', 'hostB']);
+    // The agent unparks at start; the unit then takes the restored container as its service.
+    for (let i = 0; i < 150 && (await unitOn('hostB')).active !== 'active'; i += 1) await new Promise((r) => setTimeout(r, 200));
+    expect(await unitOn('hostB')).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostB') });
+    // The checkpointed container itself, not one the unit made afresh (`run --replace`: a new ID).
+    expect(await own.podman('hostB', ['container', 'inspect', '--format', '{{.Id}}', NAME])).toBe(id);
+    expect(await answers('hostB', ['before'])).toEqual(['the-move']);
+  });
+
+  it('evacuating hostB moves two containers with their units; hostB reboots and starts neither', async () => {
+    const second = 'e2e-unit-two';
+    await unitRedis('hostB', second, PORT + 1);
+    await redisCli(await own.ip('hostB'), PORT + 1, ['set', 'second', 'here']);
+    const r = await own.ferry(['evacuate', '--from', 'hostB', '--to', 'hostA', '--parallel', '2', '--json']);
+    expect(r.code, r.output).toBe(0);
+    await own.lab(['reboot', 'hostB']);
+    for (const [name, port, key, value] of [[NAME, PORT, 'before', 'the-move'], [second, PORT + 1, 'second', 'here']] as const) {
+      expect(await own.running(name)).toEqual(['hostA']);
+      expect(await unitOn('hostA', `container-${name}.service`)).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostA', name) });
+      expect((await unitOn('hostB', `container-${name}.service`)).active).toBe('inactive');
+      expect(await answers('hostA', [key], port)).toEqual([value]);
+    }
   });
 
   it('a unit written by hand is refused before the freeze, and nothing changes', async () => {
