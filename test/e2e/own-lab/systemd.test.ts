@@ -37,9 +37,9 @@ async function answers(host: string, keys: string[], port = PORT): Promise<strin
 }
 
 /** A Redis that keeps every key in its append-only file on /srv/NAME, run by its enabled unit. */
-async function unitRedis(host: string, name: string, port: number): Promise<void> {
+async function unitRedis(host: string, name: string, port: number, extra: string[] = []): Promise<void> {
   await sh(host, `mkdir -p /srv/${name}`);
-  await own.lab(['podman', host, 'run', '-d', '--rm', '--name', name, '-p', `${port}:6379`, '-v', `/srv/${name}:/data`,
+  await own.lab(['podman', host, 'run', '-d', '--rm', '--name', name, '-p', `${port}:6379`, '-v', `/srv/${name}:/data`, ...extra,
     'localhost/ferry-lab/redis', 'redis-server', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no']);
   // The unit replaces the container by one of its own (run --replace), as it would at boot.
   await sh(host, `cd /etc/systemd/system && ${PODMAN} generate systemd --new --name --files ${name} >/dev/null && systemctl daemon-reload && systemctl enable --now container-${name}.service`);
@@ -105,6 +105,16 @@ describe('a container that systemd runs (podman generate systemd --new)', () => 
     expect(await sh('hostA', `test -e /etc/systemd/system/${UNIT} && echo there || echo gone`)).toBe('gone');
     expect(r.events.find((e) => e.event === 'done')).toBeTruthy();
     await redisCli(await own.ip('hostB'), PORT, ['set', 'after', 'the-move']);
+    // A crash of the restored container: the unit restarts (a fresh container, the same data).
+    const before = await unitOn('hostB');
+    await sh('hostB', `kill -KILL $(${PODMAN} inspect --format '{{.State.Pid}}' ${NAME})`);
+    for (let i = 0; i < 100; i += 1) {
+      const now = await unitOn('hostB');
+      if (now.active === 'active' && now.mainPid && now.mainPid !== before.mainPid) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await unitOn('hostB')).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostB') });
+    expect(await answers('hostB', ['before', 'after'])).toEqual(['the-move', 'the-move']);
 
     await own.lab(['reboot', 'hostA']);
     await own.lab(['reboot', 'hostB']);
@@ -137,6 +147,20 @@ describe('a container that systemd runs (podman generate systemd --new)', () => 
     expect(await own.running(NAME)).toEqual([]);
   });
 
+  it('a restore that fails (its validation prints something else): rolled back, the source\'s unit runs it again, enabled', async () => {
+    const failing = 'e2e-unit-fails';
+    const failingUnit = `container-${failing}.service`;
+    await unitRedis('hostA', failing, PORT + 2, ['--label', 'io.ferry.validate=cat /proc/sys/kernel/random/uuid']);
+    await answers('hostA', ['x'], PORT + 2);
+    const r = await own.ferry(['migrate', '--from', 'hostA', '--to', 'hostB', failing, '--json']);
+    expect(r.code, r.output).toBe(1);
+    expect(r.events.at(-1)).toMatchObject({ event: 'failed', rolledBack: true, error: { code: 'VALIDATION_MISMATCH' } });
+    expect(await own.running(failing)).toEqual(['hostA']);
+    expect(await unitOn('hostA', failingUnit)).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostA', failing) });
+    expect((await unitOn('hostB', failingUnit)).active).toBe('inactive');
+    await sh('hostA', `systemctl disable --now ${failingUnit}`);
+  });
+
   it('ferry park and a reboot: back as its unit\'s service, the same container (systemd started no fresh copy first)', async () => {
     await sh('hostB', `systemctl start ${UNIT}`);
     expect(await answers('hostB', ['before'])).toEqual(['the-move']);
@@ -147,7 +171,11 @@ describe('a container that systemd runs (podman generate systemd --new)', () => 
     expect((await unitOn('hostB')).enabled).toBe('disabled');
     await own.lab(['reboot', 'hostB']);
     // The agent unparks at start; the unit then takes the restored container as its service.
-    for (let i = 0; i < 150 && (await unitOn('hostB')).active !== 'active'; i += 1) await new Promise((r) => setTimeout(r, 200));
+    const settled = async () => {
+      const unit = await unitOn('hostB');
+      return unit.active === 'active' && unit.enabled === 'enabled';
+    };
+    for (let i = 0; i < 150 && !(await settled()); i += 1) await new Promise((r) => setTimeout(r, 200));
     expect(await unitOn('hostB')).toEqual({ active: 'active', enabled: 'enabled', mainPid: await conmonOf('hostB') });
     // The checkpointed container itself, not one the unit made afresh (`run --replace`: a new ID).
     expect(await own.podman('hostB', ['container', 'inspect', '--format', '{{.Id}}', NAME])).toBe(id);
