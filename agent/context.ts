@@ -13,6 +13,8 @@ export interface HostContext {
   journal: Journal;
   log: Logger;
   archiveDir: string;
-  /** Where a unit the source no longer runs is kept (systemd/control.ts): never deleted. */
-  unitsAsideDir: string;
+  /** The agent's own state (journal, archives, units set aside): no container may bind it. */
+  stateDir: string;
+  /** This host's admission policy (admission/policy.ts), read at each check so that an edit counts at once. */
+  policyPath: string;
 }

@@ -17,6 +17,7 @@ import { DEFAULT_DRAIN_MS, drain } from './drain.ts';
 import { startServer, stopServer } from './server.ts';
 import { serveAgentMetrics } from './metrics/agent.ts';
 import { AgentService } from './service.ts';
+import { POLICY_PATH } from './admission/policy.ts';
 
 const HELP = `ferry-agent: the Ferry agent, one per host.
 
@@ -28,6 +29,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
                          mutual TLS like gRPC (default: the --listen address, its port + 1;
                          port 0 with --listen port 0)
   --state-dir DIR        journal and archives (default /var/lib/ferry/agent)
+  --policy-file PATH     which incoming containers this host runs (default
+                         /etc/ferry/policy.json; none: the default policy, docs/admission.md)
   --podman PATH          podman binary (default podman)
   --podman-root DIR      podman --root for this host's storage
   --podman-runroot DIR   podman --runroot
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
       listen: { type: 'string', default: '0.0.0.0:7070' },
       'data-listen': { type: 'string' },
       'state-dir': { type: 'string', default: '/var/lib/ferry/agent' },
+      'policy-file': { type: 'string', default: POLICY_PATH },
       podman: { type: 'string', default: 'podman' },
       'podman-root': { type: 'string' },
       'podman-runroot': { type: 'string' },
@@ -120,6 +124,7 @@ async function main(): Promise<void> {
     address,
     dialer,
     stateDir: values['state-dir'],
+    policyPath: values['policy-file'],
     podman: new Podman({ binary: values.podman, globalArgs }),
     log,
     tls,

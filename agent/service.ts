@@ -3,7 +3,7 @@
 // bookkeeping and the per-migration locks; each role's steps live in their own rooms (source/,
 // destination/) and get a narrow context, not the service. Both roles commit or roll back what
 // they did, idempotently, from their journal.
-import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
 import { notAfter, type TlsFiles } from '../common/pki.ts';
@@ -51,6 +51,8 @@ import type { SettleContext } from './settle/context.ts';
 import { rollbackHere } from './settle/rollback.ts';
 import { requireMigrationId, requireText } from './validate.ts';
 import { containerUnit, unitObstacle } from './systemd/unit.ts';
+import { describePolicy, loadPolicy, POLICY_PATH } from './admission/policy.ts';
+import { containerDirectory } from './podman/inspect.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -66,6 +68,8 @@ export interface AgentConfig {
   address?: string | undefined;
   /** How this agent reaches its peers (with `tls`); plain connections when absent. */
   dialer?: Dialer | undefined;
+  /** This host's admission policy file (admission/policy.ts); /etc/ferry/policy.json when absent. */
+  policyPath?: string | undefined;
 }
 
 
@@ -172,7 +176,7 @@ export class AgentService {
 
   /** What every step gets of this agent; each adds what it alone needs. */
   get #hostContext(): HostContext {
-    return { host: this.config.name, address: this.#address, podman: this.config.podman, journal: this.journal, log: this.config.log, archiveDir: this.archiveDir, unitsAsideDir: join(this.config.stateDir, 'units-aside') };
+    return { host: this.config.name, address: this.#address, podman: this.config.podman, journal: this.journal, log: this.config.log, archiveDir: this.archiveDir, stateDir: this.config.stateDir, policyPath: this.config.policyPath ?? POLICY_PATH };
   }
 
   get #streams(): StreamsContext {
@@ -289,6 +293,7 @@ export class AgentService {
       freeMemoryBytes,
       cpuinfo,
       certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
+      admission: await loadPolicy(this.#hostContext.policyPath).then(describePolicy, (error: unknown) => `BROKEN: ${(error as Error).message}`),
       dataPort: this.dataPort,
       problems: [...this.#problems.values()].map((p) => `${p.name}: ${p.problem}`),
       ...host,
@@ -304,15 +309,17 @@ export class AgentService {
   async inspect(container: string, examine = false): Promise<ContainerInfo> {
     requireText(container, 'container');
     const info = await inspectContainer(this.config.podman, container);
-    const [memory, data, readiness, unit] = await Promise.all([
+    const [memory, data, readiness, unit, runtimeSpec] = await Promise.all([
       cgroupMemoryBytes(info.cgroupPath),
       dataBytes(bindMountPaths(info)),
       examine && info.state === 'running' ? examineContainer(this.config.podman, info.id) : Promise.resolve(null),
       containerUnit(this.config.podman, info),
+      // What runc runs it with: the destination's admission policy judges it in the preflight.
+      containerDirectory(this.config.podman, info.id).then((dir) => readFile(join(dir, 'config.json')), () => Buffer.alloc(0)).catch(() => Buffer.alloc(0)),
     ]);
     const refused = unitObstacle(unit);
     if (readiness && refused) readiness.obstacles.push(refused);
-    return { ...info, estimatedBytes: memory + data, readiness, unit };
+    return { ...info, estimatedBytes: memory + data, readiness, unit, runtimeSpec };
   }
 
   /** Destination: checks that this host can take the container, then expects its archive (destination/prepare.ts). */

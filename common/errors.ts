@@ -163,6 +163,11 @@ export const ERROR_CODES = {
     hint: 'Make the unit with `podman generate systemd --new --files` (or without --new) into /etc/systemd/system, or stop and disable the unit and move the container without it.',
     retryable: false,
   },
+  POLICY_DENIED: {
+    meaning: "The destination's admission policy refuses the container: privileged, capabilities beyond podman's defaults, devices, the host's namespaces, a bind mount of a path that gives it the host, or an image or bind-mount root the policy does not list. Judged in the preflight and again on the received archive, before podman sees it; nothing changes on either host.",
+    hint: "If that host should run it, allow the rule in its /etc/ferry/policy.json (docs/admission.md); otherwise pick another destination.",
+    retryable: false,
+  },
   SYSTEMD_UNIT_CONFLICT: {
     meaning: "The destination cannot take the container's systemd unit: it has no systemd, or already has a unit of that name. Refused before the freeze.",
     hint: 'Remove or rename the unit on the destination (`systemctl disable --now NAME`, then its file), or pick a destination that runs systemd.',

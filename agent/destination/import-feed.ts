@@ -53,6 +53,8 @@ export interface FeedOptions {
    * pages that came beside the archive); told whether the archive holds pages itself.
    */
   addEntries?: ((archiveHasPages: boolean, write: (chunks: Buffer[]) => Promise<void>) => Promise<void>) | undefined;
+  /** Judges config.dump and spec.dump (the admission policy) before podman is served a byte; throws to refuse. */
+  admit?: ((configDump: Buffer, specDump: Buffer) => Promise<void>) | undefined;
 }
 
 export class ImportFeeder {
@@ -86,11 +88,16 @@ export class ImportFeeder {
     const file = await open(this.#options.archivePath, 'r');
     try {
       const parts: Buffer[] = [];
+      const contents: Buffer[] = [];
       for (const entry of entries) {
         const part = Buffer.alloc(entry.end - entry.start);
         await file.read(part, 0, part.length, entry.start);
         parts.push(part);
+        // The entry's bytes follow its header(s), padded to a block.
+        const dataAt = part.length - Math.ceil(entry.size / BLOCK) * BLOCK;
+        contents.push(part.subarray(dataAt, dataAt + entry.size));
       }
+      await this.#options.admit?.(contents[0] as Buffer, contents[1] as Buffer);
       this.#mini = Buffer.concat([...parts, Buffer.alloc(END_MARKER_BYTES)]);
     } finally {
       await file.close();

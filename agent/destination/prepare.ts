@@ -16,6 +16,8 @@ import { destinationChecks, IMAGE_WILL_BE_SENT, needsNewAddress, type PreflightC
 import type { HostContext } from '../context.ts';
 import { UNIT_KIND } from '../../common/wire.ts';
 import { unitPlaceCheck } from '../systemd/unit.ts';
+import { admit } from '../admission/admit.ts';
+import { specsOfRuntime } from '../admission/judge.ts';
 
 export interface PrepareContext extends HostContext {
   info: HostInfo;
@@ -46,6 +48,8 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
   if (!container?.id || !container.name) throw new FerryError('BAD_REQUEST', 'container with id and name is required');
   const ttlMs = request.ttlMs > 0 ? Math.min(request.ttlMs, 60 * 60_000) : DEFAULT_RECEIVE_TTL_MS;
 
+  // First: a container this host will not run is refused before anything else is looked at.
+  await admit(ctx, { id: container.id, name: container.name, image: container.imageName, privileged: container.privileged, specs: specsOfRuntime(container.runtimeSpec) }, 'preflight');
   const dataPaths = request.ignoreBindMounts ? [] : bindMountPaths(container);
   for (const path of dataPaths) {
     if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);

@@ -17,6 +17,8 @@ import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { checkArchiveFile, refusedArchive } from './archive-policy.ts';
+import { admit } from '../admission/admit.ts';
+import { candidateOfArchive } from '../admission/judge.ts';
 import { ImportFeeder, NotStreamable } from './import-feed.ts';
 import { containerDirectoryOf, LINKED_PAGES, PAGES_ENTRY, stagedPages, writePageEntries } from './pages.ts';
 import { podmanStore } from '../podman/info.ts';
@@ -95,6 +97,7 @@ export async function restoreArchive(
     inbox,
     note: (what, fields = {}) => log.info(fields, what),
     addEntries: (archiveHasPages, write) => addPages(archiveHasPages, write, userdata),
+    admit: (configDump, specDump) => admitArchive(ctx, configDump, specDump),
   });
   const feeding = new AbortController();
   const stop = () => feeding.abort(signal.reason);
@@ -137,6 +140,7 @@ export async function restoreArchive(
     // through first, as the streamed one was while it arrived.
     await inbox.until(() => inbox.verified !== undefined, signal);
     const listing = await checkArchiveFile(record.archivePath);
+    await admitArchive(ctx, listing.files.get('config.dump'), listing.files.get('spec.dump'));
     const archiveHasPages = listing.names.some((name) => PAGES_ENTRY.test(name));
     await gate(archiveHasPages);
     const archivePath = pagesPath(archiveHasPages) ? await withPages(record.archivePath, listing.endAt, addPages) : record.archivePath;
@@ -209,4 +213,13 @@ async function removeLeftover(ctx: RestoreContext, record: MigrationRecord): Pro
   if (await removeStorageLeftover(ctx.podman, record.containerId)) {
     ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, 'removed the storage a killed import left behind');
   }
+}
+
+/**
+ * The admission policy on what podman would create from the archive (admission/judge.ts), before
+ * podman sees it: the preflight judged what the source said it runs, this what it sent.
+ */
+async function admitArchive(ctx: RestoreContext, configDump: Buffer | undefined, specDump: Buffer | undefined): Promise<void> {
+  if (!configDump || !specDump) throw new FerryError('ARCHIVE_REFUSED', 'the checkpoint archive lacks config.dump or spec.dump; it is not imported', { phase: 'restore' });
+  await admit(ctx, candidateOfArchive(configDump, specDump), 'restore');
 }

@@ -46,6 +46,8 @@ export interface PodmanStore {
   graphRoot: string;
   /** Its storage driver: containers live in `<graphRoot>/<driver>-containers/<id>/userdata`. */
   driver: string;
+  /** Where it keeps what lasts until a reboot (`--runroot`). */
+  runRoot: string;
 }
 
 const stores = new WeakMap<Podman, Promise<PodmanStore>>();
@@ -54,9 +56,9 @@ const stores = new WeakMap<Podman, Promise<PodmanStore>>();
 export function podmanStore(podman: Podman): Promise<PodmanStore> {
   let store = stores.get(podman);
   if (!store) {
-    store = podman.run(['info', '--format', '{{.Store.GraphRoot}} {{.Store.GraphDriverName}}'], { timeoutMs: 30_000 }).then((out) => {
-      const [graphRoot = '', driver = ''] = out.trim().split(/\s+/);
-      return { graphRoot, driver };
+    store = podman.run(['info', '--format', '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} {{.Store.RunRoot}}'], { timeoutMs: 30_000 }).then((out) => {
+      const [graphRoot = '', driver = '', runRoot = ''] = out.trim().split(/\s+/);
+      return { graphRoot, driver, runRoot };
     });
     store.catch(() => stores.delete(podman));
     stores.set(podman, store);

@@ -16,7 +16,7 @@ interface RawInspect {
   OCIRuntime?: string;
   State?: { Status?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
-  HostConfig?: { PortBindings?: Bindings; AutoRemove?: boolean };
+  HostConfig?: { PortBindings?: Bindings; AutoRemove?: boolean; Privileged?: boolean };
   NetworkSettings?: {
     Ports?: Bindings;
     IPAddress?: string;
@@ -90,6 +90,8 @@ export function parseInspect(raw: RawInspect): ContainerInfo {
     readiness: null, // only a preflight's inspect examines the processes
     autoRemove: raw.HostConfig?.AutoRemove === true,
     unit: null, // the agent's inspect looks for it (systemd/unit.ts)
+    runtimeSpec: Buffer.alloc(0), // read by the agent's inspect from the container's bundle
+    privileged: raw.HostConfig?.Privileged === true,
   };
 }
 

@@ -1,6 +1,7 @@
 // Commit: the move is kept for good. The destination counts itself verified only once its ports
 // answer, and keeps the container; the source removes its frozen copy and sets its data aside.
 import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
@@ -47,7 +48,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
     const moved = await setAsideData(ctx, record.dataPaths ?? [], migrationId);
     if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
     // Off for good here, so that no boot starts a copy beside the data set aside.
-    if (record.unit) outcome += `; ${record.unit.name} disabled, its file kept in ${await setUnitAside(record.unit, ctx.unitsAsideDir, migrationId)}`;
+    if (record.unit) outcome += `; ${record.unit.name} disabled, its file kept in ${await setUnitAside(record.unit, join(ctx.stateDir, 'units-aside'), migrationId)}`;
   } else {
     if (!resumed) {
       if (record.phase !== 'restored' && record.phase !== 'verified') {

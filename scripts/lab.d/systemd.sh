@@ -245,7 +245,7 @@ After=network.target
 
 [Service]
 Type=simple
-ExecStart=$agent_bin --name $h --listen $(agent_listen "$h") --state-dir $s/agent --podman-root $podman_root --podman-runroot $podman_runroot --podman-tmpdir $podman_tmpdir --tls-dir $pki --metrics-listen $ip:9470
+ExecStart=$agent_bin --name $h --listen $(agent_listen "$h") --state-dir $s/agent --podman-root $podman_root --podman-runroot $podman_runroot --podman-tmpdir $podman_tmpdir --tls-dir $pki --metrics-listen $ip:9470 --policy-file $s/policy.json
 # Only the agent itself: the containers' conmon processes it started must outlive a restart.
 KillMode=process
 KillSignal=SIGTERM

@@ -53,16 +53,19 @@ describe('ferry hosts', () => {
     const io = capture();
     expect(await runHosts(inventory(['hostA', 'hostB']), dialer, io)).toBe(0);
     expect(io.lines[0]).toMatch(/^hostA +127\.0\.0\.1:\d+ +SERVING +podman /);
-    expect(io.lines[1]).toMatch(/^hostB +127\.0\.0\.1:\d+ +SERVING +podman /);
+    // Under each host, the containers it agrees to take from others (docs/admission.md).
+    expect(io.lines[1]).toMatch(/^ +admission policy: default$/);
+    expect(io.lines[2]).toMatch(/^hostB +127\.0\.0\.1:\d+ +SERVING +podman /);
   });
 
   it('shows an agent that is down as DOWN with the reason, one that is stopping as NOT_SERVING; the exit code says so', async () => {
     stopping.stopping();
     const io = capture();
     expect(await runHosts(inventory(['hostA', 'hostB', 'hostC']), dialer, io)).toBe(1);
-    expect(io.lines[0]).toMatch(/^hostA +\S+ +SERVING +podman /);
-    expect(io.lines[1]).toMatch(/^hostB +\S+ +NOT_SERVING +podman /);
-    expect(io.lines[2]).toMatch(/^hostC +127\.0\.0\.1:1 +DOWN +agent on hostC is unreachable/);
+    const heads = io.lines.filter((line) => /^host/.test(line));
+    expect(heads[0]).toMatch(/^hostA +\S+ +SERVING +podman /);
+    expect(heads[1]).toMatch(/^hostB +\S+ +NOT_SERVING +podman /);
+    expect(heads[2]).toMatch(/^hostC +127\.0\.0\.1:1 +DOWN +agent on hostC is unreachable/);
 
     const json = capture(true);
     expect(await runHosts(inventory(['hostA', 'hostB', 'hostC']), dialer, json)).toBe(1);

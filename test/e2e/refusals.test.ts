@@ -5,11 +5,12 @@
 // (but a POSIX lock on a file the process also maps would be lost by CRIU's restore: refused).
 // The causes are set up for real by test/fixtures/obstacles.c, built here and run in busybox.
 import { execa } from 'execa';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, ferry, lab, podman, removeEverywhere, ROOT, runningOn } from './lab.ts';
+import { BUSYBOX_IMAGE, ferry, inventoryPath, lab, podman, removeEverywhere, ROOT, runningOn } from './lab.ts';
 
 let fixtures: string;
 
@@ -50,7 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(['e2e-uring', 'e2e-hostnet', 'e2e-shm', 'e2e-sockd', 'e2e-sockc', 'e2e-inotify', 'e2e-dev', 'e2e-systemd', 'e2e-lockmap', 'e2e-etcwatch', 'e2e-lock'].map((n) => removeEverywhere(n)));
+  await Promise.all(['e2e-uring', 'e2e-hostnet', 'e2e-shm', 'e2e-sockd', 'e2e-sockc', 'e2e-inotify', 'e2e-dev', 'e2e-systemd', 'e2e-lockmap', 'e2e-etcwatch', 'e2e-lock', 'e2e-privileged', 'e2e-hostetc'].map((n) => removeEverywhere(n)));
   await lab(['exec', 'hostA', 'rm', '-rf', '/srv/e2e-sock'], { reject: false });
   await rm(fixtures, { recursive: true, force: true });
 });
@@ -100,10 +101,49 @@ describe('the preflight refuses what CRIU cannot checkpoint, before anything is 
   });
 });
 
+/** Runs `work` with hostB's admission policy (its agent reads policy.json in its state dir at each check). */
+async function withPolicyOnB<T>(policy: object, work: () => Promise<T>): Promise<T> {
+  const state = JSON.parse(readFileSync(await inventoryPath(), 'utf8')).hosts.hostB.stateDir as string;
+  writeFileSync(`${state}/policy.json`, JSON.stringify(policy));
+  try {
+    return await work();
+  } finally {
+    rmSync(`${state}/policy.json`, { force: true });
+  }
+}
+
+describe("the destination's admission policy refuses what would give the container its host, before anything is frozen", () => {
+  for (const [name, args, rule] of [
+    ['e2e-privileged', ['--privileged'], 'privileged: it runs privileged (--privileged)'],
+    ['e2e-hostetc', ['-v', '/etc:/hostetc:ro'], 'bind-mounts: it binds /etc (under /etc) into /hostetc'],
+  ] as const) {
+    it(`${args.join(' ')}: POLICY_DENIED by hostB, the container untouched on hostA`, async () => {
+      await start(name, [...args], ['lock', '/tmp/held']);
+      const before = await untouched(name);
+      const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', name, '--json']);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const failed = r.events.find((e) => e.event === 'failed') as { error: { code: string; phase: string; host: string; details: string[] } } | undefined;
+      expect(failed?.error).toMatchObject({ code: 'POLICY_DENIED', phase: 'preflight', host: 'hostB' });
+      expect(failed?.error.details).toContain(rule);
+      expect(r.events.some((e) => e.event === 'phase' && e.phase === 'checkpoint'), 'nothing may be frozen').toBe(false);
+      expect(await untouched(name)).toBe(before);
+      expect(await runningOn(name)).toEqual(['hostA']);
+    });
+  }
+
+  it('a host whose policy allows it takes a privileged container', async () => {
+    const r = await withPolicyOnB({ allow: { privileged: true } }, () => ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-privileged', '--ignore-bind-mounts', '--json']));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await runningOn('e2e-privileged')).toEqual(['hostB']);
+    expect(await podman('hostB', ['container', 'inspect', '--format', '{{.HostConfig.Privileged}}', 'e2e-privileged'])).toBe('true');
+  });
+});
+
 describe('what CRIU can move is not refused', () => {
   it("an inotify watch in /etc (a folder CRIU searches) and a device given but not open: moved, the watch kept", async () => {
     await start('e2e-etcwatch', ['--device', '/dev/fuse'], ['inotify', '/etc/passwd']);
-    const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-etcwatch', '--ignore-bind-mounts', '--json']);
+    // A device given is refused by the default admission policy: hostB's allows them.
+    const r = await withPolicyOnB({ allow: { devices: true } }, () => ferry(['migrate', '--from', 'hostA', '--to', 'hostB', 'e2e-etcwatch', '--ignore-bind-mounts', '--json']));
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await runningOn('e2e-etcwatch')).toEqual(['hostB']);
     const pid = (await podman('hostB', ['container', 'inspect', '--format', '{{.State.Pid}}', 'e2e-etcwatch'])).trim();

@@ -48,6 +48,7 @@ class ScriptedPodman extends Podman {
       return JSON.stringify(args.slice(2).map((name) => ({ name, subnets: [{ subnet: this.#scene.networks?.[name] }] })));
     }
     if (a === 'ps' && b === '--quiet') return containers.map((c) => c.id).join('\n');
+    if (a === 'info') return '/var/lib/containers/storage overlay /run/containers/storage'; // podmanStore
     if (a === 'ps' && b === '--format') {
       return JSON.stringify(
         containers.map((c) => ({ Id: c.id, Names: [c.name], State: 'running', Image: 'x', Ports: c.hostPort ? [{ host_ip: '', host_port: c.hostPort, container_port: 80, protocol: 'tcp', range: 1 }] : [] })),
@@ -175,6 +176,8 @@ describe('prepareReceive: --new-address', () => {
       journal,
       log: silentLogger,
       archiveDir: stateDir,
+      stateDir,
+      policyPath: join(stateDir, 'policy.json'),
       info: INFO,
     };
     const parsed = parseInspect(raw);

@@ -2,7 +2,7 @@
 // passes for the config, one that extracts everything), while the archive is still arriving.
 // This is the feeding protocol only; that podman itself restores from it is the e2e tests' job.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { candidateOfArchive, denied, judge } from '../../../agent/admission/judge.ts';
+import { DEFAULT_POLICY } from '../../../agent/admission/policy.ts';
 import { ArchiveSink } from '../../../agent/destination/archive-sink.ts';
 import { GATE_ENTRY, ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
 import { Inbox } from '../../../agent/destination/inbox.ts';
@@ -266,6 +268,36 @@ describe('ImportFeeder', () => {
     expect(read.length).toBe((walker.zeroBlockAt as number) + BLOCK - 1);
     expect(names(read.subarray(0, read.length - (BLOCK - 1)))).toEqual(names(archive));
     await feeder.dispose();
+  });
+
+  it('judges config.dump and spec.dump before podman is served a byte: an extra bind of / is refused, no FIFO made', async () => {
+    const work = mkdtempSync(join(dir, 'admit-'));
+    const spec = { linux: { namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })) }, mounts: [{ destination: '/host', type: 'bind', source: '/' }] };
+    const pack = tar.pack();
+    pack.entry({ name: 'config.dump' }, JSON.stringify({ id: 'c0ffee', name: 'c', rootfsImageName: 'img', privileged: false }));
+    pack.entry({ name: 'spec.dump' }, JSON.stringify(spec));
+    pack.entry({ name: 'checkpoint/pages-1.img' }, randomBytes(4096));
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+    const archive = Buffer.concat(chunks);
+    const path = join(work, 'm.tar');
+    await writeFile(path, archive);
+    const inbox = new Inbox();
+    inbox.wrote(archive.length);
+    const host = { graphRoot: '/var/lib/containers/storage', runRoot: '/run/containers/storage', stateDir: '/var/lib/ferry/agent' };
+    const feeder = new ImportFeeder({
+      archivePath: path,
+      dir: join(work, 'm.import'),
+      inbox,
+      admit: async (configDump, specDump) => {
+        const candidate = candidateOfArchive(configDump, specDump);
+        const violations = judge(candidate, DEFAULT_POLICY, host);
+        if (violations.length) throw denied(candidate, violations, { host: 'hostB', phase: 'restore', policyPath: '/etc/ferry/policy.json' });
+      },
+    });
+    await expect(feeder.prepare(new AbortController().signal)).rejects.toMatchObject({ code: 'POLICY_DENIED', details: ['bind-mounts: it binds / (under /) into /host'] });
+    expect(existsSync(join(work, 'm.import'))).toBe(false); // no link, no FIFO: nothing for podman to open
   });
 
   it('stops when the migration is rolled back while it waits for bytes', async () => {

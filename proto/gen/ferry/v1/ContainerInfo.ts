@@ -23,6 +23,8 @@ export interface ContainerInfo {
   'readiness'?: (_ferry_v1_Readiness | null);
   'autoRemove'?: (boolean);
   'unit'?: (_ferry_v1_SystemdUnit | null);
+  'runtimeSpec'?: (Buffer | Uint8Array | string);
+  'privileged'?: (boolean);
 }
 
 export interface ContainerInfo__Output {
@@ -42,4 +44,6 @@ export interface ContainerInfo__Output {
   'readiness': (_ferry_v1_Readiness__Output | null);
   'autoRemove': (boolean);
   'unit': (_ferry_v1_SystemdUnit__Output | null);
+  'runtimeSpec': (Buffer);
+  'privileged': (boolean);
 }

@@ -20,6 +20,7 @@ export interface InfoReply {
   'dataPort'?: (number);
   'problems'?: (string)[];
   'freeMemoryBytes'?: (number | string | Long);
+  'admission'?: (string);
 }
 
 export interface InfoReply__Output {
@@ -40,4 +41,5 @@ export interface InfoReply__Output {
   'dataPort': (number);
   'problems': (string)[];
   'freeMemoryBytes': (number);
+  'admission': (string);
 }
