@@ -17,6 +17,7 @@ import type { HostContext } from '../context.ts';
 import { UNIT_KIND } from '../../common/wire.ts';
 import { unitPlaceCheck } from '../systemd/unit.ts';
 import { admit } from '../admission/admit.ts';
+import { removeRuntimeLeftover } from '../podman/restore.ts';
 import { specsOfRuntime } from '../admission/judge.ts';
 
 export interface PrepareContext extends HostContext {
@@ -94,6 +95,11 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     });
   }
   if (request.dryRun) return { checks, needsImage };
+  // runc's state of this ID that a restore cut off here left (podman knows no such container,
+  // the name check said): it would refuse the restore with "container with given ID already exists".
+  if (await removeRuntimeLeftover(container.id)) {
+    checks.push({ name: 'leftovers', ok: true, detail: `removed runc's state of ${container.id.slice(0, 12)} that a cut-off restore had left here` });
+  }
   await ctx.journal.create({
     id: request.migrationId,
     role: 'destination',

@@ -15,7 +15,7 @@ import { promote } from '../data/staging.ts';
 import type { MigrationRecord } from '../journal.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
-import { removeContainer, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
+import { removeContainer, removeRuntimeLeftover, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
 import { checkArchiveFile, refusedArchive } from './archive-policy.ts';
 import { admit } from '../admission/admit.ts';
 import { candidateOfArchive } from '../admission/judge.ts';
@@ -212,6 +212,9 @@ async function removeLeftover(ctx: RestoreContext, record: MigrationRecord): Pro
   if (current) await removeContainer(ctx.podman, record.containerId);
   if (await removeStorageLeftover(ctx.podman, record.containerId)) {
     ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, 'removed the storage a killed import left behind');
+  }
+  if (await removeRuntimeLeftover(record.containerId)) {
+    ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, "removed runc's state a cut-off restore left behind");
   }
 }
 

@@ -1,7 +1,8 @@
 // `podman container restore`: `--import` brings a received checkpoint back to life (podman leaves
 // a `Created` container behind when that fails, so a failure removes it before reporting); in
 // place, a source's rollback brings its container back from the checkpoint it kept.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -124,6 +125,25 @@ export async function removeStorageLeftover(podman: Podman, id: string, options:
   const known = listed.split('\n').map((line) => line.trim()).find((line) => line && (line.startsWith(id) || id.startsWith(line)));
   if (!known) return false;
   await podman.run(['rm', '--storage', known], options);
+  return true;
+}
+
+/** Where podman's runc keeps its containers' state (rootful: runc's own default). */
+export const RUNC_ROOT = '/run/runc';
+
+/**
+ * runc's state of a container podman does not know: a restore cut off (the agent killed with
+ * podman, runc and CRIU) leaves runc's directory for its ID behind, and runc then refuses every
+ * later container of that ID ("container with given ID already exists"), the same container
+ * moved here again included. Only for an ID podman does not know (the caller's to make sure):
+ * runc is asked to delete what it still holds, and the directory goes. True when there was one.
+ */
+export async function removeRuntimeLeftover(id: string, root = RUNC_ROOT): Promise<boolean> {
+  if (!/^[0-9a-f]{64}$/.test(id)) return false;
+  const dir = join(root, id);
+  if (!(await access(dir).then(() => true, () => false))) return false;
+  await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false, timeout: 60_000 });
+  await rm(dir, { recursive: true, force: true });
   return true;
 }
 

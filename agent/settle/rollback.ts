@@ -7,7 +7,7 @@ import { unstage } from '../data/staging.ts';
 import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { findContainer } from '../podman/inspect.ts';
-import { removeContainer } from '../podman/restore.ts';
+import { removeContainer, removeRuntimeLeftover } from '../podman/restore.ts';
 import { resumeOnSource } from '../source/resume.ts';
 import { restoreUnit } from '../systemd/control.ts';
 import { requireMigrationId } from '../validate.ts';
@@ -51,6 +51,8 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
     } else {
       const current = await findContainer(podman, record.containerId);
       if (current) await removeContainer(podman, record.containerId);
+      // A restore cut off here leaves runc's state of the ID, which would refuse the next move of it.
+      if (await removeRuntimeLeftover(record.containerId)) log.warn({ containerId: record.containerId }, "removed runc's state a cut-off restore left");
       if (record.addressTaken && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
       // The flows go back to the source: entries left here would be stale if the container came back.
       await forgetFlows(record.flows ?? []);

@@ -56,11 +56,11 @@ export function printed(r: { stdout?: unknown }): Array<Record<string, any>> {
 }
 
 /** Resolves once `check` holds; fails after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
