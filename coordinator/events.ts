@@ -43,6 +43,11 @@ export interface MigrationSummary {
   /** The container's IPs on the destination, and on the source before the move. */
   ipAddresses: string[];
   sourceIpAddresses: string[];
+  /**
+   * Past the destination's commit nothing rolls back: what the move could not finish, to be
+   * cleaned up by hand (a source copy that could not be removed, ...). Empty when nothing is left.
+   */
+  leftToClean: string[];
 }
 
 export interface CheckView {

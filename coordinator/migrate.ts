@@ -195,7 +195,7 @@ export class Migration {
 
       // commit: the destination is verified and keeps the container, so the source copy can go.
       this.enter('commit', from.name, `removing the frozen copy from ${from.name}`);
-      await this.commitSource(downtimeMs);
+      const leftToClean = await this.commitSource(downtimeMs);
       const runtimeRestoreMs = Number(moved.restored.runtimeMs);
       const summary: MigrationSummary = {
         migrationId: this.id,
@@ -222,6 +222,7 @@ export class Migration {
         newAddress: moved.restored.newAddress,
         ipAddresses: moved.restored.container?.ipAddresses ?? [],
         sourceIpAddresses: moved.container.ipAddresses,
+        leftToClean,
       };
       this.move('done');
       this.emit({ kind: 'done', summary });
@@ -552,10 +553,15 @@ export class Migration {
     }
   }
 
-  /** Past the point of no return: a source copy that cannot be removed is a warning, not a failure. */
-  async commitSource(downtimeMs?: number): Promise<void> {
+  /**
+   * Past the point of no return: a source copy that cannot be removed is a warning, not a
+   * failure, and the summary says what is left. (Its agent finishes an interrupted commit when it
+   * can, docs: recovery.)
+   */
+  async commitSource(downtimeMs?: number): Promise<string[]> {
     try {
       await this.source.commit(this.id, { downtimeMs });
+      return [];
     } catch (error) {
       this.emit({
         kind: 'warning',
@@ -565,6 +571,7 @@ export class Migration {
           host: this.source.host.name,
         }),
       });
+      return [`${this.source.host.name}: the frozen copy of the container and its archive (${FerryError.from(error).code}); \`ferry status ${this.id}\` shows whether its agent finished the commit since`];
     }
   }
 

@@ -90,6 +90,7 @@ export function formatEvent(event: MigrationEvent): string | undefined {
         ...(s.newAddress
           ? [`  new address: ${s.ipAddresses.join(', ') || 'none'} on ${s.to} (was ${s.sourceIpAddresses.join(', ') || 'none'} on ${s.from}); its established TCP connections were closed`]
           : []),
+        ...(s.leftToClean ?? []).map((left) => `  left to clean up: ${left}`),
       ].join('\n');
     }
     case 'failed':

@@ -153,6 +153,9 @@ describe("the coordinator's runner", () => {
     expect(r.error).toBeUndefined();
     expect(r.phase).toBe('done');
     expect(r.events.find((e) => e.kind === 'warning')).toMatchObject({ error: { code: 'COMMIT_INCOMPLETE', phase: 'commit', host: 'hostA' } });
+    // The summary says what is left, and where.
+    const done = r.events.find((e) => e.kind === 'done') as { summary: { leftToClean: string[] } } | undefined;
+    expect(done?.summary.leftToClean).toEqual([expect.stringMatching(/^hostA: the frozen copy of the container and its archive \(AGENT_UNREACHABLE\)/)]);
   });
 
   it('a source that cannot resume makes the whole failure ROLLBACK_FAILED', async () => {

@@ -12,7 +12,7 @@ const progress = (id: string, mib: number): MigrationEvent => ({ kind: 'progress
 const transferred = (id: string): MigrationEvent => ({ kind: 'transferred', migrationId: id, bytes: 64 * MiB, transferMs: 2000, sha256: 'ab'.repeat(32) });
 const phase = (id: string, p: 'checkpoint' | 'transfer'): MigrationEvent => ({ kind: 'phase', migrationId: id, phase: p, host: 'hostA', message: `${p} now` });
 const summary = (container: string, to: string) =>
-  ({ migrationId: `m-${container}`, container, from: 'hostA', to, checkpointMs: 1, archiveBytes: 64 * MiB, transferMs: 2000, restoreMs: 1, verifyMs: 1, totalMs: 3000, downtimeMs: 420, frozenMs: 1, runtimeCheckpointMs: 1, runtimeRestoreMs: 1, floorMs: 2, streamedRestore: true, relayedBytes: 0, pagesBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: false, ipAddresses: [], sourceIpAddresses: [] }) as MigrationSummary;
+  ({ migrationId: `m-${container}`, container, from: 'hostA', to, checkpointMs: 1, archiveBytes: 64 * MiB, transferMs: 2000, restoreMs: 1, verifyMs: 1, totalMs: 3000, downtimeMs: 420, frozenMs: 1, runtimeCheckpointMs: 1, runtimeRestoreMs: 1, floorMs: 2, streamedRestore: true, relayedBytes: 0, pagesBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: false, ipAddresses: [], sourceIpAddresses: [], leftToClean: [] }) as MigrationSummary;
 
 function plain(json = false) {
   const lines: string[] = [];

@@ -30,7 +30,7 @@ describe('--new-address', () => {
   const summary: MigrationSummary = {
     migrationId: 'm-1', container: 'r1', from: 'hostA', to: 'hostC', checkpointMs: 500, archiveBytes: 1048576, transferMs: 100, restoreMs: 300,
     verifyMs: 10, totalMs: 2000, downtimeMs: 900, frozenMs: 200, runtimeCheckpointMs: 300, runtimeRestoreMs: 300, floorMs: 600, streamedRestore: true,
-    relayedBytes: 0, pagesBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'],
+    relayedBytes: 0, pagesBytes: 0, dataBytesLive: 0, dataBytesFrozen: 0, imageBytes: 0, newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'], leftToClean: [],
   };
 
   it('a check that passes with a warning says WARN, not ok', () => {
@@ -42,5 +42,11 @@ describe('--new-address', () => {
     expect(formatEvent({ kind: 'done', summary })).toContain('\n  new address: 10.89.3.2 on hostC (was 10.88.1.1 on hostA); its established TCP connections were closed');
     expect(formatEvent({ kind: 'done', summary: { ...summary, newAddress: false, ipAddresses: ['10.88.1.1'] } })).not.toContain('new address');
     expect(JSON.parse(eventJson({ kind: 'done', summary })).summary).toMatchObject({ newAddress: true, ipAddresses: ['10.89.3.2'], sourceIpAddresses: ['10.88.1.1'] });
+  });
+
+  it('the summary says what a commit past the point of no return left to clean up, and nothing when nothing is left', () => {
+    expect(formatEvent({ kind: 'done', summary })).not.toContain('left to clean up');
+    const left = { ...summary, leftToClean: ['hostA: the frozen copy of the container and its archive (AGENT_UNREACHABLE)'] };
+    expect(formatEvent({ kind: 'done', summary: left })).toContain('\n  left to clean up: hostA: the frozen copy of the container and its archive (AGENT_UNREACHABLE)');
   });
 });
