@@ -1,8 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: unit tests (fast, no root needed beyond a fake podman), e2e tests on one real
-// lab (network namespaces, podman, CRIU) brought up once for the whole run, and e2e tests that
-// bring up labs of their own. The projects run side by side; the files of each, one at a time.
+/** The e2e files that run on a lab of their own process (project e2e-faults). */
+const FAULTS = ['test/e2e/faults.test.ts'];
+
+/** A project on one lab that its vitest process brings up (FERRY_LAB names it): its files share it, one at a time. */
+const onOneLab = {
+  globalSetup: ['test/e2e/lab-setup.ts'],
+  testTimeout: 240_000,
+  hookTimeout: 300_000,
+  fileParallelism: false,
+  sequence: { concurrent: false },
+};
+
+// Four projects: unit tests (fast, no root needed beyond a fake podman), e2e tests on one real
+// lab (network namespaces, podman, CRIU) brought up once for the whole run, the fault tests
+// (the longest file) on a lab of the same kind under another name, and e2e tests that bring up
+// labs of their own. scripts/test runs them side by side; the files of each, one at a time.
 export default defineConfig({
   test: {
     projects: [
@@ -18,12 +31,18 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/*.test.ts'],
-          globalSetup: ['test/e2e/lab-setup.ts'],
-          testTimeout: 240_000,
-          hookTimeout: 300_000,
+          exclude: [...FAULTS],
           // One lab, one set of hosts: the e2e files share it and must not run at once.
-          fileParallelism: false,
-          sequence: { concurrent: false },
+          ...onOneLab,
+        },
+      },
+      {
+        // The same kind of lab as e2e's, brought up by its own process under the name in
+        // FERRY_LAB (scripts/test gives it one), so that these run beside the shared lab's files.
+        test: {
+          name: 'e2e-faults',
+          include: [...FAULTS],
+          ...onOneLab,
         },
       },
       {
