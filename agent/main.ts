@@ -18,6 +18,10 @@ import { startServer, stopServer } from './server.ts';
 import { serveAgentMetrics } from './metrics/agent.ts';
 import { AgentService } from './service.ts';
 import { POLICY_PATH } from './admission/policy.ts';
+import { TlsReloader } from './tls-reload.ts';
+
+/** How often the agent looks for renewed TLS files. */
+const TLS_RELOAD_MS = 30_000;
 
 const HELP = `ferry-agent: the Ferry agent, one per host.
 
@@ -95,6 +99,9 @@ async function main(): Promise<void> {
   const log = createLogger({ host: values.name }, { level: values['log-level'] as Level });
   const tls = values.insecure ? undefined : await loadTls(values['tls-dir'], values.name);
   if (!tls) log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
+  // A renewed certificate (ferry certs renew) is put in use without a restart (tls-reload.ts).
+  const reloader = tls ? new TlsReloader(tls, { dir: values['tls-dir'], name: values.name }, log) : undefined;
+  reloader?.start(TLS_RELOAD_MS);
 
   const ghostLimit = Number(values['criu-ghost-limit']);
   if (!Number.isSafeInteger(ghostLimit) || ghostLimit < 1_048_576) {
@@ -135,13 +142,14 @@ async function main(): Promise<void> {
   if (!Number.isSafeInteger(drainMs) || drainMs < 0) throw new FerryError('BAD_REQUEST', '--stop-timeout-ms must be a whole number of milliseconds');
   if (!Number.isSafeInteger(settleAfterMs) || settleAfterMs < 1000) throw new FerryError('BAD_REQUEST', '--settle-after-ms must be at least 1000');
   const data = new DataServer({ tls, log, accept: (open, caller) => service.acceptStream(open, caller) });
+  reloader?.onChange((files) => data.useTls(files));
   const dataAt = parseListen(values['data-listen'] ?? dataListenFor(values.listen), '--data-listen');
   service.dataPort = await data.listen(dataAt.host, dataAt.port);
   // Before the gRPC port, which tells the world the agent is up: a metrics port that cannot be bound stops the agent first.
   const metricsAt = values['metrics-listen'] ? parseListen(values['metrics-listen'], '--metrics-listen') : undefined;
   const metricsServer = metricsAt && (await serveAgentMetrics(service, metricsAt, log));
   if (metricsServer) log.info({ metricsListen: values['metrics-listen'], port: metricsServer.port }, 'serving metrics');
-  const { server, port, health } = await startServer(service, log);
+  const { server, port, health } = await startServer(service, log, reloader);
   log.info({ listen: values.listen, port, dataPort: service.dataPort }, 'agent listening');
   const settling = {
     journal: service.journal,

@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import { AgentHealth } from './health.ts';
 import { metrics, safely } from './metrics/metrics.ts';
 import type { AgentService } from './service.ts';
+import { reloadingServerCredentials, type TlsReloader } from './tls-reload.ts';
 
 function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
   const controller = new AbortController();
@@ -125,13 +126,15 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
 }
 
 /** `health`: grpc.health.v1.Health on the same server; its `stopping()` turns it NOT_SERVING. */
-export async function startServer(service: AgentService, log: Logger): Promise<{ server: grpc.Server; port: number; health: AgentHealth }> {
+export async function startServer(service: AgentService, log: Logger, reloader?: TlsReloader): Promise<{ server: grpc.Server; port: number; health: AgentHealth }> {
   const server = new grpc.Server(serverOptions());
   server.addService(ferryProto().ferry.v1.Agent.service, handlers(service, log));
   const health = new AgentHealth();
   health.addTo(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(service.config.listen, serverCredentials(service.config.tls), (error, bound) =>
+    // With a reloader, the certificate as renewed; otherwise the files read at start.
+    const credentials = reloader ? reloadingServerCredentials(reloader) : serverCredentials(service.config.tls);
+    server.bindAsync(service.config.listen, credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });

@@ -2,7 +2,7 @@
 // and addresses as SANs) and one for the coordinator. The role is the certificate's OU, and the
 // host name its CN: agents authorize callers by them.
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FerryError } from './errors.ts';
@@ -47,6 +47,8 @@ export interface IssueOptions {
   notBefore?: string;
   notAfter?: string;
   days?: number;
+  /** Write the files under this name instead of NAME (a renewal, before it replaces them). */
+  fileName?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -81,12 +83,13 @@ export async function issue(dir: string, name: string, options: IssueOptions): P
       : ['-days', String(options.days ?? 825)];
     await openssl(['ca', '-batch', '-config', 'ca.cnf', '-extensions', 'ext', '-cert', join(dir, 'ca.pem'), '-keyfile', join(dir, 'ca.key'),
       '-in', 'req.csr', '-out', 'cert.pem', '-notext', ...validity], work);
-    await writeFile(join(dir, `${name}.key`), await readFile(join(work, 'key.pem')), { mode: 0o600 });
-    await writeFile(join(dir, `${name}.pem`), await readFile(join(work, 'cert.pem')));
+    const file = options.fileName ?? name;
+    await writeFile(join(dir, `${file}.key`), await readFile(join(work, 'key.pem')), { mode: 0o600 });
+    await writeFile(join(dir, `${file}.pem`), await readFile(join(work, 'cert.pem')));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return join(dir, `${name}.pem`);
+  return join(dir, `${options.fileName ?? name}.pem`);
 }
 
 /** The CA, certificate and key of NAME in `dir`. */
@@ -109,4 +112,39 @@ export async function loadTls(dir: string, name: string): Promise<TlsFiles> {
 /** When a certificate stops being valid, as an ISO date. */
 export function notAfter(pem: Buffer): string {
   return new Date(new X509Certificate(pem).validTo).toISOString();
+}
+
+/** What a certificate says of itself that issuing it again needs: its role (OU) and its names. */
+export function describeCertificate(pem: Buffer): { name: string; role: Role; ips: string[]; dns: string[]; notAfter: string } {
+  const cert = new X509Certificate(pem);
+  const field = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(cert.subject)?.[1] ?? '';
+  const role = field('OU');
+  if (!ROLES.includes(role as Role)) throw new FerryError('BAD_REQUEST', `the certificate of ${field('CN') || '?'} names no Ferry role (OU=${role || 'none'})`);
+  const sans = (cert.subjectAltName ?? '').split(', ').filter(Boolean);
+  return {
+    name: field('CN'),
+    role: role as Role,
+    ips: sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice('IP Address:'.length)),
+    dns: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice('DNS:'.length)),
+    notAfter: new Date(cert.validTo).toISOString(),
+  };
+}
+
+/**
+ * Issues NAME again with the same role and names, a new key and a new validity; the old files
+ * are replaced only once the new ones are whole (an agent that reloads them, pki watch, never
+ * reads half a pair). Returns the old and new expiry.
+ */
+export async function renew(dir: string, name: string, days?: number): Promise<{ path: string; before: string; after: string }> {
+  if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
+  const current = await readFile(join(dir, `${name}.pem`)).catch((cause: unknown) => {
+    throw new FerryError('BAD_REQUEST', `no certificate ${name}.pem in ${dir} to renew`, { cause, hint: `Issue it first: ferry certs issue ${name} --dir ${dir}` });
+  });
+  const was = describeCertificate(current);
+  const staging = `.renew-${name}`;
+  await issue(dir, name, { role: was.role, ips: was.ips, dns: was.dns, days, fileName: staging });
+  // The key first: a reader that sees the new certificate must find its key beside it.
+  await rename(join(dir, `${staging}.key`), join(dir, `${name}.key`));
+  await rename(join(dir, `${staging}.pem`), join(dir, `${name}.pem`));
+  return { path: join(dir, `${name}.pem`), before: was.notAfter, after: notAfter(await readFile(join(dir, `${name}.pem`))) };
 }

@@ -60,6 +60,8 @@ Usage:
   ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N]
                                                   a certificate for an agent (with its addresses)
                                                   or for the coordinator
+  ferry certs renew NAME [--days N]               the same certificate again, a new key and validity;
+                                                  agents pick up their renewed files without a restart
   ferry help                                      this text
 (also installed as \`migrate\`: \`migrate --from hostA --to hostB CONTAINER\`)
 

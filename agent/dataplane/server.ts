@@ -4,7 +4,7 @@
 // does not already authenticate it) on its way to the target, and the whole stream (size,
 // SHA-256) at END. The reply, DONE or ERROR, goes back on the same connection.
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, Server as TlsServer, type TLSSocket } from 'node:tls';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../common/errors.ts';
@@ -162,6 +162,11 @@ export class DataServer {
   readonly #options: DataServerOptions;
   readonly #server: TcpServer;
   readonly #sockets = new Set<Socket>();
+
+  /** A renewed certificate for the connections made from now on (tls-reload.ts); those open keep theirs. */
+  useTls(files: TlsFiles): void {
+    if (this.#server instanceof TlsServer) this.#server.setSecureContext({ ca: files.ca, cert: files.cert, key: files.key });
+  }
 
   constructor(options: DataServerOptions) {
     this.#options = options;

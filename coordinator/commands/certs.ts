@@ -1,6 +1,6 @@
 // ferry certs: the fleet's own CA, and the certificates it issues to agents and coordinators.
 import { readFileSync } from 'node:fs';
-import { initCa, issue, notAfter } from '../../common/pki.ts';
+import { initCa, issue, notAfter, renew } from '../../common/pki.ts';
 import { usage, type Output } from '../output.ts';
 
 export async function runCerts(
@@ -23,5 +23,12 @@ export async function runCerts(
     io.out(`certs      issued ${path} (${role}) valid until ${notAfter(readFileSync(path))}`);
     return 0;
   }
-  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR]');
+  if (action === 'renew' && name) {
+    const days = Number(values.days);
+    if (!Number.isInteger(days) || days < 1) usage('--days must be a whole number of days');
+    const renewed = await renew(values.dir, name, days);
+    io.out(`certs      renewed ${renewed.path}: valid until ${renewed.after} (was ${renewed.before}); an agent using it picks it up within a minute, without a restart`);
+    return 0;
+  }
+  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR] | ferry certs renew NAME [--days N] [--dir DIR]');
 }

@@ -57,7 +57,19 @@ export async function hostRow(host: HostEntry, dialer: Dialer): Promise<HostRow>
   }
 }
 
-export function formatHostRow(row: HostRow): string[] {
+/** How long before a certificate ends `ferry hosts` says so. */
+export const CERT_WARN_DAYS = 30;
+
+/** A warning when the certificate ends within CERT_WARN_DAYS (or has ended). */
+export function certificateWarning(name: string, notAfterIso: string, now = Date.now()): string | undefined {
+  if (!notAfterIso) return undefined;
+  const days = Math.floor((Date.parse(notAfterIso) - now) / 86_400_000);
+  if (days >= CERT_WARN_DAYS) return undefined;
+  const when = days < 0 ? `expired on ${notAfterIso.slice(0, 10)}` : `expires in ${days} day${days === 1 ? '' : 's'} (${notAfterIso.slice(0, 10)})`;
+  return `the certificate of ${name} ${when}: run \`ferry certs renew ${name}\` where the CA is, and copy the files to the host (its agent picks them up)`;
+}
+
+export function formatHostRow(row: HostRow, now = Date.now()): string[] {
   const head = `${row.host.padEnd(8)} ${row.via.padEnd(22)} ${row.state.padEnd(11)}`;
   if (!row.info) return [`${head} ${row.error?.message ?? ''}`.trimEnd()];
   const i = row.info;
@@ -69,6 +81,8 @@ export function formatHostRow(row: HostRow): string[] {
   // What it agrees to run of what other hosts send it (an agent from before the policy says nothing).
   if (i.admission) lines.push(`${''.padEnd(8)} ${i.admission.startsWith('BROKEN') ? '!! ' : ''}admission policy: ${i.admission}`);
   for (const problem of i.problems) lines.push(`${''.padEnd(8)} !! ${problem}`);
+  const expiring = certificateWarning(row.host, i.certNotAfter, now);
+  if (expiring) lines.push(`${''.padEnd(8)} !! ${expiring}`);
   return lines;
 }
 
