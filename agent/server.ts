@@ -13,6 +13,7 @@ import { AgentHealth } from './health.ts';
 import { metrics, safely } from './metrics/metrics.ts';
 import type { AgentService } from './service.ts';
 import { reloadingServerCredentials, type TlsReloader } from './tls-reload.ts';
+import type { TlsFiles } from '../common/pki.ts';
 
 function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
   const controller = new AbortController();
@@ -27,12 +28,14 @@ const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'Prepare
  * Who may make this call. A plaintext agent (--insecure) identifies nobody and lets all in; with
  * TLS every caller has a certificate of our CA (the handshake saw to that) naming its role.
  */
-export function authorize(method: string, call: Parameters<typeof callerOf>[0], secure: boolean): Caller | undefined {
-  if (!secure) return undefined;
+export function authorize(method: string, call: Parameters<typeof callerOf>[0], tls: TlsFiles | undefined): Caller | undefined {
+  if (!tls) return undefined;
   const caller = callerOf(call);
   if (!caller || !(ROLES as readonly string[]).includes(caller.role)) {
     throw new FerryError('UNAUTHORIZED', 'the client certificate names no Ferry role');
   }
+  // The CA's revocations (crl.pem, read again as it changes: tls-reload.ts) on every call.
+  if (tls.revoked?.has(caller.serial)) throw new FerryError('UNAUTHORIZED', `the certificate of ${caller.name} (serial ${caller.serial}) was revoked by the fleet's CA`);
   if (COORDINATOR_ONLY.has(method) && caller.role !== 'coordinator') {
     throw new FerryError('UNAUTHORIZED', `${method} needs the coordinator's certificate; ${caller.name} is an ${caller.role}`);
   }
@@ -41,7 +44,6 @@ export function authorize(method: string, call: Parameters<typeof callerOf>[0], 
 
 export function handlers(service: AgentService, log: Logger): AgentHandlers {
   const host = service.config.name;
-  const secure = service.config.tls !== undefined;
   const fail = (method: string, error: unknown) => {
     const status = toServiceError(error, host);
     safely(() => metrics.errors.inc({ method, code: FerryError.from(error).code }));
@@ -56,7 +58,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
       // Through a promise, so that a synchronous throw is answered like any other failure.
       const signal = cancelSignal(call);
       Promise.resolve()
-        .then(() => run(call.request, signal, authorize(method, call, secure)))
+        .then(() => run(call.request, signal, authorize(method, call, service.config.tls)))
         .then(
           (reply) => callback(null, reply),
           (error: unknown) => callback(fail(method, error)),
@@ -78,7 +80,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
           signal,
         );
       Promise.resolve()
-        .then(() => authorize('CheckpointAndSend', call, secure))
+        .then(() => authorize('CheckpointAndSend', call, service.config.tls))
         .then(() => service.track(request.migrationId, run))
         .then(
           () => call.end(),
@@ -115,7 +117,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
   ): grpc.handleServerStreamingCall<ParkRequest__Output, ParkResultWire> {
     return (call) => {
       Promise.resolve()
-        .then(() => authorize(method, call, secure))
+        .then(() => authorize(method, call, service.config.tls))
         .then(() => run(call.request.containers, (result) => call.write(result)))
         .then(
           () => call.end(),

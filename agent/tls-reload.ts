@@ -9,7 +9,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { TlsFiles } from '../common/pki.ts';
+import { revokedIn, type TlsFiles } from '../common/pki.ts';
 import type { Logger } from './log.ts';
 
 type CaListener = Parameters<grpc.experimental.CertificateProvider['addCaCertificateListener']>[0];
@@ -38,6 +38,8 @@ export class TlsReloader implements grpc.experimental.CertificateProvider {
   readonly #identityListeners = new Set<IdentityListener>();
   readonly #onChange = new Set<(files: TlsFiles) => void>();
   #timer: NodeJS.Timeout | undefined;
+  /** The crl.pem whose revocations are in use. */
+  #crl: Buffer | undefined;
 
   constructor(files: TlsFiles, where: { dir: string; name: string }, log: Logger) {
     this.files = files;
@@ -61,8 +63,28 @@ export class TlsReloader implements grpc.experimental.CertificateProvider {
     this.#onChange.add(listener);
   }
 
-  /** Reads the files once; true when a new pair was put in place. */
+  /** Reads the files once; true when a new pair, or a new list of revocations, was put in place. */
   async check(): Promise<boolean> {
+    const revocations = await this.#checkRevocations();
+    return (await this.#checkPair()) || revocations;
+  }
+
+  /** crl.pem beside ca.pem (ferry certs revoke), read again when it changed and the CA signed it. */
+  async #checkRevocations(): Promise<boolean> {
+    const crl = await readFile(join(this.#dir, 'crl.pem')).catch(() => undefined);
+    if (!crl || (this.#crl && crl.equals(this.#crl))) return false;
+    try {
+      this.files.revoked = await revokedIn(this.#dir);
+      this.#crl = crl;
+      this.#log.info({ revoked: this.files.revoked.size }, 'revocation list in use');
+      return true;
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, 'revocation list not used');
+      return false;
+    }
+  }
+
+  async #checkPair(): Promise<boolean> {
     let next: TlsFiles;
     try {
       const [ca, cert, key] = await Promise.all(['ca.pem', `${this.#name}.pem`, `${this.#name}.key`].map((file) => readFile(join(this.#dir, file))));
@@ -76,7 +98,7 @@ export class TlsReloader implements grpc.experimental.CertificateProvider {
       this.#log.warn({ dir: this.#dir, problem }, 'new TLS files not used');
       return false;
     }
-    Object.assign(this.files, next);
+    Object.assign(this.files, { ca: next.ca, cert: next.cert, key: next.key });
     for (const listener of this.#caListeners) listener({ caCertificate: next.ca });
     for (const listener of this.#identityListeners) listener({ certificate: next.cert, privateKey: next.key });
     for (const listener of this.#onChange) listener(this.files);

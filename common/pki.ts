@@ -15,6 +15,21 @@ export interface TlsFiles {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
+  /**
+   * Serial numbers (upper-case hex) the CA revoked, from crl.pem beside ca.pem when there is one
+   * (ferry certs revoke): a peer that shows one of them is refused, on every port.
+   */
+  revoked?: Set<string> | undefined;
+}
+
+/** A serial number as the revocation set keeps it: upper-case hex, no leading zeros. */
+export const serialKey = (serial: string) => serial.toUpperCase().replace(/^0+(?=.)/, '');
+
+/** An error when the peer's certificate is one the CA revoked (for a TLS checkServerIdentity); undefined otherwise. */
+export function revokedPeer(tls: TlsFiles, certificate: { serialNumber?: string; subject?: { CN?: string | string[] } }): Error | undefined {
+  const serial = certificate.serialNumber ? serialKey(certificate.serialNumber) : '';
+  if (!serial || !tls.revoked?.has(serial)) return undefined;
+  return new FerryError('UNAUTHORIZED', `the certificate of ${String(certificate.subject?.CN ?? '?')} (serial ${serial}) was revoked by the fleet's CA`);
 }
 
 export const DEFAULT_PKI_DIR = '/etc/ferry/pki';
@@ -100,7 +115,7 @@ export async function loadTls(dir: string, name: string): Promise<TlsFiles> {
       readFile(join(dir, `${name}.pem`)),
       readFile(join(dir, `${name}.key`)),
     ]);
-    return { ca, cert, key };
+    return { ca, cert, key, revoked: await revokedIn(dir) };
   } catch (cause) {
     throw new FerryError('BAD_REQUEST', `no TLS files for "${name}" in ${dir} (ca.pem, ${name}.pem, ${name}.key)`, {
       cause,
@@ -147,4 +162,49 @@ export async function renew(dir: string, name: string, days?: number): Promise<{
   await rename(join(dir, `${staging}.key`), join(dir, `${name}.key`));
   await rename(join(dir, `${staging}.pem`), join(dir, `${name}.pem`));
   return { path: join(dir, `${name}.pem`), before: was.notAfter, after: notAfter(await readFile(join(dir, `${name}.pem`))) };
+}
+
+/** The CRL in `dir` (crl.pem), checked against the CA there; an empty set when there is none. */
+export async function revokedIn(dir: string): Promise<Set<string>> {
+  const crl = join(dir, 'crl.pem');
+  if (!(await readFile(crl).then(() => true, () => false))) return new Set();
+  // openssl checks the CA's signature (-verify) before the list is believed.
+  const r = await execa('openssl', ['crl', '-in', crl, '-CAfile', join(dir, 'ca.pem'), '-verify', '-noout', '-text'], { reject: false, all: true, stdin: 'ignore' });
+  if (r.failed || !/verify OK/.test(String(r.all))) {
+    throw new FerryError('BAD_REQUEST', `${crl} is not a revocation list of the CA in ${dir}: ${String(r.all).trim().split('\n').slice(-2).join(' ')}`);
+  }
+  return new Set([...String(r.stdout).matchAll(/Serial Number:\s*([0-9A-Fa-f]+)/g)].map((m) => serialKey(m[1] as string)));
+}
+
+/**
+ * Revokes NAME's certificate: its entry goes into the CA's list of revoked certificates
+ * (revoked.txt, openssl's index format) and crl.pem, signed by the CA, is made again from it.
+ * Copy crl.pem beside ca.pem on every host and coordinator: they read it within 30 s.
+ */
+export async function revoke(dir: string, name: string): Promise<{ serial: string; crl: string; count: number }> {
+  if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
+  const pem = await readFile(join(dir, `${name}.pem`)).catch((cause: unknown) => {
+    throw new FerryError('BAD_REQUEST', `no certificate ${name}.pem in ${dir} to revoke`, { cause });
+  });
+  const cert = new X509Certificate(pem);
+  const serial = serialKey(cert.serialNumber);
+  const index = join(dir, 'revoked.txt');
+  const known = await readFile(index, 'utf8').catch(() => '');
+  const date = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`;
+  const subject = `/${cert.subject.split('\n').join('/')}`;
+  const entries = known.split('\n').filter(Boolean);
+  if (!entries.some((line) => serialKey(line.split('\t')[3] ?? '') === serial)) {
+    entries.push(['R', date(new Date(cert.validTo)), date(new Date()), serial.length % 2 ? `0${serial}` : serial, 'unknown', subject].join('\t'));
+  }
+  await writeFile(index, `${entries.join('\n')}\n`);
+  const work = join(dir, '.crl');
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { mode: 0o700 });
+  try {
+    await writeFile(join(work, 'ca.cnf'), ['[ca]', 'default_ca = ferry', '[ferry]', `database = ${index}`, 'default_md = sha256', 'default_crl_days = 3650', ''].join('\n'));
+    await openssl(['ca', '-batch', '-gencrl', '-config', 'ca.cnf', '-cert', join(dir, 'ca.pem'), '-keyfile', join(dir, 'ca.key'), '-out', join(dir, 'crl.pem')], work);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { serial, crl: join(dir, 'crl.pem'), count: entries.length };
 }

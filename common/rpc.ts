@@ -6,8 +6,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../proto/gen/ferry.ts';
 import type { AgentClient } from '../proto/gen/ferry/v1/Agent.ts';
 import { FerryError, isErrorCode, type ErrorCode } from './errors.ts';
-import type { TlsFiles } from './pki.ts';
-import type { PeerCertificate } from 'node:tls';
+import { revokedPeer, serialKey, type TlsFiles } from './pki.ts';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { isPhase } from './phases.ts';
 
 export type { AgentClient };
@@ -58,7 +58,9 @@ export function agentClient(address: string, tls?: TlsFiles, hostName?: string):
   const Agent = ferryProto().ferry.v1.Agent;
   if (!tls) return new Agent(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const named = hostName && /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hostName) ? { 'grpc.ssl_target_name_override': hostName } : {};
-  return new Agent(address, grpc.credentials.createSsl(tls.ca, tls.key, tls.cert), { ...CHANNEL_OPTIONS, ...named });
+  // The agent's certificate is checked as grpc-js would, and against the CA's revocations.
+  const verify = { checkServerIdentity: (host: string, certificate: PeerCertificate) => checkServerIdentity(host, certificate) ?? revokedPeer(tls, certificate) };
+  return new Agent(address, grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, verify), { ...CHANNEL_OPTIONS, ...named });
 }
 
 /** The agent's side: only clients with a certificate from the same CA get in. */
@@ -70,6 +72,8 @@ export function serverCredentials(tls?: TlsFiles): grpc.ServerCredentials {
 export interface Caller {
   role: string;
   name: string;
+  /** Its certificate's serial number (serialKey form): what a revocation names. */
+  serial: string;
 }
 
 /** Who is calling, from the client certificate; undefined on a plaintext (--insecure) agent. */
@@ -77,7 +81,7 @@ export function callerOf(call: { getAuthContext?: () => { sslPeerCertificate?: P
   const certificate = call.getAuthContext?.()?.sslPeerCertificate;
   if (!certificate?.subject) return undefined;
   const field = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
-  return { role: field(certificate.subject.OU), name: field(certificate.subject.CN) };
+  return { role: field(certificate.subject.OU), name: field(certificate.subject.CN), serial: serialKey(certificate.serialNumber ?? '') };
 }
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, grpc.status>> = {

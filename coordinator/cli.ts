@@ -62,6 +62,8 @@ Usage:
                                                   or for the coordinator
   ferry certs renew NAME [--days N]               the same certificate again, a new key and validity;
                                                   agents pick up their renewed files without a restart
+  ferry certs revoke NAME                          add it to the CA's revocation list (crl.pem): every
+                                                  agent and coordinator with that file refuses it
   ferry help                                      this text
 (also installed as \`migrate\`: \`migrate --from hostA --to hostB CONTAINER\`)
 

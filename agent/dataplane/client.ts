@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { crc32 } from 'node:zlib';
 import { FerryError } from '../../common/errors.ts';
-import type { TlsFiles } from '../../common/pki.ts';
+import { revokedPeer, type TlsFiles } from '../../common/pki.ts';
 import type { StreamKind } from '../../common/wire.ts';
 import { metrics, safely } from '../metrics/metrics.ts';
 import { controlFrame, CRC32_OPTIONAL, DATA_FRAME_BYTES, dataHead, endFrame, FrameDecoder, pingFrame, type Frame } from './frames.ts';
@@ -93,7 +93,7 @@ function connectSocket(endpoint: DataEndpoint, tls: TlsFiles | undefined, signal
       key: tls.key,
       // The destination's certificate must name the host the migration goes to.
       servername: isIP(endpoint.name) ? '' : endpoint.name,
-      checkServerIdentity: (_host: string, certificate: PeerCertificate) => checkServerIdentity(endpoint.name, certificate),
+      checkServerIdentity: (_host: string, certificate: PeerCertificate) => checkServerIdentity(endpoint.name, certificate) ?? revokedPeer(tls, certificate),
       allowHalfOpen: true,
       // AES-128-GCM first: as safe here, and cheaper per byte than the default AES-256.
       ciphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',

@@ -223,6 +223,10 @@ export class DataServer {
       // plaintext port (--insecure), or to a sender that did not offer, the CRC-32 stays.
       const crc32 = !(this.#options.tls && opened.crc32 === CRC32_OPTIONAL);
       const caller = this.#options.tls ? callerOfSocket(socket as TLSSocket) : undefined;
+      // The CA's revocations, as the agent last read them (tls-reload.ts).
+      if (caller && this.#options.tls?.revoked?.has(caller.serial)) {
+        throw new FerryError('UNAUTHORIZED', `the certificate of ${caller.name} (serial ${caller.serial}) was revoked by the fleet's CA`, { phase: 'transfer' });
+      }
       accepted = await this.#options.accept(open, caller);
       const stream = accepted;
       const cut = () => socket.destroy(new FerryError('CANCELLED', `migration stream ${stream.label} cut: the migration was rolled back here`, { phase: 'transfer' }));

@@ -1,6 +1,6 @@
 // ferry certs: the fleet's own CA, and the certificates it issues to agents and coordinators.
 import { readFileSync } from 'node:fs';
-import { initCa, issue, notAfter, renew } from '../../common/pki.ts';
+import { initCa, issue, notAfter, renew, revoke } from '../../common/pki.ts';
 import { usage, type Output } from '../output.ts';
 
 export async function runCerts(
@@ -30,5 +30,10 @@ export async function runCerts(
     io.out(`certs      renewed ${renewed.path}: valid until ${renewed.after} (was ${renewed.before}); an agent using it picks it up within a minute, without a restart`);
     return 0;
   }
-  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR] | ferry certs renew NAME [--days N] [--dir DIR]');
+  if (action === 'revoke' && name) {
+    const revoked = await revoke(values.dir, name);
+    io.out(`certs      revoked ${name} (serial ${revoked.serial}); ${revoked.crl} lists ${revoked.count} revoked certificate${revoked.count === 1 ? '' : 's'}: copy it beside ca.pem on every host and coordinator (agents read it within 30 s)`);
+    return 0;
+  }
+  return usage('ferry certs init [--dir DIR] | ferry certs issue NAME [--role agent|coordinator] [--ip ADDR]... [--dns NAME]... [--days N] [--dir DIR] | ferry certs renew NAME [--days N] [--dir DIR] | ferry certs revoke NAME [--dir DIR]');
 }

@@ -1,7 +1,9 @@
 // Renewed certificates without a restart (agent/tls-reload.ts), on a real agent server and its
 // data port: `ferry certs renew` writes a new pair, the agent puts it in use for new connections
 // on both ports, a connection already open keeps working, and a pair that does not check out is
-// not used. Also what `ferry hosts` says of a certificate about to end.
+// not used; a revoked certificate is refused on every port. Also what `ferry hosts` says of a
+// certificate about to end.
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +11,9 @@ import { connect } from 'node:tls';
 import type { Server } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../../common/client.ts';
-import { describeCertificate, initCa, issue, loadTls, renew, type TlsFiles } from '../../common/pki.ts';
+import { describeCertificate, initCa, issue, loadTls, renew, revoke, revokedPeer, serialKey, type TlsFiles } from '../../common/pki.ts';
 import { certificateWarning } from '../../coordinator/commands/hosts.ts';
+import { DataConnection } from '../../agent/dataplane/client.ts';
 import { DataServer } from '../../agent/dataplane/server.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
@@ -98,6 +101,31 @@ describe('a renewed agent certificate', () => {
     copyFileSync(join(pki, 'coordinator.key'), join(pki, 'hostR.key')); // a pair that does not match
     expect(await reloader.check()).toBe(false);
     expect(await servedSerial(port)).toBe(serving);
+  });
+
+  it('a revoked coordinator is refused on both ports once crl.pem is there; another coordinator still gets in', async () => {
+    await issue(pki, 'coordinator2', { role: 'coordinator' });
+    const other = await loadTls(pki, 'coordinator2');
+    const revoked = await revoke(pki, 'coordinator');
+    expect(revoked.serial).toBe(serialKey(new X509Certificate(coordinator.cert).serialNumber));
+    expect(await reloader.check()).toBe(true);
+    const refused = await new AgentConnection({ name: 'hostR', agent: `127.0.0.1:${port}` }, coordinator).info().then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('was revoked') });
+    const onData = await DataConnection.open({ host: '127.0.0.1', port: dataPort, name: 'hostR' }, coordinator, 'any-token').then(() => undefined, (e: unknown) => e);
+    expect(onData).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('was revoked') });
+    const allowed = new AgentConnection({ name: 'hostR', agent: `127.0.0.1:${port}` }, other);
+    expect((await allowed.info()).host).toBe('hostR');
+    allowed.close();
+  });
+
+  it('a client refuses an agent whose certificate was revoked, on both of its ports', async () => {
+    await revoke(pki, 'hostR');
+    const client = await loadTls(pki, 'coordinator2'); // crl.pem is read with the files
+    const refused = await new AgentConnection({ name: 'hostR', agent: `127.0.0.1:${port}` }, client).info().then(() => undefined, (e: unknown) => e);
+    expect(String((refused as Error).message)).toContain('was revoked');
+    const onData = await DataConnection.open({ host: '127.0.0.1', port: dataPort, name: 'hostR' }, client, 'any-token').then(() => undefined, (e: unknown) => e);
+    expect(String((onData as Error).message)).toContain('was revoked');
+    expect(revokedPeer(client, { serialNumber: new X509Certificate(client.cert).serialNumber })).toBeUndefined();
   });
 
   it('ferry hosts says so 30 days before it ends, and once it has', () => {
