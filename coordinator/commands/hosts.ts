@@ -9,6 +9,7 @@ import type { InfoReply__Output } from '../../proto/gen/ferry/v1/InfoReply.ts';
 import type { HostEntry, Inventory } from '../inventory.ts';
 import { usage, type Output } from '../output.ts';
 import { formatBytes } from '../render.ts';
+import { describeCertificate, notAfter } from '../../common/pki.ts';
 
 /** What the health service said, or DOWN when the agent could not be asked. */
 export type HostState = HealthStatus | 'DOWN';
@@ -93,6 +94,9 @@ export async function runHosts(inventory: Inventory, dialer: Dialer, io: Output)
     io.out(JSON.stringify({ event: 'hosts', hosts: rows }));
   } else {
     for (const row of rows) for (const line of formatHostRow(row)) io.out(line);
+    // This coordinator's own certificate is one of the fleet's too.
+    const own = dialer.tls && certificateWarning(describeCertificate(dialer.tls.cert).name || 'coordinator', notAfter(dialer.tls.cert));
+    if (own) io.out(`${'coordinator'.padEnd(8)} !! ${own}`);
   }
   // An agent that is down, stopping, or does not answer Info is not one to migrate with.
   return rows.every((r) => r.ok) ? 0 : 1;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialer } from '../../common/dial.ts';
+import { initCa, issue, loadTls } from '../../common/pki.ts';
 import type { AgentHealth } from '../../agent/health.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
@@ -76,5 +77,14 @@ describe('ferry hosts', () => {
       ['hostB', 'NOT_SERVING', false, undefined],
       ['hostC', 'DOWN', false, 'AGENT_UNREACHABLE'],
     ]);
+  });
+
+  it("warns of the coordinator's own certificate when it ends within 30 days", async () => {
+    const pki = mkdtempSync(join(tmpdir(), 'ferry-hosts-pki-'));
+    await initCa(pki);
+    await issue(pki, 'coordinator', { role: 'coordinator', days: 5 });
+    const io = capture();
+    await runHosts(inventory(['hostC']), new Dialer({ preferDirect: false, tls: await loadTls(pki, 'coordinator') }), io);
+    expect(io.lines.at(-1)).toMatch(/^coordinator !! the certificate of coordinator expires in [45] days \(\d{4}-\d\d-\d\d\): run `ferry certs renew coordinator`/);
   });
 });
