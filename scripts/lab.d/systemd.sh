@@ -75,7 +75,7 @@ sd_cg_remove() {
   cg=$(sd_cgroup "$1")
   for ((i = 0; i < 20; i++)); do
     while read -r n _t _o; do
-      [[ -d /sys/fs/cgroup/$n/$cg ]] && find "/sys/fs/cgroup/$n/$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ -d /sys/fs/cgroup/$n/$cg ]] && find "/sys/fs/cgroup/$n/$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done < <(sd_hierarchies)
     [[ -z $(sd_cg_left "$1") ]] && return 0
     sleep 0.2
@@ -213,10 +213,11 @@ mount -t tmpfs -o mode=755,nosuid,nodev,noexec ferry-lab-cgroup /sys/fs/cgroup'
 # Power off: SIGKILL to PID 1 takes every process of the PID namespace with it.
 sd_kill() {
   local h=$1 pid i
-  pid=$(sd_pid1 "$h") && kill -KILL "$pid" 2>/dev/null
+  # Each step may find its process gone already (a race, not a failure): never the end of the script.
+  pid=$(sd_pid1 "$h") && { kill -KILL "$pid" 2>/dev/null || true; }
   for ((i = 0; i < 100; i++)); do
     [[ -z $(sd_cg_pids "$h") ]] && ! { [[ -n ${pid:-} ]] && alive "$pid"; } && break
-    for pid in $(sd_cg_pids "$h"); do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $(sd_cg_pids "$h"); do kill -KILL "$pid" 2>/dev/null || true; done
     sleep 0.1
   done
   rm -f "$(sd_dir "$h")/init.pid"
@@ -301,7 +302,7 @@ sd_power_off() {
   s=$(host_state "$h"); mntns=$(host_mntns "$h"); netns=$(host_netns "$h")
   sd_kill "$h"
   for pid in $(pids_in_ns mnt "$mntns") $(pids_in_ns net "$netns"); do kill -KILL "$pid" 2>/dev/null || true; done
-  umount "$mntns" 2>/dev/null || umount -l "$mntns" 2>/dev/null
+  umount "$mntns" 2>/dev/null || umount -l "$mntns" 2>/dev/null || true
   rm -f "$mntns"
   for b in runroot tmp networks runc; do
     [[ -d $s/$b ]] && find "$s/$b" -mindepth 1 -delete 2>/dev/null || true
@@ -315,7 +316,7 @@ sd_cg_remove_lab() {
   local n _t _o d
   while read -r n _t _o; do
     for d in /sys/fs/cgroup/"$n"/ferry-lab-"$lab"-host?; do
-      [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
   done < <(sd_hierarchies)
   return 0
