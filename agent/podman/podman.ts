@@ -17,6 +17,12 @@ export interface RunOptions {
   errorCode?: ErrorCode | undefined;
   /** Environment variables to set for podman (and what it starts), on top of the agent's. */
   env?: Record<string, string> | undefined;
+  /**
+   * A process group of its own: podman outlives an agent killed with its group. For a restore,
+   * which once it has set up the container's network must end the way podman ends it: killed
+   * there, it leaves the address allocated for good (found by the fault campaign).
+   */
+  detached?: boolean | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
@@ -43,6 +49,7 @@ export class Podman {
       stdin: 'ignore',
       stripFinalNewline: true,
       env: options.env,
+      detached: options.detached ?? false,
     });
     if (!result.failed) return result.stdout;
     throw podmanError(args, result, options.errorCode ?? 'PODMAN_FAILED');

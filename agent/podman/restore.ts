@@ -49,7 +49,7 @@ export function parseRestoreStats(stdout: string): RestoreStats {
 export async function restoreInPlace(podman: Podman, container: string, options: RunOptions & { fileLocks?: boolean | undefined } = {}): Promise<RestoreStats> {
   const locks = options.fileLocks ? ['--file-locks'] : [];
   try {
-    return parseRestoreStats(await podman.run(['container', 'restore', '--tcp-established', ...locks, '--keep', '--print-stats', container], { ...options, errorCode: 'ROLLBACK_FAILED' }));
+    return parseRestoreStats(await podman.run(['container', 'restore', '--tcp-established', ...locks, '--keep', '--print-stats', container], { ...options, errorCode: 'ROLLBACK_FAILED', detached: true }));
   } catch (error) {
     throw await withCriuLines(error);
   }
@@ -71,6 +71,7 @@ export async function restoreImport(
       ...options,
       env: { ...options.env, ...tcp.env },
       errorCode: options.errorCode ?? 'RESTORE_FAILED',
+      detached: true,
     });
     stats = parseRestoreStats(out);
   } catch (error) {

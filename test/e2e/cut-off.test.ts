@@ -84,6 +84,29 @@ describe('a checkpoint or restore cut off by an agent killed with its process gr
     await settled();
   });
 
+  it("the destination's agent killed as podman begins the restore: once settled, the container moves to hostB (no address left allocated there)", async () => {
+    // The moment the archive checked out, podman sets up the container's network. Killed there
+    // with the agent's group, it left the IP allocated in netavark's IPAM for good, and every
+    // later move of the container to hostB failed (the fault campaign found it). podman now has a
+    // process group of its own and ends the restore itself; the agent's recovery removes it.
+    const log = `${JSON.parse(readFileSync(inventory, 'utf8')).hosts.hostB.stateDir as string}/agent.log`;
+    const from = readFileSync(log, 'utf8').length;
+    const { child } = startMigration(NAME, 'hostA', 'hostB', inventory, ['--transfer-retry-ms', '8000']);
+    await eventually(async () => readFileSync(log, 'utf8').slice(from).includes('podman gets its end and restores'), 120_000, 10);
+    await lab(['agent-stop', 'hostB', '--kill']);
+    await pause(2_000);
+    await lab(['agent-start', 'hostB']);
+    await child;
+    await eventually(async () => (await runningOn(NAME)).length === 1, SETTLED_WITHIN_MS);
+    await settled();
+    // Wherever it runs now, it moves to hostB and back: nothing of the cut restore refuses it.
+    if ((await runningOn(NAME)).join() === 'hostB') expect((await startMigration(NAME, 'hostB', 'hostA', inventory).child).exitCode).toBe(0);
+    const again = await startMigration(NAME, 'hostA', 'hostB', inventory).child;
+    expect(again.exitCode, String(again.stdout)).toBe(0);
+    expect(await runningOn(NAME)).toEqual(['hostB']);
+    expect(await startMigration(NAME, 'hostB', 'hostA', inventory).child).toMatchObject({ exitCode: 0 });
+  });
+
   it("runc's state of the container's ID left on hostB by a restore cut off there: the next move cleans it and succeeds", async () => {
     // What an agent killed with podman, runc and CRIU in the middle of a restore leaves (found so
     // on these hosts): runc's directory for the ID, no state in it, no container podman knows.
