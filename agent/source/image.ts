@@ -10,14 +10,19 @@ export async function sendImage(sender: Sender, podman: Podman, container: Conta
   const image = container.imageName || container.imageId;
   const sent = await sender.again('image', async () => {
     const save = podman.spawn(['image', 'save', '--quiet', '--format', 'docker-archive', image], { signal: sender.halt });
-    const [result] = await Promise.all([
-      sender.sendOnce('image', 0, save.stdout as AsyncIterable<Buffer>).catch((error: unknown) => {
-        save.kill();
-        throw error;
-      }),
-      save,
-    ]);
-    return result;
+    return sender.sendOnce('image', 0, untilSaved(save)).catch((error: unknown) => {
+      save.kill();
+      throw error;
+    });
   });
   emit({ imageSent: { image, bytes: sent.bytes, ms: Math.round(performance.now() - started) } });
+}
+
+/**
+ * podman save's output, ending only once podman exited well: a save that failed half-way must
+ * not end the stream (its END would make a cut archive look whole to the destination's load).
+ */
+async function* untilSaved(save: ReturnType<Podman['spawn']>): AsyncGenerator<Buffer> {
+  for await (const chunk of save.stdout as AsyncIterable<Buffer>) yield chunk;
+  await save; // rejects when podman failed
 }
