@@ -43,6 +43,9 @@ async function unitRedis(host: string, name: string, port: number, extra: string
     'localhost/ferry-lab/redis', 'redis-server', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no']);
   // The unit replaces the container by one of its own (run --replace), as it would at boot.
   await sh(host, `cd /etc/systemd/system && ${PODMAN} generate systemd --new --name --files ${name} >/dev/null && systemctl daemon-reload && systemctl enable --now container-${name}.service`);
+  // Until the unit's own container answers, a client reaches nothing (or the one it replaces).
+  const ip = await own.ip(host);
+  for (let i = 0; i < 100 && (await redisCli(ip, port, ['ping']).catch(() => '')) !== 'PONG'; i += 1) await new Promise((r) => setTimeout(r, 200));
 }
 
 const PG = 'e2e-unit-pg';
