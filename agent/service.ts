@@ -28,6 +28,7 @@ import { bindMountPaths } from './data/bind-mounts.ts';
 import { Grants } from './dataplane/grants.ts';
 import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
 import { Inbox } from './destination/inbox.ts';
+import { releaseOrphanedImport } from './destination/import-feed.ts';
 import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
 import { recreateFlows } from './address/move.ts';
 import { prepareReceive } from './destination/prepare.ts';
@@ -256,6 +257,13 @@ export class AgentService {
     await mkdir(this.archiveDir, { recursive: true, mode: 0o700 });
     const records = await this.journal.open();
     await this.parked.open();
+    // First, before any podman command: an import the previous agent was feeding may still wait
+    // on one of its FIFOs, holding its container's lock (destination/import-feed.ts).
+    for (const name of await readdir(this.archiveDir)) {
+      if (!name.endsWith('.import')) continue;
+      const released = await releaseOrphanedImport(join(this.archiveDir, name));
+      if (released) this.config.log.warn({ migrationId: name.replace(/\.import$/, '') }, "released a podman import the agent's previous run left waiting for its archive");
+    }
     // Archives of migrations that are over (a crash between the end and the clean-up) go now.
     const open = new Set(this.journal.active().map((r) => r.id));
     for (const name of await readdir(this.archiveDir)) {

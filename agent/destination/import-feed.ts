@@ -357,3 +357,30 @@ async function openWriter(path: string, signal: AbortSignal): Promise<Socket> {
     await sleep(POLL_MS, undefined, { signal });
   }
 }
+
+/**
+ * Frees a podman import that an earlier life of this agent was feeding: podman runs in a session
+ * of its own (podman/podman.ts, detached), so it outlives an agent killed with its process group,
+ * and one that was between two passes sits in open(2) on a FIFO that nobody will write, holding
+ * its container's lock: every later podman command on that container (the recovery's inspect, the
+ * rollback's rm) would wait behind it for ever. Each FIFO of `dir` that a reader waits on gets a
+ * header cut short and its end, which podman's tar reader refuses as an unexpected EOF, so the
+ * import fails and cleans up after itself as it does for any archive cut inside a header (what
+ * test/e2e/cut-off.test.ts measures). Returns how many readers were released.
+ */
+export async function releaseOrphanedImport(dir: string): Promise<number> {
+  let released = 0;
+  for (let n = 1; n <= CONFIG_PASSES + 1; n += 1) {
+    let fd: number;
+    try {
+      fd = openSync(join(dir, `pass-${n}.fifo`), constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch {
+      continue; // ENXIO: nobody reads it; ENOENT: never made
+    }
+    const fifo = new Socket({ fd, readable: false, writable: true });
+    await new Promise<void>((resolve) => fifo.end(fileHeader(GATE_ENTRY, 0, Date.now()).subarray(0, BLOCK - 1), () => resolve()));
+    fifo.destroy();
+    released += 1;
+  }
+  return released;
+}

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileHeader } from '../../agent/transfer/tar-header.ts';
 import { BLOCK, TarWalker } from '../../agent/transfer/tar-walk.ts';
 import { bigRedisOnHostA, eventually, expectSettled, startMigration, tidyUp } from './drive.ts';
-import { BUSYBOX_IMAGE, containerState, ferry, hostIp, inventoryPath, lab, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
+import { BUSYBOX_IMAGE, containerState, ferry, hostIp, inventoryPath, lab, LAB, podman, REDIS_IMAGE, redisCli, removeEverywhere, runningOn } from './lab.ts';
 
 const NAME = 'e2e-cut';
 const PORT = 6386;
@@ -146,6 +146,29 @@ describe('a checkpoint or restore cut off by an agent killed with its process gr
     } finally {
       await removeEverywhere(deaf);
     }
+  });
+});
+
+// podman runs detached from the agent (its own session), so an agent killed between two of
+// podman's passes over the archive leaves podman blocked in open(2) on a FIFO nobody will write,
+// holding its container's lock. The next agent frees it as it starts (destination/import-feed.ts).
+describe('an import an earlier agent left waiting for its archive', () => {
+  it("is released when hostB's agent starts: podman ends with an error, and nothing is made", async () => {
+    const dir = `/var/lib/ferry-lab/${LAB}/hostB/agent/archives/m-orphaned-import.import`;
+    await lab(['exec', 'hostB', 'sh', '-c', `mkdir -p ${dir} && for n in 1 2 3; do mkfifo -m 600 ${dir}/pass-$n.fifo; done`]);
+    const before = await podman('hostB', ['ps', '--all', '--external', '--format', '{{.ID}}']);
+    await lab(['agent-stop', 'hostB', '--kill']);
+    // podman's first pass waits for a writer, as it does between passes when the agent is killed.
+    const orphan = lab(['podman', 'hostB', 'container', 'restore', '--import', `${dir}/pass-1.fifo`], { reject: false });
+    await pause(1_000);
+    await lab(['agent-start', 'hostB']);
+    const ended = await Promise.race([orphan, pause(30_000).then(() => 'still waiting')]);
+    expect(ended).not.toBe('still waiting');
+    expect((ended as Awaited<typeof orphan>).exitCode).not.toBe(0);
+    expect(String((ended as Awaited<typeof orphan>).stderr)).toContain('unexpected EOF');
+    // Nothing of it is left: no container, and the folder of a migration the journal does not know.
+    expect(await podman('hostB', ['ps', '--all', '--external', '--format', '{{.ID}}'])).toBe(before);
+    expect((await lab(['exec', 'hostB', 'ls', `/var/lib/ferry-lab/${LAB}/hostB/agent/archives`])).stdout).not.toContain('m-orphaned-import');
   });
 });
 

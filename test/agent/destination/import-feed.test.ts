@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { candidateOfArchive, denied, judge } from '../../../agent/admission/judge.ts';
 import { DEFAULT_POLICY } from '../../../agent/admission/policy.ts';
 import { ArchiveSink } from '../../../agent/destination/archive-sink.ts';
-import { GATE_ENTRY, ImportFeeder, NotStreamable } from '../../../agent/destination/import-feed.ts';
+import { GATE_ENTRY, ImportFeeder, NotStreamable, releaseOrphanedImport } from '../../../agent/destination/import-feed.ts';
 import { Inbox } from '../../../agent/destination/inbox.ts';
 import { BLOCK, TarWalker } from '../../../agent/transfer/tar-walk.ts';
 import { fileTarget } from '../../../agent/transfer/targets.ts';
@@ -309,5 +309,28 @@ describe('ImportFeeder', () => {
     const { FerryError } = await import('../../../common/errors.ts');
     inbox.fail(new FerryError('CANCELLED', 'rolled back'));
     await expect(preparing).rejects.toThrow('rolled back');
+  });
+});
+
+// What an agent killed between two of podman's passes leaves: podman (in a session of its own)
+// blocked in open(2) on the next FIFO, which nobody will write. The next agent frees it at start.
+describe('an import orphaned by a killed agent', () => {
+  it('a reader blocked opening a pass FIFO gets a header cut short, and its end; a FIFO nobody reads is left alone', async () => {
+    const work = mkdtempSync(join(dir, 'orphan-'));
+    for (const n of [1, 2, 3]) await execa('mkfifo', ['-m', '600', join(work, `pass-${n}.fifo`)]);
+    // `cat` stands for podman: blocked in open(2) on the third pass's FIFO until a writer comes.
+    const reader = execa('cat', [join(work, 'pass-3.fifo')], { encoding: 'buffer', timeout: 10_000 });
+    await sleep(200);
+    expect(await releaseOrphanedImport(work)).toBe(1);
+    const { stdout } = await reader;
+    expect(stdout.length).toBe(BLOCK - 1);
+    // A tar reader finds a header it cannot finish: an error to it, not an end of the archive.
+    const walker = new TarWalker(() => undefined);
+    walker.push(Buffer.from(stdout));
+    expect(walker.zeroBlockAt).toBeUndefined();
+    expect(Buffer.from(stdout).subarray(0, GATE_ENTRY.length).toString()).toBe(GATE_ENTRY);
+    // Nobody waits any more: nothing is written, and nothing blocks.
+    expect(await releaseOrphanedImport(work)).toBe(0);
+    expect(await releaseOrphanedImport(join(work, 'no-such-dir'))).toBe(0);
   });
 });
