@@ -1,7 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-/** The e2e files that run on a lab of their own process (project e2e-faults). */
-const FAULTS = ['test/e2e/faults.test.ts'];
+/**
+ * The e2e files that run on a lab of their own process (project e2e-faults): the two that kill
+ * agents and cut links, the longest of the shared kind, so that neither process waits on the other.
+ */
+const FAULTS = ['test/e2e/faults.test.ts', 'test/e2e/cut-off.test.ts'];
 
 /** A project on one lab that its vitest process brings up (FERRY_LAB names it): its files share it, one at a time. */
 const onOneLab = {
@@ -14,7 +17,7 @@ const onOneLab = {
 
 // Four projects: unit tests (fast, no root needed beyond a fake podman), e2e tests on one real
 // lab (network namespaces, podman, CRIU) brought up once for the whole run, the fault tests
-// (the longest file) on a lab of the same kind under another name, and e2e tests that bring up
+// (the longest files) on a lab of the same kind under another name, and e2e tests that bring up
 // labs of their own. scripts/test runs them side by side; the files of each, one at a time.
 export default defineConfig({
   test: {
