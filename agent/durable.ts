@@ -3,7 +3,7 @@
 // moment leaves each record either as it was or as it became. Without the syncs a record could
 // go back a phase after a reboot (a source from sealed to transfer, resumed beside a restored
 // copy at the destination). test/agent/durable.test.ts replays every crash this order allows.
-import { open, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** The file system calls a durable write makes, in order: what a test records and replays. */
@@ -47,5 +47,19 @@ export async function syncPath(path: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The JSON a durable write left at `path`; undefined when there is none. A file is only ever
+ * renamed into place whole, so one that does not parse was never written by it: also undefined.
+ */
+export async function readDurable(path: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

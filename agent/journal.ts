@@ -38,6 +38,8 @@ export interface MigrationRecord {
   touched: boolean;
   createdAt: string;
   updatedAt: string;
+  /** Destination: the host an evacuation moves the container from (ferry evacuate); its origin once committed. */
+  evacuatedFrom?: string | undefined;
   /** Destination: the archive must arrive before this time. */
   expiresAt?: string | undefined;
   outcome?: string | undefined;

@@ -1,5 +1,6 @@
 // The gRPC face of the agent: each RPC calls AgentService and converts errors once, here.
 // A cancelled call aborts the podman process it started.
+import { ORIGIN_STATE } from '../common/wire.ts';
 import * as grpc from '@grpc/grpc-js';
 import { FerryError } from '../common/errors.ts';
 import { ROLES } from '../common/pki.ts';
@@ -22,7 +23,7 @@ function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Server
 }
 
 /** Calls that change containers or announce migrations: the coordinator's alone. OpenStream is checked against the migration's source. */
-const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore', 'TakeAddress', 'Park', 'Unpark', 'ListMigrations']);
+const COORDINATOR_ONLY = new Set(['ListContainers', 'InspectContainer', 'PrepareReceive', 'CheckpointAndSend', 'Restore', 'TakeAddress', 'Park', 'Unpark', 'ListMigrations', 'Cordon', 'ListOrigins']);
 
 /**
  * Who may make this call. A plaintext agent (--insecure) identifies nobody and lets all in; with
@@ -108,6 +109,10 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     ListMigrations: unary('ListMigrations', async (request) => service.listMigrations(request)),
     Park: parking('Park', (names, progress) => service.park(names, progress)),
     Unpark: parking('Unpark', (names, progress) => service.unpark(names, progress)),
+    Cordon: unary('Cordon', (request) => service.cordon.set(request.cordoned, request.reason)),
+    ListOrigins: unary('ListOrigins', async (request) => ({
+      origins: (await service.listOrigins(request.origin)).map((o) => ({ ...o, state: ORIGIN_STATE.toWire(o.state) })),
+    })),
   };
 
   /** Park and Unpark: one ParkResult written per container as it is done. */

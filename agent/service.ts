@@ -10,6 +10,8 @@ import { notAfter, type TlsFiles } from '../common/pki.ts';
 import type { Caller } from '../common/rpc.ts';
 import { Dialer } from '../common/dial.ts';
 import { ParkBook } from './park/book.ts';
+import { Cordon } from './fleet/cordon.ts';
+import { Origins, type OriginView } from './fleet/origins.ts';
 import { parkContainers, unparkContainers, type ParkContext, type ParkProgress, type ParkResult } from './park/park.ts';
 import { hostAddress } from '../common/tcp.ts';
 import { JOURNAL_PHASE, ROLE } from '../common/wire.ts';
@@ -199,6 +201,19 @@ export class AgentService {
     this.#dialer = config.dialer ?? new Dialer({ tls: config.tls, preferDirect: true });
     this.journal = new Journal(config.stateDir);
     this.parked = new ParkBook(config.stateDir);
+    this.cordon = new Cordon(config.stateDir);
+    this.origins = new Origins(config.stateDir);
+  }
+
+  /** Whether placement keeps away from this host (fleet/cordon.ts). */
+  readonly cordon: Cordon;
+  /** The containers here that an evacuation of another host brought (fleet/origins.ts). */
+  readonly origins: Origins;
+
+  /** ferry return: this host's containers evacuated from `origin`, each with whether it is still here. */
+  async listOrigins(origin: string): Promise<OriginView[]> {
+    const present = new Set((await listContainers(this.config.podman, true)).map((c) => c.id));
+    return this.origins.list(origin, async (id) => present.has(id));
   }
 
   /** Containers parked on this host's disk across a reboot (park/). */
@@ -257,6 +272,8 @@ export class AgentService {
     await mkdir(this.archiveDir, { recursive: true, mode: 0o700 });
     const records = await this.journal.open();
     await this.parked.open();
+    await this.cordon.open();
+    await this.origins.open();
     // First, before any podman command: an import the previous agent was feeding may still wait
     // on one of its FIFOs, holding its container's lock (destination/import-feed.ts).
     for (const name of await readdir(this.archiveDir)) {
@@ -301,6 +318,7 @@ export class AgentService {
       freeMemoryBytes,
       cpuinfo,
       certNotAfter: this.config.tls ? notAfter(this.config.tls.cert) : '',
+      cordon: this.cordon.state,
       admission: await loadPolicy(this.#hostContext.policyPath).then(describePolicy, (error: unknown) => `BROKEN: ${(error as Error).message}`),
       dataPort: this.dataPort,
       problems: [...this.#problems.values()].map((p) => `${p.name}: ${p.problem}`),
@@ -336,7 +354,7 @@ export class AgentService {
       this.#refuseWhenStopping('migrations');
       await this.#dropAbandoned(request);
     }
-    return prepareReceive({ ...this.#hostContext, info: await this.#info() }, request);
+    return prepareReceive({ ...this.#hostContext, info: await this.#info(), cordon: this.cordon.state }, request);
   }
 
   /**
@@ -488,6 +506,7 @@ export class AgentService {
         this.#cancels.delete(id);
       },
       problems: this.#problems,
+      origins: this.origins,
     };
   }
 

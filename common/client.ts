@@ -24,6 +24,9 @@ import type { ListMigrationsReply__Output } from '../proto/gen/ferry/v1/ListMigr
 import type { MigrationEntry__Output } from '../proto/gen/ferry/v1/MigrationEntry.ts';
 import { checkHealth, type HealthStatus } from './health.ts';
 import type { ParkResult__Output } from '../proto/gen/ferry/v1/ParkResult.ts';
+import type { CordonState__Output } from '../proto/gen/ferry/v1/CordonState.ts';
+import type { ListOriginsReply__Output } from '../proto/gen/ferry/v1/ListOriginsReply.ts';
+import type { Origin__Output } from '../proto/gen/ferry/v1/Origin.ts';
 
 /** Enough to reach an agent: its name for messages, its gRPC address. */
 export interface AgentEndpoint {
@@ -38,7 +41,7 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'listMigrations';
+type UnaryName = 'info' | 'listContainers' | 'inspectContainer' | 'prepareReceive' | 'restore' | 'commit' | 'rollback' | 'openStream' | 'migrationStatus' | 'takeAddress' | 'listMigrations' | 'cordon' | 'listOrigins';
 
 type Unary<Req, Res> = (
   request: Req,
@@ -117,6 +120,16 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   /** The migrations the agent's journal keeps, newest first (`migrationId`: only that one). */
   async migrations(request: { migrationId?: string; limit?: number } = {}, options?: CallOptions): Promise<MigrationEntry__Output[]> {
     return (await this.#unary<ListMigrationsReply__Output>('listMigrations', request, { timeoutMs: 15_000, ...options })).migrations;
+  }
+
+  /** Cordons the host (placement keeps away from it) or uncordons it; its state afterwards. */
+  cordon(cordoned: boolean, reason: string, options?: CallOptions): Promise<CordonState__Output> {
+    return this.#unary<CordonState__Output>('cordon', { cordoned, reason }, options);
+  }
+
+  /** The containers here that an evacuation of `origin` brought (every origin when empty). */
+  async origins(origin: string, options?: CallOptions): Promise<Origin__Output[]> {
+    return (await this.#unary<ListOriginsReply__Output>('listOrigins', { origin }, options)).origins;
   }
 
   /** `peerRolledBack`: for a source, the destination confirmed it holds no copy. */

@@ -168,6 +168,11 @@ export const ERROR_CODES = {
     hint: "If that host should run it, allow the rule in its /etc/ferry/policy.json (docs/admission.md); otherwise pick another destination.",
     retryable: false,
   },
+  HOST_CORDONED: {
+    meaning: 'The destination is cordoned (ferry cordon): placement keeps away from it and it receives no migration unless the coordinator forces it. Refused in the preflight; nothing changes on either host.',
+    hint: 'Pick another destination, uncordon the host (`ferry uncordon HOST`) once its maintenance is over, or pass --force to send it there anyway.',
+    retryable: false,
+  },
   SYSTEMD_UNIT_CONFLICT: {
     meaning: "The destination cannot take the container's systemd unit: it has no systemd, or already has a unit of that name. Refused before the freeze.",
     hint: 'Remove or rename the unit on the destination (`systemctl disable --now NAME`, then its file), or pick a destination that runs systemd.',

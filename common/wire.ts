@@ -4,6 +4,7 @@
 // to the .proto is a word here at once, and the phase machines must match the JournalPhase enum.
 import type { Compression__Output } from '../proto/gen/ferry/v1/Compression.ts';
 import type { JournalPhase__Output } from '../proto/gen/ferry/v1/JournalPhase.ts';
+import type { OriginState__Output } from '../proto/gen/ferry/v1/OriginState.ts';
 import type { Role__Output } from '../proto/gen/ferry/v1/Role.ts';
 import type { StreamKind__Output } from '../proto/gen/ferry/v1/StreamKind.ts';
 import type { UnitKind__Output } from '../proto/gen/ferry/v1/UnitKind.ts';
@@ -17,6 +18,7 @@ export type StreamKind = Words<StreamKind__Output, 'STREAM_KIND'>;
 export type AgentRole = Words<Role__Output, 'ROLE'>;
 export type JournalPhase = Words<JournalPhase__Output, 'JOURNAL_PHASE'>;
 export type UnitKind = Words<UnitKind__Output, 'UNIT_KIND'>;
+export type OriginState = Words<OriginState__Output, 'ORIGIN_STATE'>;
 
 // Fails to compile when the JournalPhase enum and the phase machines name different phases.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -57,5 +59,6 @@ class WireEnum<Word extends string, Name extends string> {
 export const COMPRESSION = new WireEnum<Compression, Compression__Output>('COMPRESSION', COMPRESSIONS);
 export const STREAM_KIND = new WireEnum<StreamKind, StreamKind__Output>('STREAM_KIND', STREAM_KINDS);
 export const UNIT_KIND = new WireEnum<UnitKind, UnitKind__Output>('UNIT_KIND', ['new', 'existing', 'quadlet', 'other']);
+export const ORIGIN_STATE = new WireEnum<OriginState, OriginState__Output>('ORIGIN_STATE', ['here', 'moved', 'gone']);
 export const ROLE = new WireEnum<AgentRole, Role__Output>('ROLE', ['source', 'destination']);
 export const JOURNAL_PHASE = new WireEnum<JournalPhase, JournalPhase__Output>('JOURNAL_PHASE', [...new Set([...SOURCE_PHASES, ...DESTINATION_PHASES])]);

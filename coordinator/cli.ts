@@ -19,6 +19,8 @@ import { runHosts } from './commands/hosts.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPark } from './commands/park.ts';
 import { runPs } from './commands/ps.ts';
+import { runCordon } from './commands/cordon.ts';
+import { runReturn } from './commands/return.ts';
 import { loadInventory, locateInventory, type Inventory } from './inventory.ts';
 import type { Values } from './options.ts';
 import { defaultOutput, report, usage, type Output } from './output.ts';
@@ -37,6 +39,16 @@ Usage:
                                                   result, downtime. A failure rolls back that one
                                                   container only; Ctrl-C starts no more and rolls
                                                   back the ones under way
+  ferry cordon HOST [--reason TEXT]               keep placement away from HOST (before its maintenance):
+                                                  evacuate and return never pick it, and it refuses a
+                                                  migrate unless --force; kept by its agent, shown by
+                                                  ferry hosts
+  ferry uncordon HOST                             let HOST take containers again
+  ferry return HOST [--parallel N] [--dry-run]    move back to HOST every container that ferry evacuate
+                                                  took from it (each host remembers what arrived by an
+                                                  evacuation); those moved on since or gone are
+                                                  skipped with the reason; the same preflight,
+                                                  progress and table as evacuate
   ferry hosts                                     the inventory's hosts: each agent's health (SERVING,
                                                   NOT_SERVING while it stops, DOWN and why), podman, runc,
                                                   CRIU, criu check; exit code 1 when one is not SERVING
@@ -91,6 +103,8 @@ Options:
   --ignore-bind-mounts  do not copy bind-mounted data (shared storage both hosts see)
   --no-presync       copy bind-mounted data only after the freeze (longer downtime; for comparison)
   --dry-run          run the preflight checks only
+  --force            migrate or return to a cordoned host all the same
+  --reason TEXT      for cordon: why, shown by ferry hosts and in refusals
   --new-address      where the destination's container network cannot hold the container's IP
                      (another site, another subnet), restore it with a new IP from that network
                      instead of refusing: its established TCP connections are closed (a warning
@@ -102,7 +116,7 @@ Options:
                      second; K, M, G mean KiB, MiB, GiB (e.g. 100M); or in bits per second as a
                      link is rated: kbit, mbit, gbit (e.g. 20mbit); default: no cap
   --limit N          for history: at most N migrations (default 50)
-  --parallel N       for evacuate: how many containers move at once (1 to 16, default 1)
+  --parallel N       for evacuate and return: how many containers move at once (1 to 16, default 1)
   --prefix DIR, --config-dir DIR, --state-dir DIR  for ferry agent: where the project, the
                      agent's flags and certificates, and its journal go on the host (default
                      /opt/ferry, /etc/ferry, /var/lib/ferry/agent)
@@ -151,6 +165,8 @@ export async function main(argv: string[], io: Output = defaultOutput(false)): P
         'transfer-retry-ms': { type: 'string', default: String(DEFAULTS.transferRetryMs) },
         bwlimit: { type: 'string' },
         parallel: { type: 'string', default: '1' },
+        force: { type: 'boolean', default: false },
+        reason: { type: 'string' },
         limit: { type: 'string' },
         'tls-dir': { type: 'string' },
         'known-hosts': { type: 'string' },
@@ -217,6 +233,11 @@ function run(command: string, inventory: Inventory, dialer: Dialer, values: Valu
       return runHistory(inventory, dialer, rest, values.limit, output);
     case 'status':
       return runStatus(inventory, dialer, rest, output);
+    case 'cordon':
+    case 'uncordon':
+      return runCordon(inventory, dialer, command, rest, values.reason, output);
+    case 'return':
+      return runReturn(inventory, dialer, values, rest, output);
     case 'park':
     case 'unpark':
       return runPark(inventory, dialer, command, rest, output);

@@ -91,6 +91,8 @@ export interface DestinationView {
   freeDiskBytes: number;
   /** Why the evacuation could not ask it (it takes no container then). */
   unreachable?: string | undefined;
+  /** Cordoned (ferry cordon): placement leaves it out; what it says of itself. */
+  cordoned?: string | undefined;
 }
 
 /** A container under way in an evacuation: where it goes, its phase, and what of its archive arrived. */
@@ -107,11 +109,15 @@ export interface EvacuationResult {
   container: string;
   /** Where it went, or was last tried; empty when it never started. */
   to: string;
+  /** Where it runs before the move: the evacuated host, or for ferry return the host it was evacuated to. */
+  from?: string | undefined;
   /**
    * moved; checked (--dry-run: its preflight passed there); failed (it runs on the source);
-   * rollback-failed (read the error); not-started (Ctrl-C came first).
+   * rollback-failed (read the error); not-started (Ctrl-C came first); skipped (ferry return: it
+   * moved on or is gone, `reason` says which).
    */
-  result: 'moved' | 'checked' | 'failed' | 'rollback-failed' | 'not-started';
+  result: 'moved' | 'checked' | 'failed' | 'rollback-failed' | 'not-started' | 'skipped';
+  reason?: string | undefined;
   downtimeMs?: number | undefined;
   /** Destinations that refused it at preflight before it went (or failed) elsewhere. */
   refusedBy: string[];
@@ -122,15 +128,27 @@ export interface EvacuationResult {
  * What an evacuation tells whoever watches it: its own steps, and each container's migration
  * events, tagged with the container (`migration`).
  */
+/** evacuate empties `host`; return brings back to `host` what an evacuation took from it. Absent: evacuate. */
+export type BatchAction = 'evacuate' | 'return';
+
 export type EvacuationEvent =
-  | { kind: 'evacuation'; host: string; destinations: DestinationView[]; parallel: number; containers: Array<{ name: string; estimatedBytes: number }> }
+  | {
+      kind: 'evacuation';
+      action?: BatchAction | undefined;
+      host: string;
+      destinations: DestinationView[];
+      parallel: number;
+      containers: Array<{ name: string; estimatedBytes: number; from?: string | undefined }>;
+      /** ferry return: hosts that could not be asked what they hold of `host`'s (name and why). */
+      unasked?: Array<{ host: string; error: string }> | undefined;
+    }
   /** The container goes to `host` next: the destination with the most room left for it. */
   | { kind: 'placed'; container: string; host: string; roomBytes: number; estimatedBytes: number }
   /** `host`'s preflight refused the container (nothing was changed); the next-best host is tried, if any. */
   | { kind: 'refused'; container: string; host: string; error: FerryError; next: string }
   | { kind: 'migration'; container: string; event: MigrationEvent }
   /** Said when a container starts, changes phase or ends. */
-  | { kind: 'evacuation-progress'; host: string; total: number; moved: number; failed: number; inFlight: InFlightView[] }
-  | { kind: 'evacuated'; host: string; total: number; moved: number; failed: number; notStarted: number; interrupted: boolean; results: EvacuationResult[] };
+  | { kind: 'evacuation-progress'; action?: BatchAction | undefined; host: string; total: number; moved: number; failed: number; inFlight: InFlightView[] }
+  | { kind: 'evacuated'; action?: BatchAction | undefined; host: string; total: number; moved: number; failed: number; notStarted: number; skipped?: number | undefined; interrupted: boolean; results: EvacuationResult[] };
 
 export type EmitEvacuation = (event: EvacuationEvent) => void;

@@ -43,6 +43,10 @@ export interface MigrateOptions {
    * one (its established TCP connections closed) instead of refusing it.
    */
   newAddress?: boolean | undefined;
+  /** Send it to a cordoned destination anyway (--force). */
+  force?: boolean | undefined;
+  /** Set by an evacuation: the host it empties, which the destination remembers as the container's origin. */
+  evacuatedFrom?: string | undefined;
   /** How long a broken transfer keeps being resumed before the migration rolls back. */
   transferRetryMs?: number | undefined;
   /** Caps every stream of the migration, bytes per second (0 or absent: no cap). */
@@ -310,6 +314,8 @@ export class Migration {
           archiveBytesEstimate: Number(container.estimatedBytes),
           dryRun: this.options.dryRun ?? false,
           newAddress: this.options.newAddress ?? false,
+          allowCordoned: this.options.force ?? false,
+          evacuatedFrom: this.options.evacuatedFrom ?? '',
         },
         { signal },
       )

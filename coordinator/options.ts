@@ -16,6 +16,10 @@ export interface Values {
   'new-address'?: boolean | undefined;
   'transfer-retry-ms': string;
   bwlimit?: string | undefined;
+  /** cordon: why, said by ferry hosts and by refusals. */
+  reason?: string | undefined;
+  /** migrate: to a cordoned destination too. */
+  force?: boolean | undefined;
   /** history: at most this many migrations. */
   limit?: string | undefined;
   /** evacuate: how many containers move at once. */
@@ -69,6 +73,7 @@ export function migrationSettings(values: Values) {
     noPresync: values['no-presync'],
     dryRun: values['dry-run'],
     newAddress: values['new-address'] ?? false,
+    force: values.force ?? false,
     bwlimitBytesPerSec: parseRate(values.bwlimit),
   };
 }

@@ -125,15 +125,26 @@ export function tagged(container: string, text: string): string {
 export function formatEvacuationEvent(event: EvacuationEvent): string | undefined {
   switch (event.kind) {
     case 'evacuation': {
-      if (!event.containers.length) return `${pad('evacuate')} ${event.host} runs no container: nothing to move`;
+      const verb = event.action ?? 'evacuate';
+      const unasked = (event.unasked ?? []).map((u) => `\n${pad(verb)} ${u.host} could not be asked what it holds of ${event.host}'s: ${u.error}`).join('');
+      if (!event.containers.length) {
+        return `${pad(verb)} ${event.host}: ${verb === 'return' ? 'no container evacuated from it runs elsewhere' : 'it runs no container'}: nothing to move${unasked}`;
+      }
       const bytes = event.containers.reduce((sum, c) => sum + c.estimatedBytes, 0);
       const destinations = event.destinations.map((d) =>
         d.unreachable !== undefined
           ? `${d.host} (not answering, left out: ${d.unreachable})`
-          : `${d.host} (${d.freeMemoryBytes > 0 ? `${formatBytes(d.freeMemoryBytes)} memory, ` : ''}${formatBytes(d.freeDiskBytes)} disk free)`,
+          : d.cordoned !== undefined
+            ? `${d.host} (cordoned ${d.cordoned}, left out)`
+            : `${d.host} (${d.freeMemoryBytes > 0 ? `${formatBytes(d.freeMemoryBytes)} memory, ` : ''}${formatBytes(d.freeDiskBytes)} disk free)`,
       );
       const count = event.containers.length;
-      return `${pad('evacuate')} ${event.host}: ${count} running container${count === 1 ? '' : 's'} (about ${formatBytes(bytes)}), ${event.parallel === 1 ? 'one at a time' : `up to ${event.parallel} at a time`}, to ${destinations.join(', ')}`;
+      const pace = event.parallel === 1 ? 'one at a time' : `up to ${event.parallel} at a time`;
+      if (verb === 'return') {
+        const sources = [...new Set(event.containers.map((c) => c.from ?? ''))].map((h) => `${h} (${event.containers.filter((c) => c.from === h).length})`);
+        return `${pad(verb)} ${event.host}: ${count} container${count === 1 ? '' : 's'} evacuated from it (about ${formatBytes(bytes)}), on ${sources.join(', ')}, ${pace}, to ${destinations.join(', ')}${unasked}`;
+      }
+      return `${pad(verb)} ${event.host}: ${count} running container${count === 1 ? '' : 's'} (about ${formatBytes(bytes)}), ${pace}, to ${destinations.join(', ')}${unasked}`;
     }
     case 'placed':
       return tagged(event.container, `${pad('placed')} on ${event.host}: the most room left (${formatBytes(Math.max(0, event.roomBytes))} of free memory and disk; about ${formatBytes(event.estimatedBytes)} needed)`);
@@ -160,10 +171,11 @@ export function formatEvacuationStatus(event: Extract<EvacuationEvent, { kind: '
     const share = f.totalBytes > 0 ? ` ${Math.floor((100 * f.bytes) / f.totalBytes)}%` : f.bytes > 0 ? ` ${formatBytes(f.bytes)}` : '';
     return `${f.container} -> ${f.to} ${f.phase}${f.phase === 'transfer' ? share : ''}`;
   });
-  return `${pad('evacuate')} ${event.host}: ${done} of ${event.total} done${event.failed ? ` (${event.failed} failed)` : ''}; ${flying.length ? `in flight: ${flying.join(', ')}` : 'none in flight'}`;
+  return `${pad(event.action ?? 'evacuate')} ${event.host}: ${done} of ${event.total} done${event.failed ? ` (${event.failed} failed)` : ''}; ${flying.length ? `in flight: ${flying.join(', ')}` : 'none in flight'}`;
 }
 
-function resultText(r: EvacuationResult, source: string): string {
+function resultText(r: EvacuationResult, evacuated: string): string {
+  const source = r.from ?? evacuated;
   const refused = r.refusedBy.length ? ` (refused by ${r.refusedBy.join(', ')})` : '';
   switch (r.result) {
     case 'moved':
@@ -176,22 +188,26 @@ function resultText(r: EvacuationResult, source: string): string {
       return `ROLLBACK FAILED: ${r.error?.code ?? 'INTERNAL'}; read its lines above`;
     case 'not-started':
       return `not started (interrupted), runs on ${source}`;
+    case 'skipped':
+      return `skipped: ${r.reason ?? ''}`;
   }
 }
 
 /** The table that ends an evacuation, then one line that counts. */
 export function formatEvacuated(event: Extract<EvacuationEvent, { kind: 'evacuated' }>): string {
+  const returning = event.action === 'return';
   const rows = [
-    ['container', 'destination', 'result', 'downtime'],
-    ...event.results.map((r) => [r.container, r.to || '-', resultText(r, event.host), r.downtimeMs === undefined ? '-' : formatMs(r.downtimeMs)]),
+    returning ? ['container', 'from', 'result', 'downtime'] : ['container', 'destination', 'result', 'downtime'],
+    ...event.results.map((r) => [r.container, (returning ? r.from : r.to) || '-', resultText(r, event.host), r.downtimeMs === undefined ? '-' : formatMs(r.downtimeMs)]),
   ];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   const table = event.results.length ? rows.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] ?? 0) : cell)).join('  ').trimEnd()) : [];
-  const verb = event.results.some((r) => r.result === 'checked') ? 'passed the preflight' : 'moved';
+  const verb = event.results.some((r) => r.result === 'checked') ? 'passed the preflight' : returning ? 'moved back' : 'moved';
   const line =
-    `${pad('evacuate')} ${event.host}: ${event.moved} of ${event.total} running containers ${verb}` +
+    `${pad(event.action ?? 'evacuate')} ${event.host}: ${event.moved} of ${event.total} ${returning ? 'containers' : 'running containers'} ${verb}` +
     (event.failed ? `, ${event.failed} failed and stayed` : '') +
-    (event.notStarted ? `, ${event.notStarted} not started (interrupted)` : '');
+    (event.notStarted ? `, ${event.notStarted} not started (interrupted)` : '') +
+    (event.skipped ? `, ${event.skipped} skipped` : '');
   return [...table, line].join('\n');
 }
 

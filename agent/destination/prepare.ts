@@ -19,13 +19,16 @@ import { unitPlaceCheck } from '../systemd/unit.ts';
 import { admit } from '../admission/admit.ts';
 import { removeRuntimeLeftover } from '../podman/restore.ts';
 import { specsOfRuntime } from '../admission/judge.ts';
+import { describeCordon, type CordonState } from '../fleet/cordon.ts';
 
 export interface PrepareContext extends HostContext {
   info: HostInfo;
+  cordon: CordonState;
 }
 
 /** The error code of a failed destination check; other checks fail as PREFLIGHT_FAILED. */
 const CODE_BY_CHECK: Record<string, ErrorCode> = {
+  cordon: 'HOST_CORDONED',
   disk: 'DISK_FULL',
   data: 'DEST_DATA_EXISTS',
   port: 'DEST_PORT_BUSY',
@@ -56,7 +59,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
   }
   const host = { name: ctx.host, podman: ctx.podman, info: ctx.info, active: ctx.journal.active() };
-  const checks = await destinationChecks(host, container, dataPaths, request.replaceData, request.newAddress);
+  const checks = [cordonCheck(ctx, request.allowCordoned), ...(await destinationChecks(host, container, dataPaths, request.replaceData, request.newAddress))];
   const serviceAddress = serviceAddressOf(container.labels);
   // Only where this host cannot hold the container's IP: elsewhere --new-address changes nothing.
   const newAddress = needsNewAddress(checks);
@@ -106,6 +109,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     container: container.name,
     containerId: container.id,
     peer: request.sourceHost,
+    evacuatedFrom: request.evacuatedFrom || undefined,
     peerAddress: request.sourceAddress || undefined,
     peerSsh: sshOf(request.sourceSsh),
     peerHostAddress: request.sourceHostAddress || undefined,
@@ -120,4 +124,11 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     unit: unit && { name: unit.name, kind: UNIT_KIND.fromWire(unit.kind) ?? 'other', enabled: unit.enabled, content: unit.content },
   });
   return { checks, needsImage };
+}
+
+/** First of the checks, so that its code is the refusal's: a cordoned host takes nothing unless forced. */
+function cordonCheck(ctx: PrepareContext, force: boolean): PreflightCheck {
+  if (!ctx.cordon.cordoned) return { name: 'cordon', ok: true, detail: `${ctx.host} is not cordoned` };
+  if (force) return { name: 'cordon', ok: true, warning: true, detail: `${describeCordon(ctx.host, ctx.cordon)}: received anyway (--force)` };
+  return { name: 'cordon', ok: false, detail: `${describeCordon(ctx.host, ctx.cordon)}: it takes no migration; uncordon it (ferry uncordon ${ctx.host}) or pass --force` };
 }

@@ -45,6 +45,8 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
       await forgetFlowsToPorts(current.ports);
     }
     outcome = current ? 'removed the checkpointed source copy' : 'no source copy left to remove';
+    // Gone from here: home again, or moved on (which ferry return then says of it).
+    await ctx.origins.left(record.containerId, record.peer, migrationId);
     const moved = await setAsideData(ctx, record.dataPaths ?? [], migrationId);
     if (moved.length) outcome += `; its data left here as of the freeze: ${moved.join(', ')}`;
     // Off for good here, so that no boot starts a copy beside the data set aside.
@@ -59,6 +61,9 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
     }
     await dropReplaced(record.dataPaths ?? [], migrationId);
     outcome = 'kept the restored container';
+    if (record.evacuatedFrom) {
+      await ctx.origins.arrived({ container: record.container, containerId: record.containerId, origin: record.evacuatedFrom, migrationId });
+    }
     // Only now: installed before the commit, a rollback would have had to stop the service
     // without the unit restarting a fresh copy.
     if (record.unit) outcome += `; ${await installUnit(ctx.podman, record.unit, record.containerId)}`;

@@ -6,6 +6,7 @@ import { imagePath } from '../destination/streams.ts';
 import { podmanStore } from '../podman/info.ts';
 import type { MigrationRecord } from '../journal.ts';
 import type { HostContext } from '../context.ts';
+import type { Origins } from '../fleet/origins.ts';
 
 export interface SettleContext extends HostContext {
   /** Destination: cut the migration's streams and stop its restore, and wait for both to be gone. */
@@ -14,6 +15,8 @@ export interface SettleContext extends HostContext {
   over: (id: string) => void;
   /** Containers here that run but did not answer when resumed (by ID), shown by ps and hosts. */
   problems: Map<string, { name: string; problem: string }>;
+  /** Where the containers here came from by an evacuation (fleet/origins.ts): a commit adds or marks one. */
+  origins: Origins;
 }
 
 /** The archive, the image and the import's FIFOs (an agent killed mid-import leaves them). */

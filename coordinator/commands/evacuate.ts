@@ -6,7 +6,7 @@ import { evacuate } from '../evacuate/evacuation.ts';
 import type { EvacuationResult } from '../events.ts';
 import type { Inventory } from '../inventory.ts';
 import { endpoints, migrationSettings, type Values } from '../options.ts';
-import { evacuationRenderer, interruptible, report, usage, type Output } from '../output.ts';
+import { evacuationRenderer, interruptible, report, usage, type EvacuationRenderer, type Output } from '../output.ts';
 
 /** The most containers an evacuation moves at once: each move keeps both hosts' CPUs busy. */
 const MAX_PARALLEL = 16;
@@ -28,12 +28,18 @@ export async function runEvacuate(inventory: Inventory, dialer: Dialer, values: 
   const { from, to } = endpoints(inventory, values);
   const settings = migrationSettings(values);
   const parallel = parseParallel(values.parallel);
+  return runBatch(io, (render, signal) => evacuate({ from, to, parallel, settings, signal, dialer }, render));
+}
+
+/**
+ * Runs an evacuation or a return with its renderer: Ctrl-C starts no more moves, and those under
+ * way roll back; the exit code counts the results.
+ */
+export async function runBatch(io: Output, work: (render: EvacuationRenderer, signal: AbortSignal) => Promise<EvacuationResult[]>): Promise<number> {
   const render = evacuationRenderer(io);
-  // Ctrl-C: no container starts any more; those under way roll back.
   const interrupt = interruptible(render.io, 'starting no more moves; the ones under way roll back...');
   try {
-    const results = await evacuate({ from, to, parallel, settings, signal: interrupt.signal, dialer }, render);
-    return evacuationExitCode(results);
+    return evacuationExitCode(await work(render, interrupt.signal));
   } catch (error) {
     return report(FerryError.from(error), render.io);
   } finally {

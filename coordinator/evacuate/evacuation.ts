@@ -10,7 +10,7 @@
 // the containers' names, IPs and published ports differ, since they all ran on the one source.
 import { FerryError } from '../../common/errors.ts';
 import type { Dialer } from '../../common/dial.ts';
-import type { EmitEvacuation, EvacuationResult, InFlightView, MigrationEvent, MigrationSummary } from '../events.ts';
+import type { BatchAction, EmitEvacuation, EvacuationResult, InFlightView, MigrationEvent, MigrationSummary } from '../events.ts';
 import type { HostEntry } from '../inventory.ts';
 import { migrate, type MigrateOptions } from '../migrate.ts';
 import { Placement, refusedByDestination, type HostRoom } from './placement.ts';
@@ -31,10 +31,12 @@ export interface EvacuateOptions {
 export interface Evacuee {
   name: string;
   estimatedBytes: number;
+  /** The host it runs on when that is not the plan's `from` (ferry return gathers them from several). */
+  from?: string | undefined;
 }
 
 /** Moves one container to one host; its events go to `emit`. Undefined: a dry run that passed. */
-export type Move = (container: string, to: HostEntry, emit: (event: MigrationEvent) => void) => Promise<MigrationSummary | undefined>;
+export type Move = (container: Evacuee, to: HostEntry, emit: (event: MigrationEvent) => void) => Promise<MigrationSummary | undefined>;
 
 /** Asks the source for its running containers and each destination for its room, then moves them. */
 export async function evacuate(options: EvacuateOptions, emit: EmitEvacuation): Promise<EvacuationResult[]> {
@@ -46,14 +48,21 @@ export async function evacuate(options: EvacuateOptions, emit: EmitEvacuation): 
     host: from.name,
     parallel: options.parallel,
     containers,
-    destinations: rooms.map(({ room, unreachable }) => ({ host: room.name, freeMemoryBytes: room.freeMemoryBytes, freeDiskBytes: room.freeDiskBytes, unreachable })),
+    destinations: rooms.map(destinationView),
   });
-  const reachable = rooms.filter((r) => r.unreachable === undefined);
+  // A cordoned host answers, and is left out all the same: nothing is placed on it.
+  const reachable = rooms.filter((r) => r.unreachable === undefined && r.cordoned === undefined);
   if (containers.length && !reachable.length) {
-    throw new FerryError('AGENT_UNREACHABLE', `no destination answers: ${rooms.map((r) => `${r.room.name}: ${r.unreachable ?? ''}`).join('; ')}`, { phase: 'preflight' });
+    const cordoned = rooms.every((r) => r.cordoned !== undefined || r.unreachable === undefined);
+    const why = rooms.map((r) => `${r.room.name}: ${r.unreachable ?? `cordoned ${r.cordoned ?? ''}`}`).join('; ');
+    throw cordoned
+      ? new FerryError('HOST_CORDONED', `every destination is cordoned: ${why}`, { phase: 'preflight', hint: 'Uncordon one (ferry uncordon HOST), or add another host to --to.' })
+      : new FerryError('AGENT_UNREACHABLE', `no destination answers: ${why}`, { phase: 'preflight' });
   }
   const hosts = new Map(to.map((h) => [h.name, h]));
-  const move: Move = (container, host, emitMigration) => migrate({ from, to: host, container, ...options.settings, signal, dialer }, emitMigration);
+  // Each destination remembers the container's origin once the move commits (ferry return).
+  const move: Move = (container, host, emitMigration) =>
+    migrate({ from, to: host, container: container.name, ...options.settings, evacuatedFrom: from.name, signal, dialer }, emitMigration);
   return runEvacuation({ from: from.name, containers, placement: new Placement(reachable.map((r) => r.room)), hosts, parallel: options.parallel, signal, move }, emit);
 }
 
@@ -75,19 +84,32 @@ async function runningContainers(dialer: Dialer, from: HostEntry, signal: AbortS
   }
 }
 
-async function destinationRoom(dialer: Dialer, host: HostEntry, signal: AbortSignal | undefined): Promise<{ room: HostRoom; unreachable?: string | undefined }> {
+/** A destination as an evacuation sees it: its room, or why it takes nothing (unreachable, cordoned). */
+export interface DestinationRoom {
+  room: HostRoom;
+  unreachable?: string | undefined;
+  cordoned?: string | undefined;
+}
+
+export async function destinationRoom(dialer: Dialer, host: HostEntry, signal: AbortSignal | undefined): Promise<DestinationRoom> {
   const empty = { name: host.name, freeMemoryBytes: 0, freeDiskBytes: 0 };
   let agent;
   try {
     agent = await dialer.agent(host);
     const info = await agent.info({ signal });
-    return { room: { name: host.name, freeMemoryBytes: Number(info.freeMemoryBytes), freeDiskBytes: Number(info.freeDiskBytes) } };
+    const room = { name: host.name, freeMemoryBytes: Number(info.freeMemoryBytes), freeDiskBytes: Number(info.freeDiskBytes) };
+    const cordon = info.cordon;
+    return cordon?.cordoned ? { room, cordoned: `since ${cordon.since}${cordon.reason ? `: ${cordon.reason}` : ''}` } : { room };
   } catch (error) {
     const failure = FerryError.from(error);
     return { room: empty, unreachable: `${failure.code}: ${failure.message}` };
   } finally {
     agent?.close();
   }
+}
+
+export function destinationView({ room, unreachable, cordoned }: DestinationRoom) {
+  return { host: room.name, freeMemoryBytes: room.freeMemoryBytes, freeDiskBytes: room.freeDiskBytes, unreachable, cordoned };
 }
 
 export interface EvacuationPlan {
@@ -99,11 +121,16 @@ export interface EvacuationPlan {
   parallel: number;
   signal?: AbortSignal | undefined;
   move: Move;
+  /** evacuate (the default) or return: only what the events say. */
+  action?: BatchAction | undefined;
+  /** Containers the plan will not move (ferry return: moved on, or gone), reported with the rest. */
+  skipped?: EvacuationResult[] | undefined;
 }
 
 /** Runs the moves, at most `parallel` at once, the biggest first; resolves once every one has ended. */
 export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation): Promise<EvacuationResult[]> {
   const { from, signal } = plan;
+  const action = plan.action;
   // The biggest first: they take longest, and need the most room while the most is left.
   const queue = [...plan.containers].sort((a, b) => b.estimatedBytes - a.estimatedBytes);
   const results = new Map<string, EvacuationResult>();
@@ -112,6 +139,7 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
     const ended = [...results.values()];
     emit({
       kind: 'evacuation-progress',
+      action,
       host: from,
       total: plan.containers.length,
       moved: ended.filter((r) => r.result === 'moved' || r.result === 'checked').length,
@@ -121,6 +149,7 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
   };
 
   const moveOne = async (container: Evacuee): Promise<EvacuationResult> => {
+    const source = container.from ?? from;
     const refused = new Set<string>();
     const refusedBy: string[] = [];
     for (;;) {
@@ -139,7 +168,7 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
       inFlight.set(container.name, view);
       progress();
       try {
-        const summary = await plan.move(container.name, host, (event) => {
+        const summary = await plan.move(container, host, (event) => {
           if (event.kind === 'phase') {
             view.phase = event.phase;
             progress();
@@ -148,7 +177,7 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
             view.totalBytes = event.totalBytes;
           }
           // A destination that refused at preflight is said as such below, not as a failed move.
-          if (event.kind === 'failed' && refusedByDestination(event.error, from) && !signal?.aborted) return;
+          if (event.kind === 'failed' && refusedByDestination(event.error, source) && !signal?.aborted) return;
           emit({ kind: 'migration', container: container.name, event });
         });
         return summary
@@ -157,7 +186,7 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
       } catch (error) {
         plan.placement.release(host.name, container.estimatedBytes);
         const failure = FerryError.from(error);
-        if (refusedByDestination(failure, from) && !signal?.aborted) {
+        if (refusedByDestination(failure, source) && !signal?.aborted) {
           refused.add(host.name);
           refusedBy.push(host.name);
           const next = plan.placement.peek(container.estimatedBytes, refused);
@@ -175,24 +204,27 @@ export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation):
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       if (signal?.aborted) {
-        results.set(next.name, { container: next.name, to: '', result: 'not-started', refusedBy: [] });
+        results.set(next.name, { container: next.name, from: next.from, to: '', result: 'not-started', refusedBy: [] });
         continue;
       }
-      results.set(next.name, await moveOne(next));
+      results.set(next.name, { from: next.from, ...(await moveOne(next)) });
       progress();
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(plan.parallel, queue.length)) }, worker));
 
-  // In the source's order, as it listed them.
-  const ordered = plan.containers.map((c) => results.get(c.name) as EvacuationResult);
+  // In the source's order, as it listed them; what the plan skipped after them.
+  const skipped = plan.skipped ?? [];
+  const ordered = [...plan.containers.map((c) => results.get(c.name) as EvacuationResult), ...skipped];
   emit({
     kind: 'evacuated',
+    action,
     host: from,
-    total: ordered.length,
+    total: ordered.length - skipped.length,
     moved: ordered.filter((r) => r.result === 'moved' || r.result === 'checked').length,
     failed: ordered.filter((r) => r.result === 'failed' || r.result === 'rollback-failed').length,
     notStarted: ordered.filter((r) => r.result === 'not-started').length,
+    skipped: skipped.length || undefined,
     interrupted: signal?.aborted ?? false,
     results: ordered,
   });

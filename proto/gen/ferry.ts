@@ -10,6 +10,8 @@ import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as
 import type { CompressionChosen as _ferry_v1_CompressionChosen, CompressionChosen__Output as _ferry_v1_CompressionChosen__Output } from './ferry/v1/CompressionChosen';
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from './ferry/v1/ContainerInfo';
 import type { ContainerSummary as _ferry_v1_ContainerSummary, ContainerSummary__Output as _ferry_v1_ContainerSummary__Output } from './ferry/v1/ContainerSummary';
+import type { CordonRequest as _ferry_v1_CordonRequest, CordonRequest__Output as _ferry_v1_CordonRequest__Output } from './ferry/v1/CordonRequest';
+import type { CordonState as _ferry_v1_CordonState, CordonState__Output as _ferry_v1_CordonState__Output } from './ferry/v1/CordonState';
 import type { DataSynced as _ferry_v1_DataSynced, DataSynced__Output as _ferry_v1_DataSynced__Output } from './ferry/v1/DataSynced';
 import type { Dumped as _ferry_v1_Dumped, Dumped__Output as _ferry_v1_Dumped__Output } from './ferry/v1/Dumped';
 import type { Finding as _ferry_v1_Finding, Finding__Output as _ferry_v1_Finding__Output } from './ferry/v1/Finding';
@@ -23,6 +25,8 @@ import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContaine
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from './ferry/v1/ListContainersRequest';
 import type { ListMigrationsReply as _ferry_v1_ListMigrationsReply, ListMigrationsReply__Output as _ferry_v1_ListMigrationsReply__Output } from './ferry/v1/ListMigrationsReply';
 import type { ListMigrationsRequest as _ferry_v1_ListMigrationsRequest, ListMigrationsRequest__Output as _ferry_v1_ListMigrationsRequest__Output } from './ferry/v1/ListMigrationsRequest';
+import type { ListOriginsReply as _ferry_v1_ListOriginsReply, ListOriginsReply__Output as _ferry_v1_ListOriginsReply__Output } from './ferry/v1/ListOriginsReply';
+import type { ListOriginsRequest as _ferry_v1_ListOriginsRequest, ListOriginsRequest__Output as _ferry_v1_ListOriginsRequest__Output } from './ferry/v1/ListOriginsRequest';
 import type { MigrationEntry as _ferry_v1_MigrationEntry, MigrationEntry__Output as _ferry_v1_MigrationEntry__Output } from './ferry/v1/MigrationEntry';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from './ferry/v1/MigrationEvent';
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from './ferry/v1/MigrationStatusReply';
@@ -30,6 +34,7 @@ import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, Migrat
 import type { Mount as _ferry_v1_Mount, Mount__Output as _ferry_v1_Mount__Output } from './ferry/v1/Mount';
 import type { OpenStreamReply as _ferry_v1_OpenStreamReply, OpenStreamReply__Output as _ferry_v1_OpenStreamReply__Output } from './ferry/v1/OpenStreamReply';
 import type { OpenStreamRequest as _ferry_v1_OpenStreamRequest, OpenStreamRequest__Output as _ferry_v1_OpenStreamRequest__Output } from './ferry/v1/OpenStreamRequest';
+import type { Origin as _ferry_v1_Origin, Origin__Output as _ferry_v1_Origin__Output } from './ferry/v1/Origin';
 import type { ParkRequest as _ferry_v1_ParkRequest, ParkRequest__Output as _ferry_v1_ParkRequest__Output } from './ferry/v1/ParkRequest';
 import type { ParkResult as _ferry_v1_ParkResult, ParkResult__Output as _ferry_v1_ParkResult__Output } from './ferry/v1/ParkResult';
 import type { PhaseTime as _ferry_v1_PhaseTime, PhaseTime__Output as _ferry_v1_PhaseTime__Output } from './ferry/v1/PhaseTime';
@@ -67,6 +72,8 @@ export interface ProtoGrpcType {
       CompressionChosen: MessageTypeDefinition<_ferry_v1_CompressionChosen, _ferry_v1_CompressionChosen__Output>
       ContainerInfo: MessageTypeDefinition<_ferry_v1_ContainerInfo, _ferry_v1_ContainerInfo__Output>
       ContainerSummary: MessageTypeDefinition<_ferry_v1_ContainerSummary, _ferry_v1_ContainerSummary__Output>
+      CordonRequest: MessageTypeDefinition<_ferry_v1_CordonRequest, _ferry_v1_CordonRequest__Output>
+      CordonState: MessageTypeDefinition<_ferry_v1_CordonState, _ferry_v1_CordonState__Output>
       DataSynced: MessageTypeDefinition<_ferry_v1_DataSynced, _ferry_v1_DataSynced__Output>
       Dumped: MessageTypeDefinition<_ferry_v1_Dumped, _ferry_v1_Dumped__Output>
       Finding: MessageTypeDefinition<_ferry_v1_Finding, _ferry_v1_Finding__Output>
@@ -81,6 +88,8 @@ export interface ProtoGrpcType {
       ListContainersRequest: MessageTypeDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersRequest__Output>
       ListMigrationsReply: MessageTypeDefinition<_ferry_v1_ListMigrationsReply, _ferry_v1_ListMigrationsReply__Output>
       ListMigrationsRequest: MessageTypeDefinition<_ferry_v1_ListMigrationsRequest, _ferry_v1_ListMigrationsRequest__Output>
+      ListOriginsReply: MessageTypeDefinition<_ferry_v1_ListOriginsReply, _ferry_v1_ListOriginsReply__Output>
+      ListOriginsRequest: MessageTypeDefinition<_ferry_v1_ListOriginsRequest, _ferry_v1_ListOriginsRequest__Output>
       MigrationEntry: MessageTypeDefinition<_ferry_v1_MigrationEntry, _ferry_v1_MigrationEntry__Output>
       MigrationEvent: MessageTypeDefinition<_ferry_v1_MigrationEvent, _ferry_v1_MigrationEvent__Output>
       MigrationStatusReply: MessageTypeDefinition<_ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusReply__Output>
@@ -88,6 +97,8 @@ export interface ProtoGrpcType {
       Mount: MessageTypeDefinition<_ferry_v1_Mount, _ferry_v1_Mount__Output>
       OpenStreamReply: MessageTypeDefinition<_ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamReply__Output>
       OpenStreamRequest: MessageTypeDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamRequest__Output>
+      Origin: MessageTypeDefinition<_ferry_v1_Origin, _ferry_v1_Origin__Output>
+      OriginState: EnumTypeDefinition
       ParkRequest: MessageTypeDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkRequest__Output>
       ParkResult: MessageTypeDefinition<_ferry_v1_ParkResult, _ferry_v1_ParkResult__Output>
       PhaseTime: MessageTypeDefinition<_ferry_v1_PhaseTime, _ferry_v1_PhaseTime__Output>

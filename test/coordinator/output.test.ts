@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
 import type { EvacuationEvent, MigrationEvent, MigrationSummary } from '../../coordinator/events.ts';
 import { evacuationRenderer, renderer, type Output } from '../../coordinator/output.ts';
+import { formatEvacuated, formatEvacuationEvent } from '../../coordinator/render.ts';
 import { fakeTerminal } from './terminal.ts';
 
 const MiB = 1048576;
@@ -159,5 +160,42 @@ describe('an evacuation', () => {
       { container: 'r1', to: 'hostB', result: 'moved', downtimeMs: 420, refusedBy: [] },
       { container: 'r2', to: 'hostC', result: 'failed', refusedBy: [], error: expect.objectContaining({ code: 'HOOK_FAILED', phase: 'restore', host: 'hostC' }) },
     ]);
+  });
+});
+
+describe('a return', () => {
+  it('says where each container is, whom it could not ask, and ends with the table of where they came from', () => {
+    const text = formatEvacuationEvent({
+      kind: 'evacuation',
+      action: 'return',
+      host: 'hostA',
+      parallel: 2,
+      containers: [{ name: 'r1', estimatedBytes: 64 * MiB, from: 'hostB' }, { name: 'r2', estimatedBytes: 64 * MiB, from: 'hostC' }, { name: 'r3', estimatedBytes: 64 * MiB, from: 'hostC' }],
+      destinations: [{ host: 'hostA', freeMemoryBytes: 4096 * MiB, freeDiskBytes: 9000 * MiB }],
+      unasked: [{ host: 'hostD', error: 'AGENT_UNREACHABLE: connection refused' }],
+    });
+    expect(text).toContain('return     hostA: 3 containers evacuated from it (about 192 MiB), on hostB (1), hostC (2), up to 2 at a time, to hostA');
+    expect(text).toContain("hostD could not be asked what it holds of hostA's: AGENT_UNREACHABLE: connection refused");
+    const table = formatEvacuated({
+      kind: 'evacuated', action: 'return', host: 'hostA', total: 1, moved: 1, failed: 0, notStarted: 0, skipped: 1, interrupted: false,
+      results: [
+        { container: 'r1', from: 'hostB', to: 'hostA', result: 'moved', downtimeMs: 420, refusedBy: [] },
+        { container: 'r4', from: 'hostC', to: 'hostA', result: 'skipped', refusedBy: [], reason: 'moved on to hostB by m-9' },
+      ],
+    });
+    expect(table.split('\n')).toEqual([
+      'container  from   result                             downtime',
+      'r1         hostB  moved                              420 ms',
+      'r4         hostC  skipped: moved on to hostB by m-9  -',
+      'return     hostA: 1 of 1 containers moved back, 1 skipped',
+    ]);
+  });
+
+  it('a cordoned destination of an evacuation is named and left out', () => {
+    const text = formatEvacuationEvent({
+      kind: 'evacuation', host: 'hostA', parallel: 1, containers: [{ name: 'r1', estimatedBytes: MiB }],
+      destinations: [{ host: 'hostB', freeMemoryBytes: 4096 * MiB, freeDiskBytes: 9000 * MiB }, { host: 'hostC', freeMemoryBytes: 0, freeDiskBytes: 0, cordoned: 'since 2026-12-07T00:00:00.000Z: podman upgrade' }],
+    });
+    expect(text).toContain('hostC (cordoned since 2026-12-07T00:00:00.000Z: podman upgrade, left out)');
   });
 });

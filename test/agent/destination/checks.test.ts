@@ -165,7 +165,7 @@ describe("the destination's preflight checks", () => {
 
 describe('prepareReceive: --new-address', () => {
   /** A destination on another site: its podman network has another subnet than the container's IP. */
-  async function prepare(options: { newAddress?: boolean; labels?: Record<string, string>; dryRun?: boolean }) {
+  async function prepare(options: { newAddress?: boolean; labels?: Record<string, string>; dryRun?: boolean; cordoned?: boolean; force?: boolean }) {
     const stateDir = mkdtempSync(join(tmpdir(), 'ferry-prepare-'));
     const journal = new Journal(stateDir);
     await journal.open();
@@ -179,6 +179,7 @@ describe('prepareReceive: --new-address', () => {
       stateDir,
       policyPath: join(stateDir, 'policy.json'),
       info: INFO,
+      cordon: options.cordoned ? { cordoned: true, reason: 'podman upgrade', since: '2026-12-07T00:00:00.000Z' } : { cordoned: false, reason: '', since: '' },
     };
     const parsed = parseInspect(raw);
     const container = { ...parsed, labels: { ...parsed.labels, ...options.labels }, ports: [{ hostIp: '', hostPort: freePort, containerPort: 6379, protocol: 'tcp' }], mounts: [] };
@@ -194,6 +195,7 @@ describe('prepareReceive: --new-address', () => {
       archiveBytesEstimate: 0,
       newAddress: options.newAddress ?? false,
       dryRun: options.dryRun ?? false,
+      allowCordoned: options.force ?? false,
     };
     const outcome = await prepareReceive(ctx as never, request as never).catch((e: unknown) => e as FerryError);
     return { outcome, record: journal.get('m-new-address') };
@@ -225,5 +227,17 @@ describe('prepareReceive: --new-address', () => {
     expect(error.code).toBe('PREFLIGHT_FAILED');
     expect(error.details[0]).toMatch(/^new-address: fixture-redis declares the service address 192\.0\.2\.50 \(io\.ferry\.service-address\).*--new-address would close them/);
     expect(record).toBeUndefined();
+  });
+
+  it('a cordoned host refuses first, with HOST_CORDONED naming its reason and the way out, and records nothing; forced, it takes it with a warning', async () => {
+    const { outcome, record } = await prepare({ newAddress: true, cordoned: true });
+    const error = outcome as FerryError;
+    expect(error.code).toBe('HOST_CORDONED');
+    expect(error.details).toEqual(['cordon: hostC is cordoned since 2026-12-07T00:00:00.000Z (podman upgrade): it takes no migration; uncordon it (ferry uncordon hostC) or pass --force']);
+    expect(record).toBeUndefined();
+    const forced = await prepare({ newAddress: true, cordoned: true, force: true });
+    const { checks } = forced.outcome as { checks: Array<{ name: string; warning?: boolean }> };
+    expect(checks.filter((c) => c.warning).map((c) => c.name)).toEqual(['cordon', 'ip']);
+    expect(forced.record?.phase).toBe('preflight');
   });
 });

@@ -10,6 +10,7 @@ import { Journal, type JournalPhase } from '../../../agent/journal.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import type { Podman } from '../../../agent/podman/podman.ts';
 import { commitHere } from '../../../agent/settle/commit.ts';
+import { Origins } from '../../../agent/fleet/origins.ts';
 import type { SettleContext } from '../../../agent/settle/context.ts';
 
 const gone = async () => {
@@ -35,6 +36,7 @@ async function sourceIn(phase: JournalPhase): Promise<{ ctx: SettleContext; jour
     stopReceiving: async () => {},
     over: () => {},
     problems: new Map(),
+    origins: new Origins(dir),
   };
   return { ctx, journal };
 }

@@ -21,7 +21,7 @@ function stand(fail: (container: string, to: string) => FerryError | undefined =
   let running = 0;
   let most = 0;
   const tried: string[] = [];
-  const move: Move = async (container, to, emit) => {
+  const move: Move = async ({ name: container }, to, emit) => {
     running += 1;
     most = Math.max(most, running);
     tried.push(`${container}>${to.name}`);
@@ -150,6 +150,37 @@ describe('evacuation', () => {
     const sized = [{ name: 'small', estimatedBytes: MiB }, { name: 'big', estimatedBytes: 500 * MiB }, { name: 'mid', estimatedBytes: 50 * MiB }];
     await runEvacuation({ from: 'hostA', containers: sized, placement: new Placement(rooms), hosts, parallel: 1, move: s.move }, () => undefined);
     expect(s.tried.map((t) => t.split('>')[0])).toEqual(['big', 'mid', 'small']);
+  });
+
+  it('return: each container moves from the host it is on; the skipped ones end the table, and do not fail it', async () => {
+    const moved: string[] = [];
+    const home = new Map([['hostA', { name: 'hostA', agent: '127.0.0.11:1', address: '127.0.0.11' } as HostEntry]]);
+    const move: Move = async (container, to) => {
+      moved.push(`${container.name}:${container.from ?? '?'}>${to.name}`);
+      // A refusal by the home host's preflight is not retried elsewhere: there is nowhere else.
+      if (container.name === 'r3') throw new FerryError('DEST_PORT_BUSY', 'port 6503 is taken on hostA', { phase: 'preflight', host: 'hostA' });
+      return summary(container.name, to.name);
+    };
+    const events: EvacuationEvent[] = [];
+    const skipped = [{ container: 'r4', from: 'hostB', to: 'hostA', result: 'skipped' as const, refusedBy: [], reason: 'moved on to hostC by m-9' }];
+    const results = await runEvacuation(
+      {
+        action: 'return',
+        from: 'hostA',
+        containers: [{ name: 'r1', estimatedBytes: MiB, from: 'hostB' }, { name: 'r2', estimatedBytes: MiB, from: 'hostC' }, { name: 'r3', estimatedBytes: MiB, from: 'hostC' }],
+        skipped,
+        placement: new Placement([{ name: 'hostA', freeMemoryBytes: 4096 * MiB, freeDiskBytes: 50_000 * MiB }]),
+        hosts: home,
+        parallel: 2,
+        move,
+      },
+      (e) => events.push(e),
+    );
+    expect(moved.sort()).toEqual(['r1:hostB>hostA', 'r2:hostC>hostA', 'r3:hostC>hostA']);
+    expect(results.map((r) => [r.container, r.from, r.result])).toEqual([['r1', 'hostB', 'moved'], ['r2', 'hostC', 'moved'], ['r3', 'hostC', 'failed'], ['r4', 'hostB', 'skipped']]);
+    expect(events.at(-1)).toMatchObject({ kind: 'evacuated', action: 'return', total: 3, moved: 2, failed: 1, skipped: 1 });
+    expect(evacuationExitCode(results)).toBe(1);
+    expect(evacuationExitCode(results.filter((r) => r.container !== 'r3'))).toBe(0);
   });
 
   it('--parallel takes 1 to 16', () => {

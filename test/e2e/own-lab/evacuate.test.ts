@@ -1,7 +1,8 @@
 // ferry evacuate --parallel on a lab of its own with three hosts: six Redis containers leave
 // hostA, up to three at once, spread over hostB and hostC by their room, each with its keys; then
 // one whose post-restore hook fails is rolled back to hostA while the other five move, and one
-// whose port is taken on hostB goes to hostC.
+// whose port is taken on hostB goes to hostC. Then the maintenance round: a cordoned host takes
+// nothing, and ferry return brings back what an evacuation took.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, fillRedis, redisCli } from '../lab.ts';
 import { ownLab } from './lab.ts';
@@ -103,5 +104,56 @@ describe('ferry evacuate --parallel over two destinations', () => {
     for (const c of second.filter((x) => x !== failing && x !== blocked)) expect(DESTINATIONS).toContain(await keptItsKeys(c.name, c.port));
     // Nothing of the failed one is left on a destination.
     for (const host of DESTINATIONS) expect(await podman(host, ['ps', '-a', '--filter', `name=^${failing.name}$`, '--format', '{{.Names}}'])).toBe('');
+  });
+
+  it('cordon, evacuate, return: cordoned hostC takes nothing; return brings back what stayed where it went, and skips one moved on and one removed', async () => {
+    await removeAll(['evac-port-holder', ...[1, 2, 3, 4, 5, 6].map((i) => `evac-s${i}`)]);
+    const third = [1, 2, 3, 4].map((i) => ({ name: `evac-t${i}`, port: 6520 + i }));
+    const [t1, t2, t3, t4] = third as [{ name: string; port: number }, { name: string; port: number }, { name: string; port: number }, { name: string; port: number }];
+    for (const c of third) await startRedis(c.name, c.port);
+    try {
+      expect((await ferry(['cordon', 'hostC', '--reason', 'podman upgrade'])).code).toBe(0);
+      expect((await ferry(['hosts'])).stdout).toMatch(/CORDONED since \S+ \(podman upgrade\): placement leaves it out/);
+
+      const evacuated = await ferry(['evacuate', '--from', 'hostA', '--to', 'hostB,hostC', '--parallel', '2', '--json']);
+      expect(evacuated.code, evacuated.output).toBe(0);
+      const start = evacuated.events.find((e) => e.event === 'evacuation') as { destinations: Array<{ host: string; cordoned?: string }> };
+      expect(start.destinations.find((d) => d.host === 'hostC')?.cordoned).toContain('podman upgrade');
+      for (const c of third) expect(await keptItsKeys(c.name, c.port), c.name).toBe('hostB');
+
+      // A migrate to the cordoned host is refused at its preflight, and nothing changes; forced, it goes.
+      const refused = await ferry(['migrate', '--from', 'hostB', '--to', 'hostC', t4.name, '--json']);
+      expect(refused.code, refused.output).toBe(1);
+      expect(refused.events.at(-1)).toMatchObject({ event: 'failed', error: { code: 'HOST_CORDONED', phase: 'preflight', host: 'hostC' } });
+      expect(await keptItsKeys(t4.name, t4.port)).toBe('hostB');
+      const forced = await ferry(['migrate', '--from', 'hostB', '--to', 'hostC', t4.name, '--force']);
+      expect(forced.code, forced.output).toBe(0);
+      // And one is removed by hand where the evacuation put it.
+      await podman('hostB', ['rm', '-f', '-t', '0', t3.name]);
+      expect((await ferry(['uncordon', 'hostC'])).code).toBe(0);
+      expect((await ferry(['hosts'])).stdout).not.toContain('CORDONED');
+
+      const dry = await ferry(['return', 'hostA', '--dry-run']);
+      expect(dry.code, dry.output).toBe(0);
+      expect(dry.stdout).toMatch(/^container +from +result +downtime$/m);
+      for (const c of [t1, t2]) expect(dry.stdout).toMatch(new RegExp(`^${c.name} +hostB +preflight passed \\(dry run\\)`, 'm'));
+      expect(await running(t1.name)).toEqual(['hostB']);
+
+      const back = await ferry(['return', 'hostA', '--parallel', '2']);
+      expect(back.code, back.output).toBe(0);
+      for (const c of [t1, t2]) expect(back.stdout).toMatch(new RegExp(`^${c.name} +hostB +moved +\\d`, 'm'));
+      expect(back.stdout).toMatch(new RegExp(`^${t3.name} +hostB +skipped: it no longer exists here`, 'm'));
+      expect(back.stdout).toMatch(new RegExp(`^${t4.name} +hostB +skipped: moved on to hostC by m-`, 'm'));
+      expect(back.stdout).toMatch(/return +hostA: 2 of 2 containers moved back, 2 skipped/);
+      for (const c of [t1, t2]) expect(await keptItsKeys(c.name, c.port), c.name).toBe('hostA');
+      expect(await keptItsKeys(t4.name, t4.port)).toBe('hostC');
+      // What went home is forgotten where it had been: a second return moves nothing.
+      const again = await ferry(['return', 'hostA', '--json']);
+      expect(again.code, again.output).toBe(0);
+      expect(again.events.find((e) => e.event === 'evacuated')).toMatchObject({ total: 0, moved: 0, skipped: 2 });
+    } finally {
+      await ferry(['uncordon', 'hostC']);
+      await removeAll(third.map((c) => c.name));
+    }
   });
 });

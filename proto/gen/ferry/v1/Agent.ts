@@ -6,6 +6,8 @@ import type { CheckpointAndSendRequest as _ferry_v1_CheckpointAndSendRequest, Ch
 import type { CommitReply as _ferry_v1_CommitReply, CommitReply__Output as _ferry_v1_CommitReply__Output } from '../../ferry/v1/CommitReply';
 import type { CommitRequest as _ferry_v1_CommitRequest, CommitRequest__Output as _ferry_v1_CommitRequest__Output } from '../../ferry/v1/CommitRequest';
 import type { ContainerInfo as _ferry_v1_ContainerInfo, ContainerInfo__Output as _ferry_v1_ContainerInfo__Output } from '../../ferry/v1/ContainerInfo';
+import type { CordonRequest as _ferry_v1_CordonRequest, CordonRequest__Output as _ferry_v1_CordonRequest__Output } from '../../ferry/v1/CordonRequest';
+import type { CordonState as _ferry_v1_CordonState, CordonState__Output as _ferry_v1_CordonState__Output } from '../../ferry/v1/CordonState';
 import type { InfoReply as _ferry_v1_InfoReply, InfoReply__Output as _ferry_v1_InfoReply__Output } from '../../ferry/v1/InfoReply';
 import type { InfoRequest as _ferry_v1_InfoRequest, InfoRequest__Output as _ferry_v1_InfoRequest__Output } from '../../ferry/v1/InfoRequest';
 import type { InspectContainerRequest as _ferry_v1_InspectContainerRequest, InspectContainerRequest__Output as _ferry_v1_InspectContainerRequest__Output } from '../../ferry/v1/InspectContainerRequest';
@@ -13,6 +15,8 @@ import type { ListContainersReply as _ferry_v1_ListContainersReply, ListContaine
 import type { ListContainersRequest as _ferry_v1_ListContainersRequest, ListContainersRequest__Output as _ferry_v1_ListContainersRequest__Output } from '../../ferry/v1/ListContainersRequest';
 import type { ListMigrationsReply as _ferry_v1_ListMigrationsReply, ListMigrationsReply__Output as _ferry_v1_ListMigrationsReply__Output } from '../../ferry/v1/ListMigrationsReply';
 import type { ListMigrationsRequest as _ferry_v1_ListMigrationsRequest, ListMigrationsRequest__Output as _ferry_v1_ListMigrationsRequest__Output } from '../../ferry/v1/ListMigrationsRequest';
+import type { ListOriginsReply as _ferry_v1_ListOriginsReply, ListOriginsReply__Output as _ferry_v1_ListOriginsReply__Output } from '../../ferry/v1/ListOriginsReply';
+import type { ListOriginsRequest as _ferry_v1_ListOriginsRequest, ListOriginsRequest__Output as _ferry_v1_ListOriginsRequest__Output } from '../../ferry/v1/ListOriginsRequest';
 import type { MigrationEvent as _ferry_v1_MigrationEvent, MigrationEvent__Output as _ferry_v1_MigrationEvent__Output } from '../../ferry/v1/MigrationEvent';
 import type { MigrationStatusReply as _ferry_v1_MigrationStatusReply, MigrationStatusReply__Output as _ferry_v1_MigrationStatusReply__Output } from '../../ferry/v1/MigrationStatusReply';
 import type { MigrationStatusRequest as _ferry_v1_MigrationStatusRequest, MigrationStatusRequest__Output as _ferry_v1_MigrationStatusRequest__Output } from '../../ferry/v1/MigrationStatusRequest';
@@ -43,6 +47,15 @@ export interface AgentClient extends grpc.Client {
   commit(argument: _ferry_v1_CommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
   commit(argument: _ferry_v1_CommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
   commit(argument: _ferry_v1_CommitRequest, callback: grpc.requestCallback<_ferry_v1_CommitReply__Output>): grpc.ClientUnaryCall;
+  
+  Cordon(argument: _ferry_v1_CordonRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _ferry_v1_CordonRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _ferry_v1_CordonRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  Cordon(argument: _ferry_v1_CordonRequest, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _ferry_v1_CordonRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _ferry_v1_CordonRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _ferry_v1_CordonRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
+  cordon(argument: _ferry_v1_CordonRequest, callback: grpc.requestCallback<_ferry_v1_CordonState__Output>): grpc.ClientUnaryCall;
   
   Info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
   Info(argument: _ferry_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_InfoReply__Output>): grpc.ClientUnaryCall;
@@ -79,6 +92,15 @@ export interface AgentClient extends grpc.Client {
   listMigrations(argument: _ferry_v1_ListMigrationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
   listMigrations(argument: _ferry_v1_ListMigrationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
   listMigrations(argument: _ferry_v1_ListMigrationsRequest, callback: grpc.requestCallback<_ferry_v1_ListMigrationsReply__Output>): grpc.ClientUnaryCall;
+  
+  ListOrigins(argument: _ferry_v1_ListOriginsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  ListOrigins(argument: _ferry_v1_ListOriginsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  ListOrigins(argument: _ferry_v1_ListOriginsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  ListOrigins(argument: _ferry_v1_ListOriginsRequest, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  listOrigins(argument: _ferry_v1_ListOriginsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  listOrigins(argument: _ferry_v1_ListOriginsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  listOrigins(argument: _ferry_v1_ListOriginsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
+  listOrigins(argument: _ferry_v1_ListOriginsRequest, callback: grpc.requestCallback<_ferry_v1_ListOriginsReply__Output>): grpc.ClientUnaryCall;
   
   MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
   MigrationStatus(argument: _ferry_v1_MigrationStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_MigrationStatusReply__Output>): grpc.ClientUnaryCall;
@@ -151,6 +173,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   Commit: grpc.handleUnaryCall<_ferry_v1_CommitRequest__Output, _ferry_v1_CommitReply>;
   
+  Cordon: grpc.handleUnaryCall<_ferry_v1_CordonRequest__Output, _ferry_v1_CordonState>;
+  
   Info: grpc.handleUnaryCall<_ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply>;
   
   InspectContainer: grpc.handleUnaryCall<_ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo>;
@@ -158,6 +182,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   ListContainers: grpc.handleUnaryCall<_ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply>;
   
   ListMigrations: grpc.handleUnaryCall<_ferry_v1_ListMigrationsRequest__Output, _ferry_v1_ListMigrationsReply>;
+  
+  ListOrigins: grpc.handleUnaryCall<_ferry_v1_ListOriginsRequest__Output, _ferry_v1_ListOriginsReply>;
   
   MigrationStatus: grpc.handleUnaryCall<_ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply>;
   
@@ -180,10 +206,12 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
 export interface AgentDefinition extends grpc.ServiceDefinition {
   CheckpointAndSend: MethodDefinition<_ferry_v1_CheckpointAndSendRequest, _ferry_v1_MigrationEvent, _ferry_v1_CheckpointAndSendRequest__Output, _ferry_v1_MigrationEvent__Output>
   Commit: MethodDefinition<_ferry_v1_CommitRequest, _ferry_v1_CommitReply, _ferry_v1_CommitRequest__Output, _ferry_v1_CommitReply__Output>
+  Cordon: MethodDefinition<_ferry_v1_CordonRequest, _ferry_v1_CordonState, _ferry_v1_CordonRequest__Output, _ferry_v1_CordonState__Output>
   Info: MethodDefinition<_ferry_v1_InfoRequest, _ferry_v1_InfoReply, _ferry_v1_InfoRequest__Output, _ferry_v1_InfoReply__Output>
   InspectContainer: MethodDefinition<_ferry_v1_InspectContainerRequest, _ferry_v1_ContainerInfo, _ferry_v1_InspectContainerRequest__Output, _ferry_v1_ContainerInfo__Output>
   ListContainers: MethodDefinition<_ferry_v1_ListContainersRequest, _ferry_v1_ListContainersReply, _ferry_v1_ListContainersRequest__Output, _ferry_v1_ListContainersReply__Output>
   ListMigrations: MethodDefinition<_ferry_v1_ListMigrationsRequest, _ferry_v1_ListMigrationsReply, _ferry_v1_ListMigrationsRequest__Output, _ferry_v1_ListMigrationsReply__Output>
+  ListOrigins: MethodDefinition<_ferry_v1_ListOriginsRequest, _ferry_v1_ListOriginsReply, _ferry_v1_ListOriginsRequest__Output, _ferry_v1_ListOriginsReply__Output>
   MigrationStatus: MethodDefinition<_ferry_v1_MigrationStatusRequest, _ferry_v1_MigrationStatusReply, _ferry_v1_MigrationStatusRequest__Output, _ferry_v1_MigrationStatusReply__Output>
   OpenStream: MethodDefinition<_ferry_v1_OpenStreamRequest, _ferry_v1_OpenStreamReply, _ferry_v1_OpenStreamRequest__Output, _ferry_v1_OpenStreamReply__Output>
   Park: MethodDefinition<_ferry_v1_ParkRequest, _ferry_v1_ParkResult, _ferry_v1_ParkRequest__Output, _ferry_v1_ParkResult__Output>

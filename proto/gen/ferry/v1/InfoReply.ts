@@ -1,5 +1,6 @@
 // Original file: proto/ferry.proto
 
+import type { CordonState as _ferry_v1_CordonState, CordonState__Output as _ferry_v1_CordonState__Output } from '../../ferry/v1/CordonState';
 import type { Long } from '@grpc/proto-loader';
 
 export interface InfoReply {
@@ -21,6 +22,7 @@ export interface InfoReply {
   'problems'?: (string)[];
   'freeMemoryBytes'?: (number | string | Long);
   'admission'?: (string);
+  'cordon'?: (_ferry_v1_CordonState | null);
 }
 
 export interface InfoReply__Output {
@@ -42,4 +44,5 @@ export interface InfoReply__Output {
   'problems': (string)[];
   'freeMemoryBytes': (number);
   'admission': (string);
+  'cordon': (_ferry_v1_CordonState__Output | null);
 }

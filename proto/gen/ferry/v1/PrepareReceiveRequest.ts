@@ -18,6 +18,8 @@ export interface PrepareReceiveRequest {
   'newAddress'?: (boolean);
   'sourceSsh'?: (_ferry_v1_SshRoute | null);
   'sourceHostAddress'?: (string);
+  'allowCordoned'?: (boolean);
+  'evacuatedFrom'?: (string);
 }
 
 export interface PrepareReceiveRequest__Output {
@@ -34,4 +36,6 @@ export interface PrepareReceiveRequest__Output {
   'newAddress': (boolean);
   'sourceSsh': (_ferry_v1_SshRoute__Output | null);
   'sourceHostAddress': (string);
+  'allowCordoned': (boolean);
+  'evacuatedFrom': (string);
 }
