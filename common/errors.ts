@@ -168,6 +168,11 @@ export const ERROR_CODES = {
     hint: "If that host should run it, allow the rule in its /etc/ferry/policy.json (docs/admission.md); otherwise pick another destination.",
     retryable: false,
   },
+  PODMAN_UNSUPPORTED: {
+    meaning: "A host runs a podman version Ferry does not move containers with: older than 4.3, or a major version after 5 that Ferry was not measured with. The message names both ends' podman, runtime and CRIU. Refused in the preflight; nothing changes.",
+    hint: 'Ferry moves containers between podman 4.3 and 5.x, in either direction (docs/hosts.md); upgrade the host named.',
+    retryable: false,
+  },
   HOST_CORDONED: {
     meaning: 'The destination is cordoned (ferry cordon): placement keeps away from it and it receives no migration unless the coordinator forces it. Refused in the preflight; nothing changes on either host.',
     hint: 'Pick another destination, uncordon the host (`ferry uncordon HOST`) once its maintenance is over, or pass --force to send it there anyway.',

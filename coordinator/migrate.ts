@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import type { AgentConnection } from '../common/client.ts';
 import { DEFAULTS } from '../common/defaults.ts';
+import { versionsCheck } from './versions.ts';
 import { FerryError } from '../common/errors.ts';
 import { serviceAddressOf } from '../common/service-address.ts';
 import { fileLocksCheck, refusal } from '../common/readiness.ts';
@@ -269,6 +270,7 @@ export class Migration {
         throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
       }
     }
+    const versions = versionsCheck(from.name, sourceInfo, to.name, destinationInfo);
     if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
       throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
         phase: 'preflight',
@@ -325,6 +327,7 @@ export class Migration {
       migrationId: this.id,
       host: from.name,
       checks: [
+        versions,
         { name: 'criu', ok: true, detail: `criu ${sourceInfo.criuVersion} check passes on ${from.name}` },
         { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
         { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },

@@ -100,7 +100,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
   if (request.dryRun) return { checks, needsImage };
   // runc's state of this ID that a restore cut off here left (podman knows no such container,
   // the name check said): it would refuse the restore with "container with given ID already exists".
-  if (await removeRuntimeLeftover(container.id)) {
+  if (await removeRuntimeLeftover(ctx.podman, container.id)) {
     checks.push({ name: 'leftovers', ok: true, detail: `removed runc's state of ${container.id.slice(0, 12)} that a cut-off restore had left here` });
   }
   await ctx.journal.create({

@@ -213,7 +213,7 @@ async function removeLeftover(ctx: RestoreContext, record: MigrationRecord): Pro
   if (await removeStorageLeftover(ctx.podman, record.containerId)) {
     ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, 'removed the storage a killed import left behind');
   }
-  if (await removeRuntimeLeftover(record.containerId)) {
+  if (await removeRuntimeLeftover(ctx.podman, record.containerId)) {
     ctx.log.warn({ migrationId: record.id, containerId: record.containerId }, "removed runc's state a cut-off restore left behind");
   }
 }

@@ -22,23 +22,52 @@ export function parseCriuVersion(text: string): string {
 }
 
 export async function hostInfo(podman: Podman): Promise<HostInfo> {
-  const [podmanV, runcV, criuV, check, dirty, runtime] = await Promise.all([
+  const [podmanV, criuV, check, dirty, runtime] = await Promise.all([
     firstLine(podman.options.binary, ['--version']),
-    firstLine('runc', ['--version']),
     firstLine('criu', ['--version']),
     firstLine('criu', ['check']),
     firstLine('criu', ['check', '--feature', 'mem_dirty_track']),
-    podman.run(['info', '--format', '{{.Host.OCIRuntime.Name}}']).catch(() => ''),
+    ociRuntime(podman),
   ]);
   return {
     podmanVersion: /version\s+(\S+)/.exec(podmanV.text)?.[1] ?? '',
-    runcVersion: /version\s+(\S+)/.exec(runcV.text)?.[1] ?? '',
+    runcVersion: runtime.version,
     criuVersion: parseCriuVersion(criuV.text),
     criuCheckOk: check.ok && /Looks good/.test(check.text),
     criuCheckOutput: check.text.split('\n').slice(-5).join('\n'),
-    ociRuntime: runtime,
+    ociRuntime: runtime.name,
     dirtyTracking: dirty.ok && !/not supported|UNSUPP/i.test(dirty.text),
   };
+}
+
+/**
+ * The OCI runtime podman runs containers with, and its version, as podman sees it: the `runc` on
+ * the PATH need not be the one (podman 5 from another package names its own by path in
+ * containers.conf). `runc --version` when podman cannot say.
+ */
+async function ociRuntime(podman: Podman): Promise<{ name: string; version: string }> {
+  const said = await runtimeOf(podman);
+  const version = said?.version ?? (await firstLine('runc', ['--version'])).text;
+  return { name: said?.name ?? '', version: /version\s+(\S+)/.exec(version)?.[1] ?? '' };
+}
+
+function runtimeOf(podman: Podman): Promise<{ name?: string; path?: string; version?: string } | undefined> {
+  return podman
+    .run(['info', '--format', '{{json .Host.OCIRuntime}}'], { timeoutMs: 30_000 })
+    .then((out) => JSON.parse(out) as { name?: string; path?: string; version?: string })
+    .catch(() => undefined);
+}
+
+const runtimePaths = new WeakMap<Podman, Promise<string>>();
+
+/** The runtime binary podman runs (its path; `runc` when podman cannot say), asked once per Podman. */
+export function runtimeBinary(podman: Podman): Promise<string> {
+  let path = runtimePaths.get(podman);
+  if (!path) {
+    path = runtimeOf(podman).then((said) => said?.path || 'runc');
+    runtimePaths.set(podman, path);
+  }
+  return path;
 }
 
 export interface PodmanStore {

@@ -46,7 +46,9 @@ export function parsePortBindings(bindings: Bindings): PortMapping[] {
         hostPort,
         containerPort: Number(match[1]),
         protocol: match[2] ?? 'tcp',
-        hostIp: host.HostIp ?? '',
+        // podman 5 says 0.0.0.0 where podman 4.3 says nothing for a port published on every
+        // address (-p 6380:6379): one mapping, said one way, whichever podman made it.
+        hostIp: host.HostIp === '0.0.0.0' ? '' : (host.HostIp ?? ''),
       });
     }
   }

@@ -26,6 +26,12 @@ export interface RunOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/**
+ * podman 5 on a cgroup v1 host warns on every command that v1 is deprecated, and over a store
+ * podman 4 made that BoltDB is (docs/hosts.md): lines on stderr that would head every error Ferry
+ * reports. Neither changes what a migration can do; podman 4 ignores both variables.
+ */
+const QUIET = { PODMAN_IGNORE_CGROUPSV1_WARNING: '1', SUPPRESS_BOLTDB_WARNING: '1' };
 const STDERR_EXCERPT_LINES = 12;
 
 export class Podman {
@@ -48,7 +54,7 @@ export class Podman {
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       stdin: 'ignore',
       stripFinalNewline: true,
-      env: options.env,
+      env: { ...QUIET, ...options.env },
       detached: options.detached ?? false,
     });
     if (!result.failed) return result.stdout;
@@ -62,6 +68,7 @@ export class Podman {
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       stdin: 'ignore',
       buffer: false,
+      env: { ...QUIET, ...options.env },
     }) as ResultPromise<{ stdout: 'pipe'; buffer: false }>;
   }
 

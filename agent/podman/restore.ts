@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { ms, statsJson, withCriuLines } from './checkpoint.ts';
 import { findContainer, inspectContainer } from './inspect.ts';
+import { runtimeBinary } from './info.ts';
 import type { Podman, RunOptions } from './podman.ts';
 
 export interface RestoreRequest {
@@ -139,11 +140,12 @@ export const RUNC_ROOT = '/run/runc';
  * moved here again included. Only for an ID podman does not know (the caller's to make sure):
  * runc is asked to delete what it still holds, and the directory goes. True when there was one.
  */
-export async function removeRuntimeLeftover(id: string, root = RUNC_ROOT): Promise<boolean> {
+export async function removeRuntimeLeftover(podman: Podman, id: string, root = RUNC_ROOT): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(id)) return false;
   const dir = join(root, id);
   if (!(await access(dir).then(() => true, () => false))) return false;
-  await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false, timeout: 60_000 });
+  // The runc that made the state: podman 5 may run its own, named by path, not the one on the PATH.
+  await execa(await runtimeBinary(podman), ['--root', root, 'delete', '--force', id], { reject: false, timeout: 60_000 });
   await rm(dir, { recursive: true, force: true });
   return true;
 }

@@ -52,7 +52,7 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
       const current = await findContainer(podman, record.containerId);
       if (current) await removeContainer(podman, record.containerId);
       // A restore cut off here leaves runc's state of the ID, which would refuse the next move of it.
-      if (await removeRuntimeLeftover(record.containerId)) log.warn({ containerId: record.containerId }, "removed runc's state a cut-off restore left");
+      if (await removeRuntimeLeftover(ctx.podman, record.containerId)) log.warn({ containerId: record.containerId }, "removed runc's state a cut-off restore left");
       if (record.addressTaken && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
       // The flows go back to the source: entries left here would be stale if the container came back.
       await forgetFlows(record.flows ?? []);

@@ -27,7 +27,7 @@ const host = (name: string, octet: number): HostEntry => ({ name, agent: `127.0.
 function agents(script: Script) {
   const calls: string[] = [];
   const prepared: Array<Record<string, unknown>> = [];
-  const info = async () => ({ criuCheckOk: script.criuOk ?? true, criuCheckOutput: 'no', criuVersion: '4.2.1', ociRuntime: 'runc', cpuinfo: Buffer.alloc(0) });
+  const info = async () => ({ criuCheckOk: script.criuOk ?? true, criuCheckOutput: 'no', criuVersion: '4.2.1', podmanVersion: '4.3.1', runcVersion: '1.1.5', ociRuntime: 'runc', cpuinfo: Buffer.alloc(0) });
   const common = (name: string) => ({
     info,
     async commit() {

@@ -31,6 +31,22 @@ describe('podman output parsing', () => {
     ]);
   });
 
+  // The same `podman run -d --name j -p 6394:6379 -p 127.0.0.1:7000:7000/udp -l ferry.test=1
+  // -v DIR:/data -v jvol:/jv redis` inspected by podman 4.3.1 and by podman 5.8.6 (Debian sid) on
+  // lab hosts: podman 5 writes HostIp 0.0.0.0 for a port on every address, names the network by
+  // its ID, and leaves State.Health out; Ferry reads the two alike.
+  it('reads a container from podman 5 as it reads the same container from podman 4.3', () => {
+    const four = parseInspect(fixture('podman4-inspect-ports.json')[0]);
+    const five = parseInspect(fixture('podman5-inspect-ports.json')[0]);
+    expect(five.ports).toEqual([
+      { hostPort: 6394, containerPort: 6379, protocol: 'tcp', hostIp: '' },
+      { hostPort: 7000, containerPort: 7000, protocol: 'udp', hostIp: '127.0.0.1' },
+    ]);
+    const alike = (i: ReturnType<typeof parseInspect>) => ({ name: i.name, state: i.state, ports: i.ports, mounts: i.mounts, labels: i.labels, networks: i.networks, ociRuntime: i.ociRuntime });
+    expect(alike(five)).toEqual(alike(four));
+    expect(five.ipAddresses).toHaveLength(1);
+  });
+
   it('reads podman ps, expanding port ranges the way inspect lists them', () => {
     const [summary] = parsePs(fixture('podman-ps.json'));
     expect(summary).toMatchObject({ name: 'fixture-redis', state: 'running', image: 'localhost/ferry-lab/redis:latest' });
