@@ -400,6 +400,14 @@ export class AgentService {
   async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal, fileLocks = false): Promise<RestoreOutcome> {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
+    if (record.role === 'destination' && record.phase === 'failed') {
+      // Rolled back here meanwhile, by this agent's recovery (it restarted while it restored,
+      // and removed what the cut-off restore made) or by the source's word: not the caller's mistake.
+      throw new FerryError('RESTORE_FAILED', `migration ${migrationId} was rolled back on ${this.config.name} before its restore finished: ${record.outcome ?? 'no reason kept'}`, {
+        phase: 'restore',
+        hint: 'The source resumes the container; run the migration again.',
+      });
+    }
     if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
       throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no archive to restore here (phase ${record.phase})`, { phase: 'restore' });
     }

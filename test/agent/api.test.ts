@@ -161,6 +161,20 @@ describe('the agent API refuses bad input and changes nothing', () => {
     await service.journal.forget('m-whole');
   });
 
+  it('a restore asked of a migration this agent rolled back meanwhile is RESTORE_FAILED with why, not a bad request', async () => {
+    const record = {
+      id: 'm-gone', role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
+      archivePath: join(stateDir, 'archives', 'm-gone.tar'), phase: 'preflight' as const,
+    };
+    await service.journal.create(record);
+    await service.journal.advance('m-gone', 'rollback');
+    await service.journal.advance('m-gone', 'failed', { outcome: 'the restore was cut off (agent restart)' });
+    const error = await unary('restore', { migrationId: 'm-gone' });
+    expect(code(error)[1]).toBe('RESTORE_FAILED');
+    expect(error.details).toContain('was rolled back on hostT before its restore finished: the restore was cut off (agent restart)');
+    await service.journal.forget('m-gone');
+  });
+
   it('a data connection with no grant, or a forged one, is refused and writes nothing', async () => {
     const before = files();
     for (const token of ['', 'forged-token']) {
