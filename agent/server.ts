@@ -111,7 +111,7 @@ export function handlers(service: AgentService, log: Logger): AgentHandlers {
     Unpark: parking('Unpark', (names, progress) => service.unpark(names, progress)),
     Cordon: unary('Cordon', (request) => service.cordon.set(request.cordoned, request.reason)),
     ListOrigins: unary('ListOrigins', async (request) => ({
-      origins: (await service.listOrigins(request.origin)).map((o) => ({ ...o, state: ORIGIN_STATE.toWire(o.state) })),
+      origins: (await service.listOrigins(request.origin, request.forgetEnded)).map((o) => ({ ...o, state: ORIGIN_STATE.toWire(o.state) })),
     })),
   };
 

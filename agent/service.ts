@@ -211,9 +211,9 @@ export class AgentService {
   readonly origins: Origins;
 
   /** ferry return: this host's containers evacuated from `origin`, each with whether it is still here. */
-  async listOrigins(origin: string): Promise<OriginView[]> {
+  async listOrigins(origin: string, forgetEnded = false): Promise<OriginView[]> {
     const present = new Set((await listContainers(this.config.podman, true)).map((c) => c.id));
-    return this.origins.list(origin, async (id) => present.has(id));
+    return this.origins.list(origin, async (id) => present.has(id), forgetEnded);
   }
 
   /** Containers parked on this host's disk across a reboot (park/). */

@@ -128,8 +128,8 @@ export class AgentConnection<H extends AgentEndpoint = AgentEndpoint> {
   }
 
   /** The containers here that an evacuation of `origin` brought (every origin when empty). */
-  async origins(origin: string, options?: CallOptions): Promise<Origin__Output[]> {
-    return (await this.#unary<ListOriginsReply__Output>('listOrigins', { origin }, options)).origins;
+  async origins(origin: string, options?: CallOptions & { forgetEnded?: boolean }): Promise<Origin__Output[]> {
+    return (await this.#unary<ListOriginsReply__Output>('listOrigins', { origin, forgetEnded: options?.forgetEnded ?? false }, options)).origins;
   }
 
   /** `peerRolledBack`: for a source, the destination confirmed it holds no copy. */

@@ -58,15 +58,21 @@ export class Origins {
     });
   }
 
-  /** The entries of `origin` (all when empty), each with what became of it; `exists` asks podman by ID. */
-  async list(origin: string, exists: (containerId: string) => Promise<boolean>): Promise<OriginView[]> {
+  /**
+   * The entries of `origin` (all when empty), each with what became of it; `exists` asks podman by
+   * ID. `forgetEnded`: those no longer here are dropped once listed, so that they are said once.
+   */
+  async list(origin: string, exists: (containerId: string) => Promise<boolean>, forgetEnded = false): Promise<OriginView[]> {
     const chosen = this.#entries.filter((e) => !origin || e.origin === origin);
-    return Promise.all(
+    const views = await Promise.all(
       chosen.map(async (e): Promise<OriginView> => {
         if (e.movedTo) return { ...e, state: 'moved', detail: `moved on to ${e.movedTo} by ${e.movedBy ?? 'a later migration'}` };
         return (await exists(e.containerId)) ? { ...e, state: 'here', detail: '' } : { ...e, state: 'gone', detail: 'it no longer exists here' };
       }),
     );
+    const ended = new Set(views.filter((v) => v.state !== 'here').map((v) => v.containerId));
+    if (forgetEnded && ended.size) await this.#change((entries) => entries.filter((e) => !(ended.has(e.containerId) && (!origin || e.origin === origin))));
+    return views;
   }
 
   #change(edit: (entries: OriginEntry[]) => OriginEntry[]): Promise<void> {

@@ -42,7 +42,8 @@ export async function returnHome(options: ReturnOptions, emit: EmitEvacuation): 
       hint: `Uncordon it first (ferry uncordon ${home.name}), or pass --force.`,
     });
   }
-  const found = await findEvacuees(dialer, home.name, others, signal);
+  // A real return says each container that moved on or is gone once; a dry run forgets nothing.
+  const found = await findEvacuees(dialer, home.name, others, signal, !options.settings.dryRun);
   emit({
     kind: 'evacuation',
     action: 'return',
@@ -71,14 +72,14 @@ export async function returnHome(options: ReturnOptions, emit: EmitEvacuation): 
 }
 
 /** What each other host holds of `origin`'s: the containers still there, each with its size, and the rest skipped. */
-async function findEvacuees(dialer: Dialer, origin: string, others: HostEntry[], signal: AbortSignal | undefined): Promise<Found> {
+async function findEvacuees(dialer: Dialer, origin: string, others: HostEntry[], signal: AbortSignal | undefined, forgetEnded: boolean): Promise<Found> {
   const found: Found = { movable: [], skipped: [], unasked: [] };
   await Promise.all(
     others.map(async (host) => {
       let agent;
       try {
         agent = await dialer.agent(host);
-        for (const entry of await agent.origins(origin, { signal })) {
+        for (const entry of await agent.origins(origin, { signal, forgetEnded })) {
           const state = ORIGIN_STATE.fromWire(entry.state);
           if (state === 'here') {
             const estimatedBytes = await agent.inspect(entry.containerId, { signal }).then((info) => Number(info.estimatedBytes), () => 0);

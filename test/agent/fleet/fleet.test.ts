@@ -59,6 +59,10 @@ describe('the origins book', () => {
       ['r2', 'moved', 'moved on to hostC by m-6'],
       ['r3', 'gone', 'it no longer exists here'],
     ]);
+    // Listed with forgetEnded (a real return), the ended ones are said once more, then gone.
+    expect((await reopened.list('hostA', async (id) => id !== 'id3', true)).map((o) => o.state)).toEqual(['moved', 'gone']);
+    expect(await reopened.list('hostA', here)).toEqual([]);
+    expect((await reopened.list('', here)).map((o) => o.container)).toEqual(['c1']);
     // A container that arrives here again by another evacuation replaces its old note.
     await reopened.arrived({ container: 'r2', containerId: 'id2', origin: 'hostB', migrationId: 'm-7' });
     expect((await reopened.list('', here)).filter((o) => o.containerId === 'id2').map((o) => [o.origin, o.state])).toEqual([['hostB', 'here']]);

@@ -3,8 +3,10 @@
 
 export interface ListOriginsRequest {
   'origin'?: (string);
+  'forgetEnded'?: (boolean);
 }
 
 export interface ListOriginsRequest__Output {
   'origin': (string);
+  'forgetEnded': (boolean);
 }
