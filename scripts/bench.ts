@@ -1,7 +1,7 @@
 // npm run bench: Ferry's speed and memory, measured in a lab of its own (FERRY_LAB=ferrybench on
 // 172.31.79.0/24), made and removed here. Every figure that has a baseline is printed beside it,
 // from the same run: these machines are shared and noisy, so ratios say more than seconds.
-//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|all] [--sizes 64,256,1024,4096] [--mb 200]
+//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|rollout|all] [--sizes 64,256,1024,4096] [--mb 200]
 //                    [--data-mb 1024] [--compress none|zstd] [--keep]
 // compare (the default): client-observed downtime of `ferry migrate` against the manual podman
 // pipeline, the floor of each move, the link's own rate and the agents' peak memory; see
@@ -10,7 +10,9 @@
 // (scripts/benchmark/held.ts). wan: over a 100 Mbit/s link, Ferry against the manual pipeline for
 // compressible and random memory (scripts/benchmark/wan.ts). evacuate: six Redis containers
 // (--mb each, 64 unless given) off hostA to hostB and hostC, --parallel 1 against --parallel 3, in
-// a lab of three hosts (scripts/benchmark/evacuate.ts).
+// a lab of three hosts (scripts/benchmark/evacuate.ts). rollout: a rolling upgrade of three hosts
+// from podman 4.3 to 5.8, two Redis of --mb (64 unless given) per host, each stage's time and each
+// container's downtimes (scripts/benchmark/rollout.ts); not part of all (it upgrades the lab's hosts).
 import { parseArgs } from 'node:util';
 import { compare } from './benchmark/compare.ts';
 import { labDown, labUp } from './benchmark/lab.ts';
@@ -18,6 +20,7 @@ import { heldMoves } from './benchmark/held.ts';
 import { wan } from './benchmark/wan.ts';
 import { dataMoves, redisMoves } from './benchmark/moves.ts';
 import { evacuations } from './benchmark/evacuate.ts';
+import { rollout } from './benchmark/rollout.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +33,8 @@ const { values } = parseArgs({
   },
 });
 const scenario = values.scenario ?? 'compare';
-if (!['compare', 'redis', 'data', 'held', 'wan', 'evacuate', 'all'].includes(scenario)) {
-  console.error(`--scenario must be compare, redis, data, held, wan, evacuate or all, not "${scenario}"`);
+if (!['compare', 'redis', 'data', 'held', 'wan', 'evacuate', 'rollout', 'all'].includes(scenario)) {
+  console.error(`--scenario must be compare, redis, data, held, wan, evacuate, rollout or all, not "${scenario}"`);
   process.exit(2);
 }
 const sizes = (values.sizes ?? '').split(',').map(Number);
@@ -42,7 +45,7 @@ if (!sizes.length || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
 
 const mb = Number(values.mb ?? '200');
 // wan alone runs in an SSH-only lab: Ferry through SSH tunnels, the manual pipeline by scp.
-const labInfo = await labUp(scenario === 'evacuate' || scenario === 'all' ? 3 : 2, { ssh: scenario === 'wan' });
+const labInfo = await labUp(['evacuate', 'rollout', 'all'].includes(scenario) ? 3 : 2, { ssh: scenario === 'wan' });
 try {
   console.log(`bench: ${new Date().toISOString()}, command: npm run bench -- ${process.argv.slice(2).join(' ')}`);
   if (scenario === 'compare' || scenario === 'all') await compare(labInfo, sizes);
@@ -51,6 +54,7 @@ try {
   if (scenario === 'held' || scenario === 'all') await heldMoves(labInfo, mb);
   if (scenario === 'wan' || scenario === 'all') await wan(labInfo, mb);
   if (scenario === 'evacuate' || scenario === 'all') await evacuations(labInfo, Number(values.mb ?? '64'));
+  if (scenario === 'rollout') await rollout(labInfo, Number(values.mb ?? '64'));
 } finally {
   if (!values.keep) await labDown();
 }
