@@ -39,6 +39,8 @@ export interface RolloutOptions {
   parallel?: number | undefined;
   /** A line for each stage, as it starts. */
   say?: ((line: string) => void) | undefined;
+  /** Called once each host is done, while the next ones still run the old podman. */
+  afterStep?: ((step: RolloutStep) => Promise<void>) | undefined;
 }
 
 export class RolloutError extends Error {
@@ -78,7 +80,9 @@ export async function rollingUpgrade(options: RolloutOptions): Promise<RolloutSt
     say(`${host}: ${podmanAfter}; uncordon, return`);
     await mustPass(options.ferry(['uncordon', host]), `uncordon ${host}`);
     const [returned, returnMs] = await timed(async () => moves(`return ${host}`, await options.ferry(['return', host, '--parallel', parallel, '--json']), ''));
-    steps.push({ host, evacuated, returned, ms: { evacuate: evacuateMs, upgrade: upgradeMs, reboot: rebootMs, return: returnMs }, podmanAfter });
+    const step = { host, evacuated, returned, ms: { evacuate: evacuateMs, upgrade: upgradeMs, reboot: rebootMs, return: returnMs }, podmanAfter };
+    steps.push(step);
+    await options.afterStep?.(step);
   }
   return steps;
 }

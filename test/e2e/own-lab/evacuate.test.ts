@@ -194,7 +194,26 @@ describe('ferry evacuate --parallel over two destinations', () => {
     try {
       const { result: steps, acked, failed } = await whileWriting(
         (n) => psql(`INSERT INTO acked VALUES (${n})`, 5_000),
-        () => rollingUpgrade({ hosts: ['hostA', 'hostB', 'hostC'], lab: async (args) => String((await lab(args)).stdout), ferry, parallel: 2 }),
+        () =>
+          rollingUpgrade({
+            hosts: ['hostA', 'hostB', 'hostC'],
+            lab: async (args) => String((await lab(args)).stdout),
+            ferry,
+            parallel: 2,
+            // A mixed fleet half-way: back from podman 5.8 to 4.3 and up again, every key kept.
+            afterStep: async (step) => {
+              if (step.host !== 'hostA') return;
+              const [ra] = redis as [(typeof redis)[0]];
+              const down = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', ra.name, '--json']);
+              expect(down.code, down.output).toBe(0);
+              const versions = down.events.find((e) => e.event === 'checks' && (e.checks as Array<{ name: string }>).some((c) => c.name === 'versions')) as { checks: Array<{ name: string; detail: string }> };
+              expect(versions.checks.find((c) => c.name === 'versions')?.detail).toMatch(/^hostA podman 5\.\d+\.\d+, runc \S+, criu \S+ -> hostB podman 4\.3\.\d+, runc \S+, criu \S+$/);
+              expect(await keptItsKeys(ra.name, ra.port)).toBe('hostB');
+              const up = await ferry(['migrate', '--from', 'hostB', '--to', 'hostA', ra.name]);
+              expect(up.code, up.output).toBe(0);
+              expect(await keptItsKeys(ra.name, ra.port)).toBe('hostA');
+            },
+          }),
         50,
       );
       // Every host runs podman 5 now, and took each of its containers back.
