@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ReachableAgent } from '../common/dial.ts';
 import { FerryError } from '../common/errors.ts';
 import type { SshRoute } from '../common/ssh/tunnels.ts';
+import { AGENT_ADDRESS, describeProblems, INVENTORY_SCHEMA } from './inventory-schema.ts';
 
 export interface HostEntry extends ReachableAgent {
   name: string;
@@ -27,7 +28,7 @@ export interface Inventory {
 /** Where the inventory is looked for when --inventory is not given, in order. */
 export const DEFAULT_INVENTORY_PATHS = ['/etc/ferry/inventory.json', '/var/lib/ferry-lab/ferry/inventory.json'];
 
-const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const ADDRESS = AGENT_ADDRESS;
 
 export function locateInventory(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (explicit) return explicit;
@@ -43,49 +44,20 @@ export function parseInventory(text: string, path: string | undefined): Inventor
   } catch (cause) {
     throw new FerryError('INVENTORY_INVALID', `${where} is not valid JSON`, { cause });
   }
+  const parsed = INVENTORY_SCHEMA.safeParse(raw);
+  if (!parsed.success) {
+    const problems = describeProblems(parsed.error);
+    throw new FerryError('INVENTORY_INVALID', `${where}: ${problems[0] ?? 'not an inventory'}`, {
+      details: problems,
+      hint: 'packaging/inventory.schema.json describes the file (an editor that reads JSON Schema checks it as you type).',
+    });
+  }
+  const file = parsed.data;
   const hosts = new Map<string, HostEntry>();
-  const table = (raw as { hosts?: unknown } | null)?.hosts;
-  if (!table || typeof table !== 'object' || Array.isArray(table)) {
-    throw new FerryError('INVENTORY_INVALID', `${where} has no "hosts" object`);
+  for (const [name, entry] of Object.entries(file.hosts)) {
+    hosts.set(name, { name, address: entry.address, agent: entry.agent, ...(entry.ssh ? { ssh: { ...entry.ssh, identity: entry.ssh.identity } } : {}) });
   }
-  for (const [name, value] of Object.entries(table as Record<string, unknown>)) {
-    const entry = value as { address?: unknown; agent?: unknown; ssh?: unknown } | null;
-    if (typeof entry?.address !== 'string' || typeof entry.agent !== 'string' || !ADDRESS.test(entry.agent)) {
-      throw new FerryError('INVENTORY_INVALID', `${where}: host "${name}" needs "address" and "agent" ("ADDRESS:PORT")`);
-    }
-    const ssh = entry.ssh === undefined ? undefined : parseSsh(entry.ssh, `${where}: host "${name}"`);
-    hosts.set(name, { name, address: entry.address, agent: entry.agent, ...(ssh ? { ssh } : {}) });
-  }
-  const knownHosts = (raw as { knownHosts?: unknown }).knownHosts;
-  if (knownHosts !== undefined && typeof knownHosts !== 'string') {
-    throw new FerryError('INVENTORY_INVALID', `${where}: "knownHosts" must be the path of a known_hosts file`);
-  }
-  const tls = (raw as { tls?: { dir?: unknown; name?: unknown } }).tls;
-  if (tls !== undefined && (typeof tls?.dir !== 'string' || (tls.name !== undefined && typeof tls.name !== 'string'))) {
-    throw new FerryError('INVENTORY_INVALID', `${where}: "tls" needs "dir" (and optionally "name", default coordinator)`);
-  }
-  return {
-    path,
-    hosts,
-    tls: tls ? { dir: tls.dir as string, name: (tls.name as string | undefined) ?? 'coordinator' } : undefined,
-    knownHosts,
-  };
-}
-
-/** "ssh": {"host": ..., "port": 22, "user": "root", "identity": PATH}; port and user may be left out. */
-function parseSsh(value: unknown, where: string): SshRoute {
-  const ssh = value as { host?: unknown; port?: unknown; user?: unknown; identity?: unknown } | null;
-  const port = ssh?.port ?? 22;
-  const user = ssh?.user ?? 'root';
-  if (
-    typeof ssh?.host !== 'string' || !ssh.host ||
-    typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 ||
-    typeof user !== 'string' || !user ||
-    (ssh.identity !== undefined && typeof ssh.identity !== 'string')
-  ) {
-    throw new FerryError('INVENTORY_INVALID', `${where}: "ssh" needs "host", and may have "port" (1-65535), "user" and "identity" (a private key file)`);
-  }
-  return { host: ssh.host, port, user, identity: ssh.identity as string | undefined };
+  return { path, hosts, tls: file.tls, knownHosts: file.knownHosts };
 }
 
 export function loadInventory(path: string | undefined): Inventory {

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../common/errors.ts';
 import { locateInventory, parseInventory, resolveHost, sameHost } from '../../coordinator/inventory.ts';
+import { inventoryJsonSchema } from '../../coordinator/inventory-schema.ts';
 
 const inventory = parseInventory(
   JSON.stringify({ hosts: { hostA: { address: '172.31.77.11', agent: '172.31.77.11:7070' }, hostB: { address: '172.31.77.12', agent: '172.31.77.12:7070' } } }),
@@ -50,12 +52,29 @@ describe('inventory', () => {
     }
   });
 
-  it('rejects malformed files with the file named', () => {
+  it('rejects malformed files with the file named and every bad field pointed at', () => {
     expect(() => parseInventory('{', '/f.json')).toThrow('/f.json is not valid JSON');
-    expect(() => parseInventory('{"hosts": []}', '/f.json')).toThrow('/f.json has no "hosts" object');
+    expect(() => parseInventory('{"hosts": []}', '/f.json')).toThrow(/^\/f\.json: hosts: /);
     expect(() => parseInventory('{"hosts": {"a": {"address": "1.2.3.4", "agent": "nope"}}}', '/f.json')).toThrow(
-      '/f.json: host "a" needs "address" and "agent" ("ADDRESS:PORT")',
+      '/f.json: hosts.a.agent: must be the agent address ADDRESS:PORT (e.g. 10.0.0.5:7070)',
     );
+    let error: FerryError | undefined;
+    try {
+      parseInventory(JSON.stringify({ tls: { name: 'c' }, hosts: { a: { agent: '1.2.3.4:99999' }, b: { address: 'x', agent: 'x:1', ssh: { host: 'x', port: 0 } } } }), '/f.json');
+    } catch (e) {
+      error = e as FerryError;
+    }
+    expect(error?.code).toBe('INVENTORY_INVALID');
+    expect(error?.details.map((d) => d.split(':')[0]).sort()).toEqual(['hosts.a.address', 'hosts.a.agent', 'hosts.b.ssh.port', 'tls.dir']);
+    expect(error?.hint).toContain('packaging/inventory.schema.json');
+  });
+
+  it('publishes its schema for editors: packaging/inventory.schema.json is what the parser checks (npm run gen writes it)', () => {
+    const file = JSON.parse(readFileSync(new URL('../../packaging/inventory.schema.json', import.meta.url), 'utf8')) as unknown;
+    expect(file).toEqual(inventoryJsonSchema());
+    // The lab's own inventory passes, with the keys it adds beside the schema's.
+    const lab = { tls: { dir: '/lab/pki', name: 'coordinator' }, hosts: { hostA: { address: '172.31.77.11', agent: '172.31.77.11:7070', stateDir: '/var/lib/ferry-lab/x/hostA', site: 1 } } };
+    expect(parseInventory(JSON.stringify(lab), 'lab.json').hosts.get('hostA')?.agent).toBe('172.31.77.11:7070');
   });
 
   it('takes --inventory, then FERRY_INVENTORY', () => {
