@@ -3,7 +3,7 @@
 import { ORIGIN_STATE } from '../common/wire.ts';
 import * as grpc from '@grpc/grpc-js';
 import { FerryError } from '../common/errors.ts';
-import { ROLES } from '../common/pki.ts';
+import { revocationOf, ROLES } from '../common/pki.ts';
 import { callerOf, ferryProto, serverCredentials, serverOptions, toServiceError, type Caller } from '../common/rpc.ts';
 import type { AgentHandlers } from '../proto/gen/ferry/v1/Agent.ts';
 import type { ParkRequest__Output } from '../proto/gen/ferry/v1/ParkRequest.ts';
@@ -36,7 +36,8 @@ export function authorize(method: string, call: Parameters<typeof callerOf>[0], 
     throw new FerryError('UNAUTHORIZED', 'the client certificate names no Ferry role');
   }
   // The CA's revocations (crl.pem, read again as it changes: tls-reload.ts) on every call.
-  if (tls.revoked?.has(caller.serial)) throw new FerryError('UNAUTHORIZED', `the certificate of ${caller.name} (serial ${caller.serial}) was revoked by the fleet's CA`);
+  const revoked = revocationOf(tls, caller);
+  if (revoked) throw revoked;
   if (COORDINATOR_ONLY.has(method) && caller.role !== 'coordinator') {
     throw new FerryError('UNAUTHORIZED', `${method} needs the coordinator's certificate; ${caller.name} is an ${caller.role}`);
   }

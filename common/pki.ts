@@ -25,11 +25,18 @@ export interface TlsFiles {
 /** A serial number as the revocation set keeps it: upper-case hex, no leading zeros. */
 export const serialKey = (serial: string) => serial.toUpperCase().replace(/^0+(?=.)/, '');
 
-/** An error when the peer's certificate is one the CA revoked (for a TLS checkServerIdentity); undefined otherwise. */
+/**
+ * The one revocation check, on every port (gRPC, data, a peer agent's server): the refusal of a
+ * certificate whose serial the CA revoked (as the last crl.pem read says); undefined otherwise.
+ */
+export function revocationOf(tls: TlsFiles | undefined, holder: { name: string; serial: string }): FerryError | undefined {
+  if (!holder.serial || !tls?.revoked?.has(holder.serial)) return undefined;
+  return new FerryError('UNAUTHORIZED', `the certificate of ${holder.name} (serial ${holder.serial}) was revoked by the fleet's CA`);
+}
+
+/** revocationOf a server's certificate, for a TLS checkServerIdentity. */
 export function revokedPeer(tls: TlsFiles, certificate: { serialNumber?: string; subject?: { CN?: string | string[] } }): Error | undefined {
-  const serial = certificate.serialNumber ? serialKey(certificate.serialNumber) : '';
-  if (!serial || !tls.revoked?.has(serial)) return undefined;
-  return new FerryError('UNAUTHORIZED', `the certificate of ${String(certificate.subject?.CN ?? '?')} (serial ${serial}) was revoked by the fleet's CA`);
+  return revocationOf(tls, { name: String(certificate.subject?.CN ?? '?'), serial: certificate.serialNumber ? serialKey(certificate.serialNumber) : '' });
 }
 
 export const DEFAULT_PKI_DIR = '/etc/ferry/pki';

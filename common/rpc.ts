@@ -78,7 +78,11 @@ export interface Caller {
 
 /** Who is calling, from the client certificate; undefined on a plaintext (--insecure) agent. */
 export function callerOf(call: { getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }): Caller | undefined {
-  const certificate = call.getAuthContext?.()?.sslPeerCertificate;
+  return callerOfCertificate(call.getAuthContext?.()?.sslPeerCertificate);
+}
+
+/** Who a client certificate names (its OU the role, its CN the name), on the gRPC port and the data port alike. */
+export function callerOfCertificate(certificate: Pick<PeerCertificate, 'subject' | 'serialNumber'> | undefined): Caller | undefined {
   if (!certificate?.subject) return undefined;
   const field = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
   return { role: field(certificate.subject.OU), name: field(certificate.subject.CN), serial: serialKey(certificate.serialNumber ?? '') };

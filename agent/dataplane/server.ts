@@ -8,7 +8,7 @@ import { createServer as createTlsServer, Server as TlsServer, type TLSSocket } 
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../common/errors.ts';
-import type { TlsFiles } from '../../common/pki.ts';
+import { revocationOf, type TlsFiles } from '../../common/pki.ts';
 import type { Caller } from '../../common/rpc.ts';
 import type { Logger } from '../log.ts';
 import type { StreamKind } from '../../common/wire.ts';
@@ -224,9 +224,8 @@ export class DataServer {
       const crc32 = !(this.#options.tls && opened.crc32 === CRC32_OPTIONAL);
       const caller = this.#options.tls ? callerOfSocket(socket as TLSSocket) : undefined;
       // The CA's revocations, as the agent last read them (tls-reload.ts).
-      if (caller && this.#options.tls?.revoked?.has(caller.serial)) {
-        throw new FerryError('UNAUTHORIZED', `the certificate of ${caller.name} (serial ${caller.serial}) was revoked by the fleet's CA`, { phase: 'transfer' });
-      }
+      const revoked = caller && revocationOf(this.#options.tls, caller);
+      if (revoked) throw revoked.at('transfer', undefined);
       accepted = await this.#options.accept(open, caller);
       const stream = accepted;
       const cut = () => socket.destroy(new FerryError('CANCELLED', `migration stream ${stream.label} cut: the migration was rolled back here`, { phase: 'transfer' }));

@@ -3,9 +3,8 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FerryError } from '../../common/errors.ts';
-import type { Caller } from '../../common/rpc.ts';
+import { callerOfCertificate, type Caller } from '../../common/rpc.ts';
 import { checkLength, decodeFrame, type ControlType } from './frames.ts';
-import { serialKey } from '../../common/pki.ts';
 
 /** Resolves once the socket has data to read; rejects when it ends, fails or the time is up. */
 function readable(socket: Socket, timeoutMs: number, what: string): Promise<void> {
@@ -61,8 +60,5 @@ export function errorFrom(body: Record<string, unknown>): FerryError {
 
 /** Who is calling, from the client certificate of a TLS data connection. */
 export function callerOfSocket(socket: TLSSocket): Caller | undefined {
-  const certificate = socket.getPeerCertificate();
-  if (!certificate?.subject) return undefined;
-  const field = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? '';
-  return { role: field(certificate.subject.OU), name: field(certificate.subject.CN), serial: serialKey(certificate.serialNumber ?? '') };
+  return callerOfCertificate(socket.getPeerCertificate());
 }
