@@ -1,7 +1,9 @@
-// A small structured logger: one JSON object a line on stderr, with bindings inherited by
-// children ({migrationId, phase, host}). Library code logs through an injected Logger only.
+// The agent's structured log: pino, one JSON object a line on stderr (journald keeps each line as
+// one entry of the agent's unit), with what a child is bound to ({migrationId, phase, host}) on
+// every line it writes. Library code logs through an injected Logger only.
+import pino from 'pino';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
   debug(fields: Record<string, unknown>, message: string): void;
@@ -15,22 +17,19 @@ export function createLogger(
   bindings: Record<string, unknown> = {},
   options: { level?: Level; write?: (line: string) => void } = {},
 ): Logger {
-  const min = ORDER[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const at =
-    (level: Level) =>
-    (fields: Record<string, unknown>, message: string): void => {
-      if (ORDER[level] < min) return;
-      write(`${JSON.stringify({ time: new Date().toISOString(), level, ...bindings, ...fields, msg: message })}\n`);
-    };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => createLogger({ ...bindings, ...more }, options),
-  };
+  // Written as each line is made: the line before a crash is the one that says why.
+  const destination = options.write ? { write: options.write } : pino.destination({ dest: 2, sync: true });
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: bindings,
+      // ISO time and the level's name, as journalctl -o cat and people read them.
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
 }
 
 /** For tests and library users who want silence. */
-export const silentLogger: Logger = createLogger({}, { write: () => {} });
+export const silentLogger: Logger = pino({ level: 'silent' });
