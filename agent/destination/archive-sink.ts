@@ -6,19 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { FerryError } from '../../common/errors.ts';
 import { FileSink } from '../transfer/targets.ts';
-import type { Inbox } from './inbox.ts';
-
-/** The import feeder's offer: bytes for podman, taken from memory at `position`. */
-export interface Relay {
-  /** The bytes podman has (or holds back) so far. */
-  readonly position: number;
-  /** From now on the sink hands over every batch it wrote; the feeder stops reading the file. */
-  attach(): void;
-  /** Feeds podman these bytes, which start at `position` and are on disk; resolves once the pipe has them. */
-  take(parts: readonly Buffer[]): Promise<void>;
-  /** The stream stopped: the feeder goes back to following the file, which holds all podman has. */
-  detach(): void;
-}
+import type { Inbox, Relay } from './inbox.ts';
 
 /** The archive's file sink: the file first, then podman's import once it caught up with the file. */
 export class ArchiveSink extends FileSink {

@@ -20,8 +20,7 @@ import { FerryError } from '../../common/errors.ts';
 import { fileHeader } from '../transfer/tar-header.ts';
 import { BLOCK, END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
 import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
-import type { Relay } from './archive-sink.ts';
-import type { Inbox } from './inbox.ts';
+import type { Inbox, Relay } from './inbox.ts';
 import { PAGES_ENTRY } from './pages.ts';
 
 /** Why the archive cannot be fed while it arrives; the restore then imports the finished file. */

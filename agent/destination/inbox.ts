@@ -3,7 +3,18 @@
 // staging. The restore waits on it (it feeds podman the archive as it grows); the data plane
 // moves it forward; a rollback fails it, which wakes every waiter.
 import { FerryError } from '../../common/errors.ts';
-import type { Relay } from './archive-sink.ts';
+
+/** The import feeder's offer: bytes for podman, taken from memory at `position`. */
+export interface Relay {
+  /** The bytes podman has (or holds back) so far. */
+  readonly position: number;
+  /** From now on the sink hands over every batch it wrote; the feeder stops reading the file. */
+  attach(): void;
+  /** Feeds podman these bytes, which start at `position` and are on disk; resolves once the pipe has them. */
+  take(parts: readonly Buffer[]): Promise<void>;
+  /** The stream stopped: the feeder goes back to following the file, which holds all podman has. */
+  detach(): void;
+}
 
 export interface VerifiedArchive {
   bytes: number;

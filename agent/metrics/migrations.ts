@@ -4,16 +4,10 @@
 // destination. Called by the journal after each phase change was written.
 import { isErrorCode } from '../../common/errors.ts';
 import { metrics, safely, type AgentMetrics } from './metrics.ts';
+import type { MigrationRecord } from '../record.ts';
 
-/** What of a journal record the metrics read (journal.ts's MigrationRecord; not imported, which would make a cycle). */
-export interface PhaseChange {
-  role: string;
-  phase: string;
-  updatedAt: string;
-  phases?: ReadonlyArray<{ phase: string; at: string }> | undefined;
-  reason?: string | undefined;
-  downtimeMs?: number | undefined;
-}
+/** What of a journal record the metrics read. */
+export type PhaseChange = Pick<MigrationRecord, 'role' | 'phase' | 'updatedAt' | 'phases' | 'reason' | 'downtimeMs'>;
 
 /** The stable code at the head of a rollback reason ("TRANSFER_FAILED: ..."), or UNKNOWN. */
 export function reasonCode(reason: string | undefined): string {

@@ -9,7 +9,7 @@ import { DataServer } from '../../../agent/dataplane/server.ts';
 import { Journal } from '../../../agent/journal.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { AgentMetrics, metrics } from '../../../agent/metrics/metrics.ts';
-import { observePhaseChange, reasonCode } from '../../../agent/metrics/migrations.ts';
+import { observePhaseChange, reasonCode, type PhaseChange } from '../../../agent/metrics/migrations.ts';
 import { serveMetrics, type MetricsServer } from '../../../agent/metrics/server.ts';
 import { fileTarget } from '../../../agent/transfer/targets.ts';
 
@@ -30,11 +30,11 @@ const base = { role: 'destination' as const, container: 'redis1', containerId: '
 describe('metrics of a migration', () => {
   it('a phase change observes how long the phase lasted; the end counts the migration, its failure code and its downtime', async () => {
     const into = new AgentMetrics();
-    const entered = { role: 'destination', phase: 'restore', updatedAt: '2026-12-01T00:00:00.000Z', phases: [{ phase: 'restore', at: '2026-12-01T00:00:00.000Z' }] };
+    const entered: PhaseChange = { role: 'destination', phase: 'restore', updatedAt: '2026-12-01T00:00:00.000Z', phases: [{ phase: 'restore', at: '2026-12-01T00:00:00.000Z' }] };
     observePhaseChange(entered, { ...entered, phase: 'restored', updatedAt: '2026-12-01T00:00:01.500Z' }, into);
-    const done = { role: 'destination', phase: 'commit', updatedAt: '2026-12-01T00:00:02.000Z', phases: [{ phase: 'commit', at: '2026-12-01T00:00:02.000Z' }] };
+    const done: PhaseChange = { role: 'destination', phase: 'commit', updatedAt: '2026-12-01T00:00:02.000Z', phases: [{ phase: 'commit', at: '2026-12-01T00:00:02.000Z' }] };
     observePhaseChange(done, { ...done, phase: 'done', updatedAt: '2026-12-01T00:00:02.250Z', downtimeMs: 420 }, into);
-    const failing = { role: 'source', phase: 'rollback', updatedAt: '2026-12-01T00:00:00.000Z' };
+    const failing: PhaseChange = { role: 'source', phase: 'rollback', updatedAt: '2026-12-01T00:00:00.000Z' };
     observePhaseChange(failing, { ...failing, phase: 'failed', reason: 'TRANSFER_FAILED: the link is down' }, into);
     observePhaseChange(failing, { ...failing, phase: 'failed', reason: 'the coordinator is gone' }, into);
     expect(await value(into, 'ferry_phase_duration_seconds_sum', { role: 'destination', phase: 'restore' })).toBeCloseTo(1.5);
