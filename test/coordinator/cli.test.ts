@@ -19,18 +19,43 @@ async function ferry(args: string[], name = 'ferry') {
 }
 
 describe('ferry CLI: bad input gets a clear error and changes nothing', () => {
-  it('explains itself', async () => {
+  it('explains itself, and each command its own options with their defaults', async () => {
     const r = await ferry(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('ferry migrate --from HOST --to HOST CONTAINER');
     expect(r.out).toContain('Exit codes');
+    const migrate = await ferry(['migrate', '--help']);
+    expect(migrate.code).toBe(0);
+    expect(migrate.out).toMatch(/--verify-timeout <ms> +how long each published port may take to answer\s+\(default: "10000"\)/);
+    expect(migrate.out).toContain('--inventory <file>'); // the options every command takes, too
+    expect(migrate.out).not.toContain('--parallel');
+    const evacuate = await ferry(['evacuate', '--help']);
+    expect(evacuate.out).toMatch(/--parallel <n> +how many containers move at once \(1 to 16\) \(default:\s+"1"\)/);
+  });
+
+  it('completes in bash and zsh, from the commands and options it has', async () => {
+    const bash = await ferry(['completion', 'bash']);
+    expect(bash.code).toBe(0);
+    expect(bash.out).toContain('complete -o default -F _ferry ferry');
+    expect(bash.out).toMatch(/evacuate\) words_for="[^"]*--parallel[^"]*--inventory/);
+    expect(bash.out).toMatch(/compgen -W "migrate preflight evacuate return cordon uncordon hosts ps history status park unpark agent certs completion help"/);
+    const zsh = await ferry(['completion', 'zsh']);
+    expect(zsh.out).toContain('bashcompinit');
+    // The script is bash that bash reads.
+    const checked = await execa('bash', ['-n'], { input: bash.out, reject: false });
+    expect(checked.exitCode).toBe(0);
+    expect(await ferry(['completion', 'fish'])).toMatchObject({ code: 2, err: expect.stringContaining('completion is for bash or zsh') });
   });
 
   it('asks for what is missing', async () => {
     expect(await ferry(['migrate', '--to', 'hostB', 'c'])).toMatchObject({ code: 2, err: expect.stringContaining('error BAD_REQUEST: --from HOST is required') });
     expect(await ferry(['migrate', '--from', 'hostA', '--to', 'hostB'])).toMatchObject({ code: 2, err: expect.stringContaining('which container?') });
-    expect(await ferry(['migrate', '--bogus'])).toMatchObject({ code: 2, err: expect.stringContaining("Unknown option '--bogus'") });
-    expect(await ferry(['teleport'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown command "teleport"') });
+    expect(await ferry(['migrate', '--bogus'])).toMatchObject({ code: 2, err: expect.stringContaining("error BAD_REQUEST: unknown option '--bogus'") });
+    expect(await ferry(['teleport'])).toMatchObject({ code: 2, err: expect.stringContaining("error BAD_REQUEST: unknown command 'teleport'") });
+    // An option of another command is refused by the one that got it, and its help is named.
+    const wrong = await ferry(['hosts', '--parallel', '3']);
+    expect(wrong).toMatchObject({ code: 2, err: expect.stringContaining("unknown option '--parallel'") });
+    expect(wrong.err).toContain('See `ferry hosts --help`');
   });
 
   it('refuses an unknown host and the same host twice', async () => {
@@ -56,6 +81,6 @@ describe('ferry CLI: bad input gets a clear error and changes nothing', () => {
 
   it('rejects a bad --compress before contacting anyone', async () => {
     const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', '--compress', 'lz4', 'c']);
-    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--compress must be one of auto, none, zstd, gzip') });
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining("option '--compress <alg>' argument 'lz4' is invalid. Allowed choices are auto, none, zstd, gzip.") });
   });
 });
