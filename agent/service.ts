@@ -31,7 +31,8 @@ import { Grants } from './dataplane/grants.ts';
 import type { AcceptedStream, StreamOpen } from './dataplane/server.ts';
 import { Inbox } from './destination/inbox.ts';
 import { releaseOrphanedImport } from './destination/import-feed.ts';
-import { restoreArchive, type RestoreOutcome } from './destination/restore.ts';
+import type { RestoreOutcome } from './destination/restore.ts';
+import { restoreCall, type Restoring } from './destination/restore-call.ts';
 import { recreateFlows } from './address/move.ts';
 import { prepareReceive } from './destination/prepare.ts';
 import { acceptStream, grantStream, type StreamsContext } from './destination/streams.ts';
@@ -92,7 +93,7 @@ export class AgentService {
   /** Destination: what has arrived of each migration, for the restore that follows it. */
   readonly #inboxes = new Map<string, Inbox>();
   /** Destination: restores under way, so that a rollback can stop one before undoing it. */
-  readonly #restoring = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  readonly #restoring: Restoring = new Map();
   /** Aborted when a migration is rolled back here: its open streams are cut. */
   readonly #cancels = new Map<string, AbortController>();
   /** Containers here that run but did not answer when resumed (by ID): shown by ps and hosts until a resume answers. */
@@ -397,46 +398,10 @@ export class AgentService {
    * Destination: restore the archive. It may be asked before the archive is here: podman's
    * import then runs as the bytes arrive and finishes once the whole archive checked out.
    */
-  async restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal, fileLocks = false): Promise<RestoreOutcome> {
+  restore(migrationId: string, expectedValidation: string, timeoutMs: number, signal: AbortSignal, fileLocks = false): Promise<RestoreOutcome> {
     requireMigrationId(migrationId);
-    const record = this.journal.require(migrationId);
-    if (record.role === 'destination' && record.phase === 'failed') {
-      // Rolled back here meanwhile, by this agent's recovery (it restarted while it restored,
-      // and removed what the cut-off restore made) or by the source's word: not the caller's mistake.
-      throw new FerryError('RESTORE_FAILED', `migration ${migrationId} was rolled back on ${this.config.name} before its restore finished: ${record.outcome ?? 'no reason kept'}`, {
-        phase: 'restore',
-        hint: 'The source resumes the container; run the migration again.',
-      });
-    }
-    if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
-      throw new FerryError('BAD_REQUEST', `migration ${migrationId} has no archive to restore here (phase ${record.phase})`, { phase: 'restore' });
-    }
-    if (this.#restoring.has(migrationId)) {
-      throw new FerryError('MIGRATION_BUSY', `a restore of migration ${migrationId} is already under way here`, { phase: 'restore' });
-    }
-    const controller = new AbortController();
-    const context = { ...this.#hostContext, inbox: this.#inbox(record) };
-    if (fileLocks) await this.journal.update(migrationId, { fileLocks });
-    const done = restoreArchive(context, record, { expectedValidation, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, fileLocks }, AbortSignal.any([signal, controller.signal]));
-    this.#restoring.set(migrationId, { controller, done });
-    try {
-      const outcome = await done;
-      // Restored, not yet verified: the move is finished only once its ports were seen answering.
-      await this.journal.advance(migrationId, 'restored', { ports: outcome.container.ports });
-      return outcome;
-    } catch (error) {
-      const failure = FerryError.from(error, { phase: 'restore', host: this.config.name });
-      if (this.journal.get(migrationId)?.phase === 'restore') {
-        // podman had the whole archive and the restore failed anyway (or was cut off): what it
-        // made here goes now, so that the source, told so, may resume. Nobody needs to come back for it.
-        await this.rollback(migrationId, `${failure.code}: ${failure.message}`).catch((rollbackError: unknown) =>
-          this.config.log.error({ migrationId, err: FerryError.from(rollbackError).message }, 'could not undo the failed restore'),
-        );
-      }
-      throw failure;
-    } finally {
-      this.#restoring.delete(migrationId);
-    }
+    const context = { ...this.#hostContext, restoring: this.#restoring, inbox: (record: MigrationRecord) => this.#inbox(record), rollback: (id: string, reason: string) => this.rollback(id, reason) };
+    return restoreCall(context, { migrationId, expectedValidation, timeoutMs, fileLocks }, signal);
   }
 
   /**
