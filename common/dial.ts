@@ -93,3 +93,8 @@ export function sshOf(wire: { host: string; port: number; user: string } | null 
   if (!wire?.host) return undefined;
   return { host: wire.host, port: wire.port || 22, user: wire.user || 'root' };
 }
+
+/** The login an agent may use to reach its peer, as a request carries it: everything but the key, which stays with each dialer. */
+export function sshWire(route: SshRoute): { host: string; port: number; user: string } {
+  return { host: route.host, port: route.port, user: route.user };
+}

@@ -7,59 +7,24 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import type { AgentConnection } from '../common/client.ts';
 import { DEFAULTS } from '../common/defaults.ts';
-import { versionsCheck } from './versions.ts';
 import { FerryError } from '../common/errors.ts';
 import { serviceAddressOf } from '../common/service-address.ts';
-import { fileLocksCheck, refusal } from '../common/readiness.ts';
 import { COORDINATOR, type Phase } from '../common/phases.ts';
-import type { Dialer } from '../common/dial.ts';
-import type { SshRoute } from '../common/ssh/tunnels.ts';
-import type { SshRoute as SshRouteWire } from '../proto/gen/ferry/v1/SshRoute.ts';
-import { COMPRESSION, JOURNAL_PHASE, STREAM_KIND, type Compression } from '../common/wire.ts';
+import { sshWire } from '../common/dial.ts';
+import { COMPRESSION, JOURNAL_PHASE } from '../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
 import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
 import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
 import type { Emit, MigrationSummary } from './events.ts';
-import { sameHost, type HostEntry } from './inventory.ts';
-import { deadPorts, firstAnswer, verifyPorts } from './verify.ts';
+import { sameHost } from './inventory.ts';
+import type { AgentLink, MigrateOptions, MigrationDriver } from './driver.ts';
 
-export interface MigrateOptions {
-  from: HostEntry;
-  to: HostEntry;
-  container: string;
-  compress?: Compression | undefined;
-  /** Replace bind-mount paths that already hold data on the destination. */
-  replaceData?: boolean | undefined;
-  /** Shared storage: do not copy bind-mounted data. */
-  ignoreBindMounts?: boolean | undefined;
-  /** Send bind-mounted data only after the freeze (for measuring what the pre-sync saves). */
-  noPresync?: boolean | undefined;
-  /** Run the preflight checks on both hosts and stop: nothing is changed. */
-  dryRun?: boolean | undefined;
-  /**
-   * A destination whose container network cannot hold the container's IP restores it with a new
-   * one (its established TCP connections closed) instead of refusing it.
-   */
-  newAddress?: boolean | undefined;
-  /** Send it to a cordoned destination anyway (--force). */
-  force?: boolean | undefined;
-  /** Set by an evacuation: the host it empties, which the destination remembers as the container's origin. */
-  evacuatedFrom?: string | undefined;
-  /** How long a broken transfer keeps being resumed before the migration rolls back. */
-  transferRetryMs?: number | undefined;
-  /** Caps every stream of the migration, bytes per second (0 or absent: no cap). */
-  bwlimitBytesPerSec?: number | undefined;
-  /** Per-phase deadlines. */
-  checkpointTimeoutMs?: number | undefined;
-  restoreTimeoutMs?: number | undefined;
-  verifyTimeoutMs?: number | undefined;
-  signal?: AbortSignal | undefined;
-  /** How the agents are reached: the coordinator's certificate, and SSH tunnels where the inventory says. */
-  dialer: Dialer;
-}
+export type { AgentLink, MigrateOptions } from './driver.ts';
+import { firstAnswer, verifyPorts } from './verify.ts';
+import { preflight, type Checked } from './preflight.ts';
+import { translateSourceEvent, type Moved } from './source-events.ts';
 
 /** How long a rollback or the destination's commit keeps trying an agent that does not answer. */
 const ROLLBACK_RETRY_MS = 30_000;
@@ -73,10 +38,6 @@ const whileUnreachable = (retries: number) => ({
   shouldRetry: ({ error }: { error: unknown }) => FerryError.from(error).code === 'AGENT_UNREACHABLE',
 });
 
-/** The login an agent may use to reach its peer: everything but the key, which stays with each dialer. */
-function sshRoute(route: SshRoute): SshRouteWire {
-  return { host: route.host, port: route.port, user: route.user };
-}
 
 export function newMigrationId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -103,29 +64,7 @@ export async function migrate(options: MigrateOptions, emit: Emit): Promise<Migr
   }
 }
 
-/** What the checkpoint, transfer and restore phases measured. */
-interface Moved {
-  container: ContainerInfo;
-  checkpointMs: number;
-  archiveBytes: number;
-  pagesBytes: number;
-  transferMs: number;
-  frozenMs: number;
-  runtimeCheckpointMs: number;
-  dataBytesLive: number;
-  dataBytesFrozen: number;
-  imageBytes: number;
-  /** performance.now() of CRIU's freeze, as the source reported it. */
-  freezeAt: number;
-  restored: RestoreReply__Output;
-  /** The first TCP answer on the destination's published ports, when there are any. */
-  answered: Promise<number | undefined>;
-}
-
-/** What the migration asks of each agent: an AgentConnection (a stand-in in unit tests). */
-export type AgentLink = Pick<AgentConnection<HostEntry>, 'host' | 'info' | 'inspect' | 'prepareReceive' | 'checkpointAndSend' | 'restore' | 'takeAddress' | 'commit' | 'rollback' | 'status'>;
-
-export class Migration {
+export class Migration implements MigrationDriver {
   readonly id: string;
   readonly options: Omit<MigrateOptions, 'dialer'>;
   readonly source: AgentLink;
@@ -256,93 +195,8 @@ export class Migration {
   }
 
   /** Every check on both hosts; nothing is changed until all have passed. Undefined after a dry run. */
-  async preflight(): Promise<{ container: ContainerInfo; prepared: PrepareReceiveReply__Output } | undefined> {
-    const { signal } = this.options;
-    const from = this.source.host;
-    const to = this.destination.host;
-    this.enter('preflight', from.name, `checking ${this.options.container} on ${from.name} and room for it on ${to.name}`);
-    const [sourceInfo, destinationInfo] = await Promise.all([
-      this.source.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); }),
-      this.destination.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); }),
-    ]);
-    for (const [info, host] of [[sourceInfo, from.name], [destinationInfo, to.name]] as const) {
-      if (!info.criuCheckOk) {
-        throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
-      }
-    }
-    const versions = versionsCheck(from.name, sourceInfo, to.name, destinationInfo);
-    if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
-      throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
-        phase: 'preflight',
-        hint: 'Run both agents with the same --runtime (runc on these machines).',
-      });
-    }
-    const container = await this.source.inspect(this.options.container, { signal, examine: true }).catch((e: unknown) => {
-      throw FerryError.from(e).at('preflight', from.name);
-    });
-    if (container.state !== 'running') {
-      throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state} on ${from.name}, not running`, {
-        phase: 'preflight',
-        host: from.name,
-      });
-    }
-    // What CRIU could not dump or restore is found now, while the container runs, not by a freeze
-    // that fails and rolls back.
-    const obstacles = container.readiness?.obstacles ?? [];
-    if (obstacles.length) throw refusal(container.name, obstacles, { phase: 'preflight', host: from.name });
-    // A port that is dead before the move would fail verification after it, with the container
-    // frozen for nothing: find out now.
-    const dead = await deadPorts(from.address, container.ports);
-    if (dead.length) {
-      throw new FerryError('PREFLIGHT_FAILED', `published port ${dead.join(', ')} of ${container.name} does not answer on ${from.name} (${from.address})`, {
-        phase: 'preflight',
-        host: from.name,
-        hint: 'Ferry verifies every published TCP port after the move; start the service inside the container, or check the inventory address of the host.',
-      });
-    }
-    const prepared = await this.destination
-      .prepareReceive(
-        {
-          migrationId: this.id,
-          sourceHost: from.name,
-          container,
-          ttlMs: 30 * 60_000,
-          replaceData: this.options.replaceData ?? false,
-          ignoreBindMounts: this.options.ignoreBindMounts ?? false,
-          sourceCpuinfo: sourceInfo.cpuinfo,
-          sourceAddress: from.agent,
-          sourceSsh: from.ssh ? sshRoute(from.ssh) : null,
-          sourceHostAddress: from.address,
-          archiveBytesEstimate: Number(container.estimatedBytes),
-          dryRun: this.options.dryRun ?? false,
-          newAddress: this.options.newAddress ?? false,
-          allowCordoned: this.options.force ?? false,
-          evacuatedFrom: this.options.evacuatedFrom ?? '',
-        },
-        { signal },
-      )
-      .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
-    this.emit({
-      kind: 'checks',
-      migrationId: this.id,
-      host: from.name,
-      checks: [
-        versions,
-        { name: 'criu', ok: true, detail: `criu ${sourceInfo.criuVersion} check passes on ${from.name}` },
-        { name: 'runtime', ok: true, detail: `${sourceInfo.ociRuntime} on both hosts` },
-        { name: 'container', ok: true, detail: `${container.name} (${container.id.slice(0, 12)}) runs on ${from.name}` },
-        { name: 'ports', ok: true, detail: container.ports.length ? `published ports answer on ${from.address}` : 'no published ports' },
-        { name: 'processes', ok: true, detail: 'nothing CRIU cannot move: no io_uring, outside Unix socket, host namespace or SysV memory, open device, inotify watch it cannot find, systemd mode, or lock on a mapped file' },
-        fileLocksCheck(container.readiness?.fileLocks ?? []),
-      ],
-    });
-    this.emit({ kind: 'checks', migrationId: this.id, host: to.name, checks: prepared.checks });
-    if (this.options.dryRun) {
-      this.emit({ kind: 'preflight-ok', migrationId: this.id, container: container.name, from: from.name, to: to.name });
-      this.move('done');
-      return undefined;
-    }
-    return { container, prepared };
+  preflight(): Promise<Checked | undefined> {
+    return preflight(this);
   }
 
   /**
@@ -382,7 +236,7 @@ export class Migration {
           container: container.id,
           destinationHost: to.name,
           destinationAddress: to.agent,
-          destinationSsh: to.ssh ? sshRoute(to.ssh) : null,
+          destinationSsh: to.ssh ? sshWire(to.ssh) : null,
           compress: COMPRESSION.toWire(this.options.compress ?? 'auto'),
           timeoutMs: this.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
           sendImage: prepared.needsImage,
@@ -467,50 +321,7 @@ export class Migration {
 
   /** The source's progress, as events for whoever watches; and what the summary needs of it. */
   onSourceEvent(event: MigrationEvent__Output, moved: Omit<Moved, 'restored' | 'answered'>): void {
-    const from = this.source.host;
-    const to = this.destination.host;
-    if (event.dumped) {
-      this.emit({ kind: 'dumped', migrationId: this.id, host: from.name, ms: Number(event.dumped.ms) });
-      if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name} as podman writes it`);
-    } else if (event.checkpointed) {
-      const c = event.checkpointed;
-      moved.checkpointMs = Number(c.checkpointMs);
-      moved.archiveBytes = Number(c.archiveBytes);
-      moved.frozenMs = Number(c.frozenMs);
-      moved.runtimeCheckpointMs = Number(c.runtimeMs);
-      // The source said how long ago CRIU began the freeze; the network's delay is noise next to it.
-      moved.freezeAt = performance.now() - Number(c.freezeAgeMs);
-      this.emit({ kind: 'checkpointed', migrationId: this.id, host: from.name, checkpointMs: moved.checkpointMs, archiveBytes: moved.archiveBytes, frozenMs: moved.frozenMs, runtimeMs: moved.runtimeCheckpointMs });
-    } else if (event.imageSent) {
-      moved.imageBytes = Number(event.imageSent.bytes);
-      this.emit({ kind: 'image-sent', migrationId: this.id, image: event.imageSent.image, bytes: moved.imageBytes, ms: Number(event.imageSent.ms) });
-    } else if (event.dataSynced) {
-      const d = event.dataSynced;
-      if (d.round === 0) moved.dataBytesLive = Number(d.bytes);
-      else moved.dataBytesFrozen = Number(d.bytes);
-      this.emit({ kind: 'data-synced', migrationId: this.id, round: d.round, bytes: Number(d.bytes), entries: Number(d.entries), removed: Number(d.removed), ms: Number(d.ms), paths: d.paths });
-    } else if (event.compressionChosen) {
-      const c = event.compressionChosen;
-      this.emit({ kind: 'compression', migrationId: this.id, host: from.name, compression: COMPRESSION.fromWire(c.compression) ?? 'none', reason: c.reason });
-    } else if (event.retrying) {
-      const r = event.retrying;
-      this.emit({ kind: 'retrying', migrationId: this.id, stream: STREAM_KIND.fromWire(r.stream) ?? String(r.stream), attempt: r.attempt, error: r.error, resumeFrom: Number(r.resumeFrom) });
-    } else if (event.progress) {
-      const bytes = Number(event.progress.bytes);
-      const totalBytes = Number(event.progress.totalBytes);
-      const seconds = (performance.now() - this.#streamingSince) / 1000;
-      const bytesPerSecond = seconds > 0 ? Math.round(bytes / seconds) : 0;
-      // Until podman is done the archive's size is not known: the container's memory and data say about how big.
-      const expected = totalBytes > 0 ? totalBytes : Number(moved.container.estimatedBytes);
-      const etaMs = bytesPerSecond > 0 && expected > bytes ? Math.round(((expected - bytes) / bytesPerSecond) * 1000) : 0;
-      this.emit({ kind: 'progress', migrationId: this.id, bytes, totalBytes, bytesPerSecond, etaMs, estimated: totalBytes <= 0 });
-    } else if (event.transferred) {
-      // A small archive may be all there before the source said the dump was done.
-      if (this.phase === 'checkpoint') this.enter('transfer', from.name, `streaming the archive from ${from.name} to ${to.name}`);
-      moved.transferMs = Number(event.transferred.transferMs);
-      moved.pagesBytes = Number(event.transferred.pagesBytes);
-      this.emit({ kind: 'transferred', migrationId: this.id, bytes: Number(event.transferred.bytes), transferMs: moved.transferMs, sha256: event.transferred.sha256 });
-    }
+    translateSourceEvent(this, event, moved, this.#streamingSince);
   }
 
   /**
