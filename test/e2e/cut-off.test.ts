@@ -91,8 +91,17 @@ describe('a checkpoint or restore cut off by an agent killed with its process gr
     // process group of its own and ends the restore itself; the agent's recovery removes it.
     const log = `${JSON.parse(readFileSync(inventory, 'utf8')).hosts.hostB.stateDir as string}/agent.log`;
     const from = readFileSync(log, 'utf8').length;
-    const { child } = startMigration(NAME, 'hostA', 'hostB', inventory, ['--transfer-retry-ms', '8000']);
-    await eventually(async () => readFileSync(log, 'utf8').slice(from).includes('podman gets its end and restores'), 120_000, 10);
+    // Uncompressed, so that podman's import is fed while the archive arrives (the moment below is
+    // that path's): its hex-encoded values compress to half, and on a loaded machine --compress
+    // auto chose zstd, whose archive is imported whole once there.
+    const { child } = startMigration(NAME, 'hostA', 'hostB', inventory, ['--transfer-retry-ms', '8000', '--compress', 'none']);
+    // The moment, or the migration's end if it came first (then the test says how it went).
+    let ended: string | undefined;
+    void child.then((r) => (ended = `the migration ended (exit ${r.exitCode}) before the moment came:\n${String(r.stdout).slice(-3000)}`));
+    await eventually(async () => {
+      if (ended) throw new Error(ended);
+      return readFileSync(log, 'utf8').slice(from).includes('podman gets its end and restores');
+    }, 120_000, 10);
     await lab(['agent-stop', 'hostB', '--kill']);
     await pause(2_000);
     await lab(['agent-start', 'hostB']);
