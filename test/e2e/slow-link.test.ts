@@ -34,9 +34,11 @@ describe('slow links', () => {
 
     it('the link has its delay: a round trip between the hosts takes the 40 ms', async () => {
       const out = String((await lab(['exec', 'hostA', 'busybox', 'ping', '-c', '4', '-q', await hostIp('hostB')])).stdout);
-      const [min, avg] = (/min\/avg\/max = ([\d.]+)\/([\d.]+)/.exec(out) ?? []).slice(1).map(Number);
+      const [min] = (/min\/avg\/max = ([\d.]+)\/([\d.]+)/.exec(out) ?? []).slice(1).map(Number);
+      // The fastest of the four: the delay the link adds, without what a loaded machine adds to
+      // the lab's delay tool (a CI run measured 40, then up to 293 ms for the same link).
       expect(min, out).toBeGreaterThanOrEqual(RTT_MS * 0.95);
-      expect(avg, out).toBeLessThan(RTT_MS * 2);
+      expect(min, out).toBeLessThan(RTT_MS * 2);
     });
 
     it('--bwlimit 20mbit: the archive streams within 10% of the cap', async () => {
