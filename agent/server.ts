@@ -1,10 +1,10 @@
 // The gRPC face of the agent: each RPC calls AgentService and converts errors once, here.
 // A cancelled call aborts the podman process it started.
-import { ORIGIN_STATE } from '../common/wire.ts';
 import * as grpc from '@grpc/grpc-js';
 import { FerryError } from '../common/errors.ts';
-import { revocationOf, ROLES } from '../common/pki.ts';
+import { revocationOf, ROLES, type TlsFiles } from '../common/pki.ts';
 import { callerOf, ferryProto, serverCredentials, serverOptions, toServiceError, type Caller } from '../common/rpc.ts';
+import { ORIGIN_STATE } from '../common/wire.ts';
 import type { AgentHandlers } from '../proto/gen/ferry/v1/Agent.ts';
 import type { ParkRequest__Output } from '../proto/gen/ferry/v1/ParkRequest.ts';
 import type { ParkResult as ParkResultWire } from '../proto/gen/ferry/v1/ParkResult.ts';
@@ -14,7 +14,6 @@ import { AgentHealth } from './health.ts';
 import { metrics, safely } from './metrics/metrics.ts';
 import type { AgentService } from './service.ts';
 import { reloadingServerCredentials, type TlsReloader } from './tls-reload.ts';
-import type { TlsFiles } from '../common/pki.ts';
 
 function cancelSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
   const controller = new AbortController();

@@ -275,17 +275,16 @@ export class AgentService {
     await this.parked.open();
     await this.cordon.open();
     await this.origins.open();
-    // First, before any podman command: an import the previous agent was feeding may still wait
-    // on one of its FIFOs, holding its container's lock (destination/import-feed.ts).
-    for (const name of await readdir(this.archiveDir)) {
-      if (!name.endsWith('.import')) continue;
-      const released = await releaseOrphanedImport(join(this.archiveDir, name));
-      if (released) this.config.log.warn({ migrationId: name.replace(/\.import$/, '') }, "released a podman import the agent's previous run left waiting for its archive");
-    }
-    // Archives of migrations that are over (a crash between the end and the clean-up) go now.
     const open = new Set(this.journal.active().map((r) => r.id));
     for (const name of await readdir(this.archiveDir)) {
       const id = name.replace(/(\.image\.tar|\.tar|\.import)$/, '');
+      // First, before any podman command: an import the previous agent was feeding may still wait
+      // on one of its FIFOs, holding its container's lock (destination/import-feed.ts). Removing
+      // the FIFO would not free it: podman's open(2) already holds the inode.
+      if (name.endsWith('.import') && (await releaseOrphanedImport(join(this.archiveDir, name)))) {
+        this.config.log.warn({ migrationId: id }, "released a podman import the agent's previous run left waiting for its archive");
+      }
+      // Archives of migrations that are over (a crash between the end and the clean-up) go now.
       if (!open.has(id)) await rm(join(this.archiveDir, name), { force: true, recursive: true });
     }
     const unfinished = records.filter((r) => this.journal.active().includes(r));

@@ -71,7 +71,8 @@ export class Origins {
       }),
     );
     const ended = new Set(views.filter((v) => v.state !== 'here').map((v) => v.containerId));
-    if (forgetEnded && ended.size) await this.#change((entries) => entries.filter((e) => !(ended.has(e.containerId) && (!origin || e.origin === origin))));
+    // A container ID has one entry at most (arrived replaces it), so the IDs name the entries.
+    if (forgetEnded && ended.size) await this.#change((entries) => entries.filter((e) => !ended.has(e.containerId)));
     return views;
   }
 

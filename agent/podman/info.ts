@@ -51,23 +51,32 @@ async function ociRuntime(podman: Podman): Promise<{ name: string; version: stri
   return { name: said?.name ?? '', version: /version\s+(\S+)/.exec(version)?.[1] ?? '' };
 }
 
-function runtimeOf(podman: Podman): Promise<{ name?: string; path?: string; version?: string } | undefined> {
-  return podman
-    .run(['info', '--format', '{{json .Host.OCIRuntime}}'], { timeoutMs: 30_000 })
-    .then((out) => JSON.parse(out) as { name?: string; path?: string; version?: string })
-    .catch(() => undefined);
+type RuntimeSaid = { name?: string; path?: string; version?: string } | undefined;
+
+const runtimes = new WeakMap<Podman, Promise<RuntimeSaid>>();
+
+/**
+ * `podman info`'s OCIRuntime, asked once per Podman for hostInfo and runtimeBinary both, and kept
+ * once podman answered (a failed ask is asked again next time).
+ */
+function runtimeOf(podman: Podman): Promise<RuntimeSaid> {
+  let said = runtimes.get(podman);
+  if (!said) {
+    said = podman
+      .run(['info', '--format', '{{json .Host.OCIRuntime}}'], { timeoutMs: 30_000 })
+      .then((out) => JSON.parse(out) as NonNullable<RuntimeSaid>)
+      .catch(() => {
+        runtimes.delete(podman);
+        return undefined;
+      });
+    runtimes.set(podman, said);
+  }
+  return said;
 }
 
-const runtimePaths = new WeakMap<Podman, Promise<string>>();
-
-/** The runtime binary podman runs (its path; `runc` when podman cannot say), asked once per Podman. */
-export function runtimeBinary(podman: Podman): Promise<string> {
-  let path = runtimePaths.get(podman);
-  if (!path) {
-    path = runtimeOf(podman).then((said) => said?.path || 'runc');
-    runtimePaths.set(podman, path);
-  }
-  return path;
+/** The runtime binary podman runs (its path; `runc` when podman cannot say). */
+export async function runtimeBinary(podman: Podman): Promise<string> {
+  return (await runtimeOf(podman))?.path || 'runc';
 }
 
 export interface PodmanStore {
