@@ -19,7 +19,7 @@ import { unitPlaceCheck } from '../systemd/unit.ts';
 import { admit } from '../admission/admit.ts';
 import { removeRuntimeLeftover } from '../podman/restore.ts';
 import { specsOfRuntime } from '../admission/judge.ts';
-import { describeCordon, type CordonState } from '../fleet/cordon.ts';
+import { describeCordon, type CordonState } from '../../common/cordon.ts';
 
 export interface PrepareContext extends HostContext {
   info: HostInfo;

@@ -3,14 +3,8 @@
 // Kept by the agent, in STATE/cordon.json, so that every coordinator sees it and a reboot (the
 // usual reason to cordon a host) keeps it.
 import { join } from 'node:path';
+import type { CordonState } from '../../common/cordon.ts';
 import { readDurable, writeDurably } from '../durable.ts';
-
-export interface CordonState {
-  cordoned: boolean;
-  reason: string;
-  /** ISO 8601; empty when not cordoned. */
-  since: string;
-}
 
 const OPEN: CordonState = { cordoned: false, reason: '', since: '' };
 
@@ -40,9 +34,4 @@ export class Cordon {
     this.#state = next;
     return next;
   }
-}
-
-/** "cordoned since ... (reason)": how a refusal and ferry hosts say it. */
-export function describeCordon(host: string, state: CordonState): string {
-  return `${host} is cordoned since ${state.since}${state.reason ? ` (${state.reason})` : ''}`;
 }

@@ -2,6 +2,7 @@
 // (agent/fleet/cordon.ts), so every coordinator sees it: placement leaves the host out, and it
 // refuses migrations unless forced.
 import type { Dialer } from '../../common/dial.ts';
+import { describeCordon } from '../../common/cordon.ts';
 import { resolveHost, type Inventory } from '../inventory.ts';
 import { usage, type Output } from '../output.ts';
 
@@ -13,7 +14,7 @@ export async function runCordon(inventory: Inventory, dialer: Dialer, command: '
   try {
     const state = await agent.cordon(command === 'cordon', reason ?? '');
     if (io.json) io.out(JSON.stringify({ event: command, host: host.name, ...state }));
-    else if (state.cordoned) io.out(`${host.name} is cordoned since ${state.since}${state.reason ? ` (${state.reason})` : ''}: placement leaves it out, and it takes no migration without --force`);
+    else if (state.cordoned) io.out(`${describeCordon(host.name, state)}: placement leaves it out, and it takes no migration without --force`);
     else io.out(`${host.name} is not cordoned: it takes migrations again`);
     return 0;
   } finally {

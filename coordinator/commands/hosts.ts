@@ -10,6 +10,7 @@ import type { HostEntry, Inventory } from '../inventory.ts';
 import { usage, type Output } from '../output.ts';
 import { formatBytes } from '../render.ts';
 import { describeCertificate, notAfter } from '../../common/pki.ts';
+import { cordonedSince } from '../../common/cordon.ts';
 
 /** What the health service said, or DOWN when the agent could not be asked. */
 export type HostState = HealthStatus | 'DOWN';
@@ -79,7 +80,7 @@ export function formatHostRow(row: HostRow, now = Date.now()): string[] {
       ` check ${i.criuCheckOk ? 'ok' : 'FAILS'} pre-copy ${i.dirtyTracking ? 'yes' : 'no'} free ${formatBytes(Number(i.freeDiskBytes))}` +
       ` cert ${i.certNotAfter ? `until ${i.certNotAfter.slice(0, 10)}` : 'NONE (plaintext)'}`,
   ];
-  if (i.cordon?.cordoned) lines.push(`${''.padEnd(8)} CORDONED since ${i.cordon.since}${i.cordon.reason ? ` (${i.cordon.reason})` : ''}: placement leaves it out; ferry uncordon ${row.host}`);
+  if (i.cordon?.cordoned) lines.push(`${''.padEnd(8)} CORDONED ${cordonedSince(i.cordon)}: placement leaves it out; ferry uncordon ${row.host}`);
   // What it agrees to run of what other hosts send it (an agent from before the policy says nothing).
   if (i.admission) lines.push(`${''.padEnd(8)} ${i.admission.startsWith('BROKEN') ? '!! ' : ''}admission policy: ${i.admission}`);
   for (const problem of i.problems) lines.push(`${''.padEnd(8)} !! ${problem}`);

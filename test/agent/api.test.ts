@@ -143,12 +143,15 @@ describe('the agent API refuses bad input and changes nothing', () => {
     expect(files()).toEqual(before);
   });
 
+  /** A destination's journal record in preflight, as a PrepareReceive leaves it. */
+  const prepared = (id: string) =>
+    service.journal.create({
+      id, role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
+      archivePath: join(stateDir, 'archives', `${id}.tar`), phase: 'preflight',
+    });
+
   it('a resumed archive stream that in fact arrived whole is answered "complete", not refused', async () => {
-    const record = {
-      id: 'm-whole', role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
-      archivePath: join(stateDir, 'archives', 'm-whole.tar'), phase: 'preflight' as const,
-    };
-    await service.journal.create(record);
+    await prepared('m-whole');
     await service.journal.advance('m-whole', 'transfer');
     await service.journal.advance('m-whole', 'received', { received: { bytes: 42, sha256: 'ab'.repeat(32) } });
     await service.journal.advance('m-whole', 'restore');
@@ -162,11 +165,7 @@ describe('the agent API refuses bad input and changes nothing', () => {
   });
 
   it('a restore asked of a migration this agent rolled back meanwhile is RESTORE_FAILED with why, not a bad request', async () => {
-    const record = {
-      id: 'm-gone', role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
-      archivePath: join(stateDir, 'archives', 'm-gone.tar'), phase: 'preflight' as const,
-    };
-    await service.journal.create(record);
+    await prepared('m-gone');
     await service.journal.advance('m-gone', 'rollback');
     await service.journal.advance('m-gone', 'failed', { outcome: 'the restore was cut off (agent restart)' });
     const error = await unary('restore', { migrationId: 'm-gone' });
