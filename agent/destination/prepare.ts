@@ -132,3 +132,24 @@ function cordonCheck(ctx: PrepareContext, force: boolean): PreflightCheck {
   if (force) return { name: 'cordon', ok: true, warning: true, detail: `${describeCordon(ctx.host, ctx.cordon)}: received anyway (--force)` };
   return { name: 'cordon', ok: false, detail: `${describeCordon(ctx.host, ctx.cordon)}: it takes no migration; uncordon it (ferry uncordon ${ctx.host}) or pass --force` };
 }
+
+export interface AbandonedContext extends HostContext {
+  isBusy: (id: string) => boolean;
+  /** Rolls the migration back here, busy while it does. */
+  rollback: (id: string, reason: string) => Promise<unknown>;
+}
+
+/**
+ * A receive of the same container that was prepared and never began (no stream came, nobody
+ * works on it) was abandoned by its coordinator between preflight and checkpoint: the new
+ * request replaces it rather than wait for its grant to expire. Should that coordinator go on
+ * after all, its source finds the grant gone and resumes the container.
+ */
+export async function dropAbandoned(ctx: AbandonedContext, request: PrepareReceiveRequest): Promise<void> {
+  const containerId = request.container?.id;
+  if (!containerId) return;
+  for (const old of ctx.journal.active()) {
+    if (old.id === request.migrationId || old.role !== 'destination' || old.containerId !== containerId || old.phase !== 'preflight' || old.touched || ctx.isBusy(old.id)) continue;
+    await ctx.rollback(old.id, `replaced by migration ${request.migrationId} of the same container before any of it arrived`);
+  }
+}
