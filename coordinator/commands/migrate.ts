@@ -2,7 +2,7 @@
 import { FerryError } from '../../common/errors.ts';
 import type { Dialer } from '../../common/dial.ts';
 import type { HostEntry, Inventory } from '../inventory.ts';
-import { migrate } from '../migrate.ts';
+import { migrate } from '../migration/migrate.ts';
 import { endpoints, migrationSettings, type Values } from '../options.ts';
 import { exitCode, interruptible, renderer, report, usage, type Output } from '../output.ts';
 

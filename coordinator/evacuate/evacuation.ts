@@ -12,8 +12,8 @@ import { FerryError } from '../../common/errors.ts';
 import type { Dialer } from '../../common/dial.ts';
 import type { BatchAction, EmitEvacuation, EvacuationResult, InFlightView, MigrationEvent, MigrationSummary } from '../events.ts';
 import type { HostEntry } from '../inventory.ts';
-import type { MigrateOptions } from '../driver.ts';
-import { migrate } from '../migrate.ts';
+import type { MigrateOptions } from '../migration/driver.ts';
+import { migrate } from '../migration/migrate.ts';
 import { Placement, refusedByDestination, type HostRoom } from './placement.ts';
 
 /** The migration settings every container of the evacuation gets. */

@@ -8,7 +8,7 @@ import type { Dialer } from '../../common/dial.ts';
 import { ORIGIN_STATE } from '../../common/wire.ts';
 import type { EmitEvacuation, EvacuationResult } from '../events.ts';
 import type { HostEntry } from '../inventory.ts';
-import { migrate } from '../migrate.ts';
+import { migrate } from '../migration/migrate.ts';
 import { destinationRoom, destinationView, runEvacuation, type Evacuee, type MoveSettings } from './evacuation.ts';
 import { Placement } from './placement.ts';
 

@@ -1,9 +1,9 @@
 // After a restore: the destination must publish exactly the source's ports, and each TCP port
 // must accept a connection on the destination host's address.
 import { connect } from 'node:net';
-import { FerryError } from '../common/errors.ts';
-import { silentTcpPorts, tcpAnswers } from '../common/tcp.ts';
-import type { PortView } from './events.ts';
+import { FerryError } from '../../common/errors.ts';
+import { silentTcpPorts, tcpAnswers } from '../../common/tcp.ts';
+import type { PortView } from '../events.ts';
 
 const key = (p: PortView) => `${p.hostPort}:${p.containerPort}/${p.protocol}`;
 

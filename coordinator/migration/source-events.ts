@@ -1,10 +1,10 @@
 // What the source agent says while it checkpoints and sends, as the coordinator's events: each
 // message of CheckpointAndSend's stream becomes the event the user sees (progress with its rate
 // and time left, the dump, the compression chosen, retries) and a figure of the summary (Moved).
-import { COMPRESSION, STREAM_KIND } from '../common/wire.ts';
-import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
-import type { MigrationEvent__Output } from '../proto/gen/ferry/v1/MigrationEvent.ts';
-import type { RestoreReply__Output } from '../proto/gen/ferry/v1/RestoreReply.ts';
+import { COMPRESSION, STREAM_KIND } from '../../common/wire.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { MigrationEvent__Output } from '../../proto/gen/ferry/v1/MigrationEvent.ts';
+import type { RestoreReply__Output } from '../../proto/gen/ferry/v1/RestoreReply.ts';
 import type { MigrationDriver } from './driver.ts';
 
 /** What the checkpoint, transfer and restore phases measured. */

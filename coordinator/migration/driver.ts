@@ -1,13 +1,14 @@
-// What one migration is to the modules that carry out its steps (preflight.ts, source-events.ts):
+// What one migration is to the modules that carry out its steps (preflight.ts, move.ts, settle.ts):
 // its ID and options, the two agents, its events, and its phase, which changes only through the
 // coordinator's machine (common/phases.ts COORDINATOR). migrate.ts's Migration is the one driver;
 // the steps see only this, so that they import nothing of it.
-import type { AgentConnection } from '../common/client.ts';
-import type { Dialer } from '../common/dial.ts';
-import type { Phase } from '../common/phases.ts';
-import type { Compression } from '../common/wire.ts';
-import type { Emit } from './events.ts';
-import type { HostEntry } from './inventory.ts';
+import type { AgentConnection } from '../../common/client.ts';
+import type { Dialer } from '../../common/dial.ts';
+import type { Phase } from '../../common/phases.ts';
+import type { Compression } from '../../common/wire.ts';
+import { FerryError } from '../../common/errors.ts';
+import type { Emit } from '../events.ts';
+import type { HostEntry } from '../inventory.ts';
 
 export interface MigrateOptions {
   from: HostEntry;
@@ -59,4 +60,9 @@ export interface MigrationDriver {
   move(phase: Phase): void;
   /** Moves on and says so. */
   enter(phase: Phase, host: string, message: string): void;
+}
+
+/** Stops the migration where it stands once the user cancelled it (Ctrl-C, the caller's signal). */
+export function throwIfCancelled(m: Pick<MigrationDriver, 'options' | 'phase'>): void {
+  if (m.options.signal?.aborted) throw new FerryError('CANCELLED', 'the migration was cancelled', { phase: m.phase });
 }

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FerryError } from '../../common/errors.ts';
-import { comparePorts, deadPorts, verifyPorts } from '../../coordinator/verify.ts';
-import { tcpAnswers } from '../../common/tcp.ts';
+import { FerryError } from '../../../common/errors.ts';
+import { comparePorts, deadPorts, verifyPorts } from '../../../coordinator/migration/verify.ts';
+import { tcpAnswers } from '../../../common/tcp.ts';
 
 const servers: Server[] = [];
 afterAll(() => servers.forEach((s) => s.close()));

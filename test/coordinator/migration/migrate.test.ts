@@ -2,11 +2,11 @@
 // script: the order of its phases and of its calls, and what each failure rolls back. (The e2e
 // tests move real containers; this is the decision logic alone.)
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../common/errors.ts';
-import type { MigrationEvent as Event } from '../../coordinator/events.ts';
-import type { HostEntry } from '../../coordinator/inventory.ts';
-import { Migration, type AgentLink } from '../../coordinator/migrate.ts';
-import type { MigrationEvent__Output } from '../../proto/gen/ferry/v1/MigrationEvent.ts';
+import { FerryError } from '../../../common/errors.ts';
+import type { MigrationEvent as Event } from '../../../coordinator/events.ts';
+import type { HostEntry } from '../../../coordinator/inventory.ts';
+import { Migration, type AgentLink } from '../../../coordinator/migration/migrate.ts';
+import type { MigrationEvent__Output } from '../../../proto/gen/ferry/v1/MigrationEvent.ts';
 
 interface Script {
   criuOk?: boolean;

@@ -2,14 +2,14 @@
 // versions; the container and what in it CRIU could not move; its published ports; the
 // destination's own checks, which make it expect the archive). Nothing is changed on either host
 // until all have passed; a dry run stops after it.
-import { fileLocksCheck, refusal } from '../common/readiness.ts';
-import { FerryError } from '../common/errors.ts';
-import type { ContainerInfo__Output as ContainerInfo } from '../proto/gen/ferry/v1/ContainerInfo.ts';
-import type { PrepareReceiveReply__Output } from '../proto/gen/ferry/v1/PrepareReceiveReply.ts';
+import { fileLocksCheck, refusal } from '../../common/readiness.ts';
+import { FerryError } from '../../common/errors.ts';
+import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
+import type { PrepareReceiveReply__Output } from '../../proto/gen/ferry/v1/PrepareReceiveReply.ts';
 import type { MigrationDriver } from './driver.ts';
-import { sshWire } from '../common/dial.ts';
+import { sshWire } from '../../common/dial.ts';
 import { deadPorts } from './verify.ts';
-import { versionsCheck } from './versions.ts';
+import { versionsCheck } from '../versions.ts';
 
 /** What a passed preflight found: the container as the source sees it, and the destination's word. */
 export interface Checked {
