@@ -6,15 +6,30 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../common/errors.ts';
 import type { ReachableAgent } from '../common/dial.ts';
-import { DESTINATION, SOURCE } from '../common/phases.ts';
-import type { JournalPhase, MigrationRecord } from './record.ts';
+import { DESTINATION, IllegalPhaseChange, SOURCE } from '../common/phases.ts';
+import type { DestinationRecord, JournalPhase, MigrationRecord, RecordChanges, SourceRecord } from './record.ts';
 import { observePhaseChange } from './metrics/migrations.ts';
 import { writeDurably } from './durable.ts';
 
-export type { JournalPhase, MigrationRecord, PhaseEntry, Role } from './record.ts';
+export type { DestinationRecord, JournalPhase, MigrationRecord, PhaseEntry, Role, SourceRecord } from './record.ts';
 
-/** Each role's phases, and which may follow which (common/phases.ts). */
-const MACHINES = { source: SOURCE, destination: DESTINATION } as const;
+/** A record as its creator gives it: the journal adds the times and the list of phases. */
+export type NewRecord<R extends MigrationRecord> = Omit<R, 'createdAt' | 'updatedAt' | 'phases'>;
+
+/**
+ * Throws unless `record` may go to `to`, as its role's machine in common/phases.ts says
+ * (IllegalPhaseChange). A phase of the other role is refused the same way.
+ */
+function checkPhaseChange(record: MigrationRecord, to: JournalPhase): void {
+  const what = `migration ${record.id}`;
+  if (record.role === 'source') {
+    if (!SOURCE.has(to)) throw new IllegalPhaseChange(`${what}: a source journal has no phase ${to}`);
+    SOURCE.check(record.phase, to, what);
+  } else {
+    if (!DESTINATION.has(to)) throw new IllegalPhaseChange(`${what}: a destination journal has no phase ${to}`);
+    DESTINATION.check(record.phase, to, what);
+  }
+}
 
 /**
  * How many finished records a journal keeps as history, and for how long at least: a peer that
@@ -44,19 +59,32 @@ export function mayBeWholeThere(record: MigrationRecord): boolean {
   return record.role === 'source' && (record.phase === 'sealed' || record.phase === 'sent');
 }
 
+/** A record as older agents wrote it: flags that stood for what phases and sub-states say now. */
+type LegacyRecord = Omit<MigrationRecord, 'phase'> & { phase: string; sealed?: boolean; touched?: boolean; addressTaken?: boolean };
+
+/** The archive, whole here and checked out: from phase received on (a rollback leads nowhere forward). */
+export function archiveArrived(record: DestinationRecord): { bytes: number; sha256: string } | undefined {
+  return DESTINATION.reached(record.phase, 'received') ? record.received : undefined;
+}
+
 /**
  * Journals written before the phases became explicit: the outcome string and the flags that
- * stood for sealed, sent and received, and the destination's one phase for restored.
+ * stood for sealed, sent and received, the destination's one phase for restored, `touched` (a
+ * destination that bytes reached is in transfer) and `addressTaken` (the address sub-state).
  */
-function upgrade(record: Omit<MigrationRecord, 'phase'> & { phase: string; sealed?: boolean }): MigrationRecord {
+function upgrade(legacy: LegacyRecord): MigrationRecord {
+  const { sealed, touched, addressTaken, ...record } = legacy;
   const legacySent = 'archive sent and verified by the destination';
-  if (record.role === 'source' && record.phase === 'transfer') {
-    if (record.outcome === legacySent) return { ...record, phase: 'sent', outcome: undefined };
-    if (record.sealed) return { ...record, phase: 'sealed' };
+  if (record.role === 'source') {
+    if (record.phase === 'transfer' && record.outcome === legacySent) return { ...record, role: 'source', phase: 'sent', outcome: undefined } as SourceRecord;
+    if (record.phase === 'transfer' && sealed) return { ...record, role: 'source', phase: 'sealed' } as SourceRecord;
+    return record as SourceRecord;
   }
-  if (record.role === 'destination' && record.phase === 'transfer' && record.received) return { ...record, phase: 'received' };
-  if (record.role === 'destination' && record.phase === 'verify') return { ...record, phase: 'restored' };
-  return record as MigrationRecord;
+  const destination = { ...record, address: (record as DestinationRecord).address ?? (addressTaken ? 'taken' : undefined) } as DestinationRecord;
+  if (destination.phase === 'transfer' && destination.received) return { ...destination, phase: 'received' };
+  if ((record.phase as string) === 'verify') return { ...destination, phase: 'restored' };
+  if (destination.phase === 'preflight' && touched) return { ...destination, phase: 'transfer' };
+  return destination;
 }
 
 export class Journal {
@@ -78,7 +106,7 @@ export class Journal {
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith('.json')) continue;
       try {
-        const record = upgrade(JSON.parse(await readFile(join(this.dir, name), 'utf8')) as MigrationRecord & { sealed?: boolean });
+        const record = upgrade(JSON.parse(await readFile(join(this.dir, name), 'utf8')) as LegacyRecord);
         this.#records.set(record.id, record);
       } catch {
         // A torn write from a crash: the .tmp rename never happened, so nothing is lost.
@@ -99,6 +127,20 @@ export class Journal {
     return record;
   }
 
+  /** The migration's record, which must be this host's as its destination. */
+  destination(id: string): DestinationRecord {
+    const record = this.require(id);
+    if (record.role !== 'destination') throw new FerryError('BAD_REQUEST', `migration ${id} is not received on this host: it is the source here`);
+    return record;
+  }
+
+  /** The migration's record, which must be this host's as its source. */
+  source(id: string): SourceRecord {
+    const record = this.require(id);
+    if (record.role !== 'source') throw new FerryError('BAD_REQUEST', `migration ${id} is not sent from this host: it is the destination here`);
+    return record;
+  }
+
   active(): MigrationRecord[] {
     return [...this.#records.values()].filter((r) => !isOver(r));
   }
@@ -108,15 +150,14 @@ export class Journal {
     return [...this.#records.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   }
 
-  async create(record: Omit<MigrationRecord, 'createdAt' | 'updatedAt'>): Promise<MigrationRecord> {
+  async create<R extends MigrationRecord>(record: NewRecord<R>): Promise<R> {
     if (this.#records.has(record.id)) {
       throw new FerryError('BAD_REQUEST', `migration "${record.id}" already exists on this host`);
     }
-    const first = MACHINES[record.role].phases[0];
-    MACHINES[record.role].check(first as never, record.phase as never, `migration ${record.id}`);
+    const first = (record.role === 'source' ? SOURCE : DESTINATION).phases[0];
     if (record.phase !== first) throw new FerryError('INTERNAL', `a ${record.role} journal begins in phase ${first}, not ${record.phase}`);
     const now = new Date().toISOString();
-    const full = { ...record, phases: [{ phase: record.phase, at: now }], createdAt: now, updatedAt: now };
+    const full = { ...record, phases: [{ phase: record.phase, at: now }], createdAt: now, updatedAt: now } as R;
     this.#records.set(full.id, full);
     await this.#write(full);
     return full;
@@ -126,26 +167,34 @@ export class Journal {
    * Every phase change of a journal goes through here: the role's machine in common/phases.ts
    * says whether it may happen, and an illegal one throws (IllegalPhaseChange) with nothing written.
    */
-  async advance(id: string, phase: JournalPhase, changes: Omit<Partial<MigrationRecord>, 'phase'> = {}): Promise<MigrationRecord> {
-    const record = this.require(id);
-    MACHINES[record.role].check(record.phase as never, phase as never, `migration ${id}`);
+  async advance<R extends MigrationRecord>(record: R, phase: R['phase'], changes?: RecordChanges<R>): Promise<R> {
+    const current = this.#current(record);
+    checkPhaseChange(current, phase);
     const at = new Date().toISOString();
-    const phases = [...(record.phases ?? []), { phase, at }];
-    const reason = phase === 'rollback' ? { reason: changes.outcome } : {};
-    const saved = await this.#save(id, { ...changes, ...reason, phase, phases }, at);
-    observePhaseChange(record, saved);
+    const phases = [...(current.phases ?? []), { phase, at }];
+    const reason = phase === 'rollback' ? { reason: changes?.outcome } : {};
+    const saved = await this.#save(current, { ...changes, ...reason, phase, phases }, at);
+    observePhaseChange(current, saved);
     if (isOver(saved)) await this.#prune();
     return saved;
   }
 
   /** Changes what the record says, never its phase (that is advance's). */
-  update(id: string, changes: Omit<Partial<MigrationRecord>, 'phase'>): Promise<MigrationRecord> {
-    return this.#save(id, changes);
+  update<R extends MigrationRecord>(record: R, changes: RecordChanges<R>): Promise<R> {
+    return this.#save(this.#current(record), changes);
   }
 
-  async #save(id: string, changes: Partial<MigrationRecord>, at = new Date().toISOString()): Promise<MigrationRecord> {
-    const record = { ...this.require(id), ...changes, updatedAt: at };
-    this.#records.set(id, record);
+  /** The journal's own copy of `record` (the caller's may be older), of the same role. */
+  #current<R extends MigrationRecord>(record: R): R {
+    const current = this.require(record.id);
+    if (current.role !== record.role) throw new FerryError('INTERNAL', `migration ${record.id} is the ${current.role}'s here, not the ${record.role}'s`);
+    return current as R;
+  }
+
+  /** `changes` were typed by the caller (advance, update) against the record's role. */
+  async #save<R extends MigrationRecord>(current: R, changes: object, at = new Date().toISOString()): Promise<R> {
+    const record = { ...current, ...changes, updatedAt: at } as R;
+    this.#records.set(record.id, record);
     await this.#write(record);
     return record;
   }

@@ -5,7 +5,8 @@ export class Periodic {
   readonly #work: () => Promise<void>;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  /** The round under way, if any. */
+  #round: Promise<void> | undefined;
 
   constructor(work: () => Promise<void>, intervalMs: number) {
     this.#work = work;
@@ -22,14 +23,11 @@ export class Periodic {
     clearInterval(this.#timer);
   }
 
-  /** One round now, unless one is under way (then nothing). `work` handles its own errors. */
-  async run(): Promise<void> {
-    if (this.#running) return;
-    this.#running = true;
-    try {
-      await this.#work();
-    } finally {
-      this.#running = false;
-    }
+  /** One round now, unless one is under way: then that one. `work` handles its own errors. */
+  run(): Promise<void> {
+    this.#round ??= this.#work().finally(() => {
+      this.#round = undefined;
+    });
+    return this.#round;
   }
 }

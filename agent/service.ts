@@ -335,7 +335,7 @@ export class AgentService {
     requireMigrationId(migrationId);
     const record = this.journal.require(migrationId);
     if (record.phase === 'failed' || !Number.isSafeInteger(downtimeMs) || downtimeMs < 0) return;
-    await this.journal.update(migrationId, { downtimeMs });
+    await this.journal.update(record, { downtimeMs });
   }
 
   /**

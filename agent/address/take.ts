@@ -20,7 +20,7 @@ export async function takeAddress(ctx: HostContext & { inbox: (record: Migration
     throw new FerryError('BAD_REQUEST', `migration ${record.id} is in phase ${record.phase}: too late to take its address`, { phase: 'restore' });
   }
   // Kept in the journal first: a rollback forgets them again, even after a restart.
-  await ctx.journal.update(record.id, { flows: request.flows });
+  await ctx.journal.update(record, { flows: request.flows, address: 'flows' });
   await recreateFlows(request.flows);
   ctx.inbox(record).takenAddress();
   ctx.log.info({ migrationId: record.id, address: request.address, flows: request.flows.length }, "recreated the service address's flows");

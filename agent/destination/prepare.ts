@@ -14,6 +14,7 @@ import { sshOf } from '../../common/dial.ts';
 import { hostAddress } from '../../common/tcp.ts';
 import { destinationChecks, IMAGE_WILL_BE_SENT, needsNewAddress, type PreflightCheck } from './checks.ts';
 import type { HostContext } from '../context.ts';
+import type { DestinationRecord } from '../journal.ts';
 import { UNIT_KIND } from '../../common/wire.ts';
 import { unitPlaceCheck } from '../systemd/unit.ts';
 import { admit } from '../admission/admit.ts';
@@ -103,7 +104,7 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
   if (await removeRuntimeLeftover(ctx.podman, container.id)) {
     checks.push({ name: 'leftovers', ok: true, detail: `removed runc's state of ${container.id.slice(0, 12)} that a cut-off restore had left here` });
   }
-  await ctx.journal.create({
+  await ctx.journal.create<DestinationRecord>({
     id: request.migrationId,
     role: 'destination',
     container: container.name,
@@ -116,7 +117,6 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     serviceAddress,
     phase: 'preflight',
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
-    touched: false,
     expiresAt: new Date(Date.now() + ttlMs).toISOString(),
     dataPaths,
     needsImage,
@@ -149,7 +149,7 @@ export async function dropAbandoned(ctx: AbandonedContext, request: PrepareRecei
   const containerId = request.container?.id;
   if (!containerId) return;
   for (const old of ctx.journal.active()) {
-    if (old.id === request.migrationId || old.role !== 'destination' || old.containerId !== containerId || old.phase !== 'preflight' || old.touched || ctx.isBusy(old.id)) continue;
+    if (old.id === request.migrationId || old.role !== 'destination' || old.containerId !== containerId || old.phase !== 'preflight' || ctx.isBusy(old.id)) continue;
     await ctx.rollback(old.id, `replaced by migration ${request.migrationId} of the same container before any of it arrived`);
   }
 }

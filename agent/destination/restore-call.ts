@@ -42,14 +42,14 @@ export async function restoreCall(ctx: RestoreCallContext, request: RestoreReque
     throw new FerryError('MIGRATION_BUSY', `a restore of migration ${migrationId} is already under way here`, { phase: 'restore' });
   }
   const controller = new AbortController();
-  if (fileLocks) await ctx.journal.update(migrationId, { fileLocks });
+  if (fileLocks) await ctx.journal.update(record, { fileLocks });
   const options = { expectedValidation: request.expectedValidation, timeoutMs: request.timeoutMs > 0 ? request.timeoutMs : undefined, fileLocks };
   const done = restoreArchive({ ...ctx, inbox: ctx.inbox(record) }, record, options, AbortSignal.any([signal, controller.signal]));
   ctx.restoring.set(migrationId, { controller, done });
   try {
     const outcome = await done;
     // Restored, not yet verified: the move is finished only once its ports were seen answering.
-    await ctx.journal.advance(migrationId, 'restored', { ports: outcome.container.ports });
+    await ctx.journal.advance(record, 'restored', { ports: outcome.container.ports });
     return outcome;
   } catch (error) {
     const failure = FerryError.from(error, { phase: 'restore', host: ctx.host });

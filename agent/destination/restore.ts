@@ -12,7 +12,7 @@ import { FerryError } from '../../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { takeServiceAddress } from '../address/move.ts';
 import { promote } from '../data/staging.ts';
-import type { MigrationRecord } from '../journal.ts';
+import type { DestinationRecord, MigrationRecord } from '../journal.ts';
 import { runHook } from '../podman/hooks.ts';
 import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeRuntimeLeftover, removeStorageLeftover, restoreImport, type RestoreStats } from '../podman/restore.ts';
@@ -48,7 +48,7 @@ export interface RestoreOutcome {
 
 export async function restoreArchive(
   ctx: RestoreContext,
-  record: MigrationRecord,
+  record: DestinationRecord,
   request: { expectedValidation: string; timeoutMs: number | undefined; fileLocks: boolean },
   signal: AbortSignal,
 ): Promise<RestoreOutcome> {
@@ -58,20 +58,20 @@ export async function restoreArchive(
   const dataPaths = record.dataPaths ?? [];
   // The pages came beside the archive (the source asked for their stream), unless the archive
   // holds them itself (the source's CRIU script did not run, and podman exported them).
-  const pagesPath = (archiveHasPages: boolean) => (archiveHasPages ? undefined : journal.require(record.id).pagesPath);
+  const pagesPath = (archiveHasPages: boolean) => (archiveHasPages ? undefined : journal.destination(record.id).pagesPath);
   // What must hold before podman may get the end of the archive, i.e. before it may run anything.
   const gate = async (archiveHasPages: boolean) => {
     // The conntrack entries of the service address's flows too: a restored socket whose flow this
     // host does not know would be masqueraded as a new flow, and the client would reset it.
-    const needsAddress = record.serviceAddress !== undefined && !record.addressTaken;
+    const needsAddress = record.serviceAddress !== undefined && record.address !== 'taken';
     const needsPages = pagesPath(archiveHasPages) !== undefined;
     await inbox.until(
       () => inbox.verified !== undefined && (!dataPaths.length || inbox.dataRound >= 1) && (!needsAddress || inbox.addressReady) && (!needsPages || inbox.pages !== undefined),
       signal,
     );
-    await journal.advance(record.id, 'restore');
+    const restoring = await journal.advance(record, 'restore');
     // The data goes into place first: the restored processes reopen their files at once.
-    if (dataPaths.length) await journal.update(record.id, { promoted: await promote(dataPaths, record.id) });
+    if (dataPaths.length) await journal.update(restoring, { promoted: await promote(dataPaths, record.id) });
   };
   await removeLeftover(ctx, record);
 
@@ -155,7 +155,7 @@ export async function restoreArchive(
   log.info({ streamed, relayedBytes: streamed ? feeder.relayedBytes : 0, restoreMs, runtimeMs: stats.runtimeMs, fallback: fallback || undefined, ipAddresses: container.ipAddresses, newAddress: record.newAddress }, 'restored');
   if (record.serviceAddress) {
     // Only now: the sockets are back, so the clients' retransmissions find them.
-    await journal.update(record.id, { addressTaken: true });
+    await journal.update(record, { address: 'taken' });
     await takeServiceAddress(ctx.address, record.serviceAddress);
     log.info({ address: record.serviceAddress }, 'took the service address');
   }

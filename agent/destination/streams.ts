@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, extractData } from '../data/extract.ts';
 import { stagingResolver } from '../data/staging.ts';
 import type { AcceptedStream, StreamOpen } from '../dataplane/server.ts';
 import type { Grants } from '../dataplane/grants.ts';
-import type { MigrationRecord } from '../journal.ts';
+import { archiveArrived, type DestinationRecord, type MigrationRecord } from '../journal.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import { fileTarget, streamTarget } from '../transfer/targets.ts';
 import { STREAM_KIND, type StreamKind } from '../../common/wire.ts';
@@ -52,14 +52,15 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
   if (caller && (caller.role !== 'agent' || caller.name !== record.peer)) {
     throw new FerryError('UNAUTHORIZED', `${caller.name} (${caller.role}) may not send for migration ${record.id}: it names ${record.peer}`);
   }
-  if (kind === 'checkpoint' && record.role === 'destination' && record.received && record.phase !== 'rollback' && record.phase !== 'failed') {
+  const arrived = record.role === 'destination' && kind === 'checkpoint' ? archiveArrived(record) : undefined;
+  if (arrived) {
     // The sender lost the DONE of a stream that did arrive whole: tell it so, rather than refuse.
-    return { token: '', port: ctx.dataPort(), resumeFrom: record.received.bytes, ttlMs: 0, complete: true, sha256: record.received.sha256 };
+    return { token: '', port: ctx.dataPort(), resumeFrom: arrived.bytes, ttlMs: 0, complete: true, sha256: arrived.sha256 };
   }
   if (kind === 'pages' && record.role === 'destination' && record.pagesReceived && record.phase !== 'rollback' && record.phase !== 'failed') {
     return { token: '', port: ctx.dataPort(), resumeFrom: record.pagesReceived.bytes, ttlMs: 0, complete: true, sha256: record.pagesReceived.sha256 };
   }
-  expecting(record, kind);
+  const receiving = expecting(record, kind);
   const total = Number(request.totalBytes);
   if (!Number.isSafeInteger(total) || total < UNKNOWN_SIZE) throw new FerryError('BAD_REQUEST', `invalid stream size ${request.totalBytes}`);
   const fs = await statfs(ctx.archiveDir);
@@ -71,25 +72,33 @@ export async function grantStream(ctx: StreamsContext, request: OpenStreamReques
     throw new FerryError('TRANSFER_FAILED', `a previous ${kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
   }
   // From now on the restore waits for the pages, unless the archive turns out to hold them.
-  if (kind === 'pages' && !record.pagesPath) await ctx.journal.update(record.id, { pagesPath: await pagesPathOf(await podmanStore(ctx.podman), record.id) });
-  const pagesPath = ctx.journal.require(record.id).pagesPath;
+  if (kind === 'pages' && !receiving.pagesPath) await ctx.journal.update(receiving, { pagesPath: await pagesPathOf(await podmanStore(ctx.podman), record.id) });
+  const pagesPath = ctx.journal.destination(record.id).pagesPath;
   const resumeFrom = request.resume && kind === 'checkpoint' ? await sizeOf(record.archivePath) : request.resume && kind === 'pages' && pagesPath ? await sizeOf(pagesPath) : 0;
   const grant = ctx.grants.issue({ migrationId: record.id, kind, round: request.round, peer: record.peer, resumeFrom, totalBytes: total });
   return { token: grant.token, port: ctx.dataPort(), resumeFrom, ttlMs: ctx.grants.ttlMs };
 }
 
-/** Refuses a stream the migration does not expect in its present state. */
-function expecting(record: MigrationRecord, kind: StreamKind): void {
+/** Refuses a stream the migration does not expect in its present state; the destination's record when it does. */
+function expecting(record: MigrationRecord, kind: StreamKind): DestinationRecord {
   if (record.role !== 'destination' || !['preflight', 'transfer', 'received'].includes(record.phase)) {
     throw new FerryError('BAD_REQUEST', `migration ${record.id} is not waiting for a transfer here (phase ${record.phase})`, { phase: 'transfer' });
   }
   if (record.expiresAt && Date.parse(record.expiresAt) < Date.now()) {
     throw new FerryError('MIGRATION_UNKNOWN', `migration ${record.id} expired at ${record.expiresAt}`);
   }
-  if (kind === 'checkpoint' && record.received) throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole archive here`, { phase: 'transfer' });
+  if (kind === 'checkpoint' && record.phase === 'received') throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole archive here`, { phase: 'transfer' });
   if (kind === 'pages' && record.pagesReceived) throw new FerryError('BAD_REQUEST', `migration ${record.id} already has its whole pages here`, { phase: 'transfer' });
   if (kind === 'image' && !record.needsImage) throw new FerryError('BAD_REQUEST', `migration ${record.id} did not ask for an image`, { phase: 'transfer' });
   if (kind === 'data' && !record.dataPaths?.length) throw new FerryError('BAD_REQUEST', `migration ${record.id} declared no bind-mount paths`, { phase: 'transfer' });
+  return record;
+}
+
+/** The first bytes of the migration reach this host (data while the container runs, or the archive): transfer begins. */
+async function beginTransfer(ctx: StreamsContext, id: string): Promise<void> {
+  // Read and advanced in one turn of the event loop: two streams that begin together advance once.
+  const record = ctx.journal.destination(id);
+  if (record.phase === 'preflight') await ctx.journal.advance(record, 'transfer');
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -99,8 +108,7 @@ async function sizeOf(path: string): Promise<number> {
 /** A connection on the data port presents its grant: where do its bytes go? */
 export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, caller: Caller | undefined): Promise<AcceptedStream> {
   const grant = ctx.grants.redeem(streamOpen.token, caller);
-  const record = ctx.journal.require(grant.migrationId);
-  expecting(record, grant.kind);
+  const record = expecting(ctx.journal.require(grant.migrationId), grant.kind);
   const key = `${record.id}:${grant.kind}`;
   if (ctx.openStreams.has(key)) throw new FerryError('TRANSFER_FAILED', `a previous ${grant.kind} stream of migration ${record.id} is still open here`, { phase: 'transfer' });
   ctx.openStreams.add(key);
@@ -113,7 +121,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
   try {
     switch (grant.kind) {
       case 'checkpoint': {
-        if (record.phase === 'preflight') await ctx.journal.advance(record.id, 'transfer', { touched: true });
+        await beginTransfer(ctx, record.id);
         const inbox = ctx.inbox(record);
         const from = grant.resumeFrom;
         if (from > 0) {
@@ -129,14 +137,14 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) }),
           resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
           complete: async (archive) => {
-            await ctx.journal.advance(record.id, 'received', { received: archive });
+            await ctx.journal.advance(ctx.journal.destination(record.id), 'received', { received: archive });
             inbox.verify(archive);
           },
         };
       }
       case 'pages': {
         // Like the archive: a resumable 0600 file, kept up to where a broken stream left it.
-        const path = ctx.journal.require(record.id).pagesPath;
+        const path = ctx.journal.destination(record.id).pagesPath;
         if (!path) throw new FerryError('INTERNAL', `migration ${record.id} was granted pages without a place for them`, { phase: 'transfer' });
         const from = grant.resumeFrom;
         if (from > 0) {
@@ -151,7 +159,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           target: await fileTarget(path, { resumable: true, resumeFrom: from }),
           resume: from > 0 ? { offset: from, hash: await hashPrefix(path, from) } : undefined,
           complete: async (pages) => {
-            await ctx.journal.update(record.id, { pagesReceived: pages });
+            await ctx.journal.update(record, { pagesReceived: pages });
             inbox.pagesVerified(pages);
           },
         };
@@ -172,7 +180,7 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
         };
       }
       case 'data': {
-        await ctx.journal.update(record.id, { touched: true });
+        await beginTransfer(ctx, record.id);
         const paths = record.dataPaths ?? [];
         const resolve = stagingResolver(paths, record.id);
         // No more than the disk holds, whatever the headers claim.
@@ -182,7 +190,8 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
           label: `data round ${grant.round}`,
           target: streamTarget((input) => extractData(input, resolve, limits)),
           complete: async () => {
-            await ctx.journal.update(record.id, { dataRound: Math.max(ctx.journal.require(record.id).dataRound ?? -1, grant.round) });
+            const now = ctx.journal.destination(record.id);
+            await ctx.journal.update(now, { dataRound: Math.max(now.dataRound ?? -1, grant.round) });
             ctx.inbox(record).dataArrived(grant.round);
           },
         };

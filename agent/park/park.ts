@@ -156,10 +156,13 @@ async function settleOne(ctx: ParkContext, record: ParkRecord): Promise<ParkResu
       record = await ctx.book.advance(record.id, 'parked', { outcome: 'parked (found complete after a restart)' });
     } else {
       await rm(`${record.archivePath}.partial`, { force: true });
-      const outcome = await ensureRunning(ctx, record).catch((error: unknown) => `it could not be started: ${failure(error)}`);
-      await ctx.book.advance(record.id, 'failed', { outcome: `never parked; ${outcome}` });
+      const running = await ensureRunning(ctx, record).then(
+        (outcome) => ({ ok: true, outcome }),
+        (error: unknown) => ({ ok: false, outcome: `it could not be started: ${failure(error)}` }),
+      );
+      await ctx.book.advance(record.id, 'failed', { outcome: `never parked; ${running.outcome}` });
       await ctx.book.forget(record.id);
-      return done(!outcome.startsWith('it could not'), `never parked; ${outcome}`);
+      return done(running.ok, `never parked; ${running.outcome}`);
     }
   }
   if (record.phase === 'restore') record = await ctx.book.advance(record.id, 'parked');

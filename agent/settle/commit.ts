@@ -8,7 +8,7 @@ import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { forgetFlowsToPorts } from '../address/conntrack.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
 import { dropReplaced, leftPath, pathState } from '../data/staging.ts';
-import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
+import { mayBeWholeThere, type DestinationRecord } from '../journal.ts';
 import { findContainer, listContainers } from '../podman/inspect.ts';
 import { removeContainer } from '../podman/restore.ts';
 import { installUnit, setUnitAside } from '../systemd/control.ts';
@@ -39,7 +39,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
         phase: 'commit',
       });
     }
-    if (!resumed) await ctx.journal.advance(migrationId, 'commit');
+    if (!resumed) await ctx.journal.advance(record, 'commit');
     if (current) {
       await removeContainer(ctx.podman, record.containerId);
       await forgetFlowsToPorts(current.ports);
@@ -57,7 +57,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
         throw new FerryError('BAD_REQUEST', `migration ${migrationId} is not restored here (phase ${record.phase})`, { phase: 'commit' });
       }
       if (record.phase === 'restored') await verifyHere(ctx, record);
-      await ctx.journal.advance(migrationId, 'commit');
+      await ctx.journal.advance(record, 'commit');
     }
     await dropReplaced(record.dataPaths ?? [], migrationId);
     outcome = 'kept the restored container';
@@ -69,7 +69,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
     if (record.unit) outcome += `; ${await installUnit(ctx.podman, record.unit, record.containerId)}`;
   }
   await removeFiles(ctx, record);
-  await ctx.journal.advance(migrationId, 'done', { outcome });
+  await ctx.journal.advance(record, 'done', { outcome });
   ctx.over(migrationId);
   return outcome;
 }
@@ -79,7 +79,7 @@ export async function commitHere(ctx: SettleContext, migrationId: string): Promi
  * container answers on this host, whoever asks for the commit (the coordinator checked from
  * outside already; recovery may not have).
  */
-async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<void> {
+async function verifyHere(ctx: SettleContext, record: DestinationRecord): Promise<void> {
   const address = ctx.address;
   const dead = await silentTcpPorts(record.ports ?? [], reachedOn(address), DEFAULTS.portAnswerMs);
   if (dead.length) {
@@ -89,7 +89,7 @@ async function verifyHere(ctx: SettleContext, record: MigrationRecord): Promise<
       hint: 'The move is not committed; roll it back (the source resumes its copy) or find out why the service does not answer.',
     });
   }
-  await ctx.journal.advance(record.id, 'verified');
+  await ctx.journal.advance(record, 'verified');
 }
 
 /**

@@ -24,15 +24,13 @@ export async function removeFiles(ctx: SettleContext, record: MigrationRecord): 
   await rm(record.archivePath, { force: true });
   await rm(imagePath(ctx.archiveDir, record.id), { force: true });
   await rm(join(ctx.archiveDir, `${record.id}.import`), { recursive: true, force: true });
-  if (record.pagesPath) {
+  if (record.role === 'destination' && record.pagesPath) {
     await rm(record.pagesPath, { force: true });
     // The link a restore makes to them, had the agent stopped before taking it away (destination/restore.ts).
-    if (record.role === 'destination') {
-      await podmanStore(ctx.podman).then(
-        (store) => rm(join(containerDirectoryOf(store, record.containerId), LINKED_PAGES), { force: true }),
-        () => undefined,
-      );
-    }
+    await podmanStore(ctx.podman).then(
+      (store) => rm(join(containerDirectoryOf(store, record.containerId), LINKED_PAGES), { force: true }),
+      () => undefined,
+    );
   }
   await rm(`${record.archivePath}.whole`, { force: true });
 }

@@ -11,6 +11,7 @@ import { JOURNAL_PHASE, type JournalPhase } from '../../common/wire.ts';
 import { mayBeWholeThere, peerRoute, type MigrationRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { Periodic } from '../periodic.ts';
+import { asksPeer, decide, type Action, type Facts, type PeerSays } from './decisions.ts';
 import { inspectContainer } from '../podman/inspect.ts';
 import type { Journal } from '../journal.ts';
 import type { Podman } from '../podman/podman.ts';
@@ -139,127 +140,75 @@ export class Reconciler {
     return this.#agent.track(seen.id, work);
   }
 
-  #idle(record: MigrationRecord): number {
-    return Date.now() - Date.parse(record.updatedAt);
+  /** What the peer says, sorted as the table (decisions.ts) reads it. */
+  #sort(peer: PeerView): PeerSays {
+    if (peer === 'unreachable' || peer === 'unknown') return peer;
+    if (peer.phase === 'failed' || peer.phase === 'done') return peer.phase;
+    if (peer.busy || peer.idleMs <= this.#options.settleAfterMs) return 'at work';
+    if (peer.phase === 'verified' || peer.phase === 'restored') return `idle in ${peer.phase}`;
+    if (peer.phase === 'preflight' || peer.phase === 'transfer' || peer.phase === 'received') return 'idle in preflight, transfer or received';
+    return 'idle elsewhere';
   }
 
   async #settle(record: MigrationRecord): Promise<void> {
-    const agent = this.#agent;
+    const facts: Facts = {
+      orphan: this.#orphans.has(record.id),
+      stale: Date.now() - Date.parse(record.updatedAt) > this.#options.settleAfterMs,
+      expired: record.role === 'destination' && record.expiresAt !== undefined && Date.parse(record.expiresAt) < Date.now(),
+    };
+    const peer = asksPeer(record.role, record.phase, facts) ? this.#sort(await this.#peers.view(record)) : 'not asked';
+    const row = decide(record.role, record.phase, facts, peer);
     const log = this.#log.child({ migrationId: record.id, role: record.role, phase: record.phase });
-    const act = (work: () => Promise<unknown>) => this.#act(record, work);
-    // A commit or rollback that a crash interrupted is simply finished.
-    if (record.phase === 'commit') {
-      await act(() => {
-        log.info({}, 'finishing an interrupted commit');
-        return agent.commit(record.id);
-      });
-      return;
-    }
-    if (record.phase === 'rollback') {
-      await act(() => {
-        log.info({}, 'finishing an interrupted rollback');
-        return agent.rollback(record.id, record.outcome ?? 'interrupted rollback');
-      });
-      return;
-    }
-    const stale = this.#idle(record) > this.#options.settleAfterMs;
-    if (record.role === 'source') {
-      // Sealed or sent: the end of the archive went out, so the destination may have it whole and restore it.
-      if (!mayBeWholeThere(record)) {
-        // Checkpointing or sending when the agent died: the destination cannot have restored.
-        if (!this.#orphans.has(record.id) && !stale) return;
-        await act(async () => {
-          log.warn({}, 'the checkpoint/send was cut off: resuming the container here');
-          await this.#peers.tell(record, 'rollback', 'the source agent lost the send').catch(() => undefined);
-          await agent.rollback(record.id, 'the send was cut off (agent restart)');
-        });
-        return;
-      }
-      if (!stale) return;
-      const peer = await this.#peers.view(record);
-      if (peer === 'unreachable') {
+    if (!row) {
+      if (peer === 'unreachable' && mayBeWholeThere(record)) {
         log.warn({ peer: record.peer }, 'waiting for the destination: it may be running the container, so this copy stays frozen');
-        return;
       }
-      if (peer === 'unknown' || peer.phase === 'failed') {
-        await act(() => {
-          log.warn({}, 'the destination has no restored copy: resuming the container here');
-          return agent.rollback(record.id, 'the destination did not restore it', true);
-        });
-      } else if (peer.phase === 'done') {
-        await act(() => agent.commit(record.id));
-      } else if (!peer.busy && peer.idleMs > this.#options.settleAfterMs) {
-        if (peer.phase === 'verified') {
-          await act(async () => {
-            log.warn({}, 'the coordinator is gone after the destination verified the move: committing it');
-            await this.#peers.tell(record, 'commit', '');
-            await agent.commit(record.id);
-          });
-        } else if (peer.phase === 'restored') {
-          // Restored and validated there, and the coordinator is gone, maybe while it checked the
-          // ports: the move is finished only once they answer there, as the coordinator would have.
-          // (The destination checks them again before it counts itself verified.)
-          await act(async () => {
-            const dead = await this.#peers.deadPorts(record);
-            if (dead.length) {
-              log.warn({ dead }, 'the coordinator is gone after the restore, and the ports do not answer at the destination: rolling back');
-              await this.#peers.tell(record, 'rollback', `the published ports do not answer on ${record.peer}: ${dead.join(', ')}`);
-              await agent.rollback(record.id, `the published ports did not answer on ${record.peer}`, true);
-            } else {
-              log.warn({}, 'the coordinator is gone after the restore, and the ports answer at the destination: committing the move');
-              await this.#peers.tell(record, 'commit', '');
-              await agent.commit(record.id);
-            }
-          });
-        } else if (peer.phase === 'preflight' || peer.phase === 'transfer' || peer.phase === 'received') {
-          await act(async () => {
-            log.warn({}, 'the coordinator is gone before the restore: rolling back');
-            await this.#peers.tell(record, 'rollback', 'the coordinator is gone');
-            await agent.rollback(record.id, 'the coordinator is gone', true);
-          });
+      return;
+    }
+    await this.#act(record, () => {
+      log.warn({ peer, because: row.because }, row.action);
+      return this.#carryOut(record, row.action);
+    });
+  }
+
+  /** Each action of the table, with this agent's own commit and rollback and the peer's. */
+  async #carryOut(record: MigrationRecord, action: Action): Promise<unknown> {
+    const agent = this.#agent;
+    const id = record.id;
+    switch (action) {
+      case 'finish the commit':
+      case 'commit: the peer committed':
+        return agent.commit(id);
+      case 'finish the rollback':
+        return agent.rollback(id, record.outcome ?? 'interrupted rollback');
+      case 'resume: the send was cut off':
+        await this.#peers.tell(record, 'rollback', 'the source agent lost the send').catch(() => undefined);
+        return agent.rollback(id, 'the send was cut off (agent restart)');
+      case 'resume: the destination holds no copy':
+        return agent.rollback(id, 'the destination did not restore it', true);
+      case 'commit both: the destination verified':
+        await this.#peers.tell(record, 'commit', '');
+        return agent.commit(id);
+      case 'check the ports at the destination': {
+        // The destination checks them again before it counts itself verified.
+        const dead = await this.#peers.deadPorts(record);
+        if (!dead.length) {
+          await this.#peers.tell(record, 'commit', '');
+          return agent.commit(id);
         }
+        this.#log.warn({ migrationId: id, dead }, 'the published ports do not answer at the destination: rolling back');
+        await this.#peers.tell(record, 'rollback', `the published ports do not answer on ${record.peer}: ${dead.join(', ')}`);
+        return agent.rollback(id, `the published ports did not answer on ${record.peer}`, true);
       }
-      return;
-    }
-    // Destination.
-    if (record.phase === 'restore' && (this.#orphans.has(record.id) || stale)) {
-      // Nothing restores it any more (the agent restarted, or the call that did ended): podman
-      // may have half made the container; nobody will finish it.
-      await act(() => {
-        log.warn({}, 'a restore was cut off: removing what it made');
-        return agent.rollback(record.id, 'the restore was cut off');
-      });
-      return;
-    }
-    if (!stale) return;
-    const peer = await this.#peers.view(record);
-    if (record.phase === 'restored' || record.phase === 'verified') {
-      // A restored copy follows the source's word. The source commits only after the ports were
-      // seen answering here, and resumes only after this copy is gone; nothing else settles it.
-      if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'done') {
-        await act(() => {
-          log.warn({}, 'the source committed the move: committing it here');
-          return agent.commit(record.id);
-        });
-      } else if (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'failed') {
-        await act(() => {
-          log.warn({}, 'the source rolled the move back: removing the restored copy');
-          return agent.rollback(record.id, 'the source rolled the migration back');
-        });
-      }
-      return;
-    }
-    const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) < Date.now();
-    // A source that does not know the migration may simply not have begun it yet: the source
-    // journals a migration when its coordinator asks it to checkpoint, after this host prepared
-    // (and a loaded coordinator may take a while between the two). Until a stream arrived, or
-    // until the grant expires, that is no sign of a source that gave up.
-    const sourceGone = peer === 'unknown' && (record.touched || expired);
-    if (sourceGone || (peer !== 'unreachable' && peer !== 'unknown' && peer.phase === 'failed') || (peer === 'unreachable' && expired)) {
-      await act(() => {
-        log.warn({}, 'the migration failed or expired at the source: removing what was received');
-        return agent.rollback(record.id, 'settled after the source gave up');
-      });
+      case 'roll back both: the coordinator is gone':
+        await this.#peers.tell(record, 'rollback', 'the coordinator is gone');
+        return agent.rollback(id, 'the coordinator is gone', true);
+      case 'remove the cut-off restore':
+        return agent.rollback(id, 'the restore was cut off');
+      case 'remove what arrived: the source gave up':
+        return agent.rollback(id, 'settled after the source gave up');
+      case 'wait':
+        return undefined;
     }
   }
 }

@@ -4,7 +4,7 @@
 import { FerryError } from '../../common/errors.ts';
 import { forgetFlows, giveUpServiceAddress, recreateFlows, takeServiceAddress } from '../address/move.ts';
 import { unstage } from '../data/staging.ts';
-import { mayBeWholeThere, type MigrationRecord } from '../journal.ts';
+import { mayBeWholeThere, type SourceRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { findContainer } from '../podman/inspect.ts';
 import { removeContainer, removeRuntimeLeftover } from '../podman/restore.ts';
@@ -35,7 +35,7 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
   }
   const log = ctx.log.child({ migrationId, phase: 'rollback' });
   if (record.role === 'destination') await ctx.stopReceiving(migrationId);
-  await ctx.journal.advance(migrationId, 'rollback', { outcome: reason });
+  await ctx.journal.advance(record, 'rollback', { outcome: reason });
   const podman = ctx.podman;
   let outcome: string;
   try {
@@ -53,7 +53,7 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
       if (current) await removeContainer(podman, record.containerId);
       // A restore cut off here leaves runc's state of the ID, which would refuse the next move of it.
       if (await removeRuntimeLeftover(ctx.podman, record.containerId)) log.warn({ containerId: record.containerId }, "removed runc's state a cut-off restore left");
-      if (record.addressTaken && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
+      if (record.address === 'taken' && record.serviceAddress) await giveUpServiceAddress(ctx.address, record.serviceAddress);
       // The flows go back to the source: entries left here would be stale if the container came back.
       await forgetFlows(record.flows ?? []);
       await unstage(record.dataPaths ?? [], migrationId, record.promoted ?? []);
@@ -63,14 +63,14 @@ export async function rollbackHere(ctx: SettleContext, migrationId: string, reas
     throw FerryError.from(error, { phase: 'rollback', host: ctx.host }).at('rollback', ctx.host);
   }
   await removeFiles(ctx, record);
-  await ctx.journal.advance(migrationId, 'failed', { outcome });
+  await ctx.journal.advance(record, 'failed', { outcome });
   ctx.over(migrationId);
   log.info({ outcome }, 'rolled back');
   return outcome;
 }
 
 /** The source's container, back and answering; one that runs without answering is remembered as a problem. */
-async function resumeHere(ctx: SettleContext, record: MigrationRecord, log: Logger): Promise<string> {
+async function resumeHere(ctx: SettleContext, record: SourceRecord, log: Logger): Promise<string> {
   try {
     const outcome = await resumeOnSource({ podman: ctx.podman, host: ctx.host, address: ctx.address, log }, record);
     ctx.problems.delete(record.containerId);

@@ -12,7 +12,7 @@ import { DEFAULTS } from '../../common/defaults.ts';
 import { FerryError } from '../../common/errors.ts';
 import type { CheckpointAndSendRequest__Output as CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
-import { mayBeWholeThere } from '../journal.ts';
+import { mayBeWholeThere, type SourceRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { examine } from '../criu/obstacles.ts';
@@ -73,7 +73,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
   const peer = await ctx.dialer.agent(route).catch((error: unknown) => {
     throw FerryError.from(error).at('checkpoint', request.destinationHost);
   });
-  const record = await ctx.journal.create({
+  const record = await ctx.journal.create<SourceRecord>({
     id: request.migrationId,
     role: 'source',
     container: container.name,
@@ -83,7 +83,6 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     peerSsh: route.ssh,
     phase: 'checkpoint',
     archivePath: join(ctx.archiveDir, `${request.migrationId}.tar`),
-    touched: true,
     dataPaths: request.ignoreBindMounts ? [] : bindMountPaths(container),
     serviceAddress: serviceAddressOf(container.labels),
   });
@@ -114,7 +113,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     if (readiness.obstacles.length) throw refusal(container.name, readiness.obstacles, { phase: 'checkpoint', host: ctx.host });
     const fileLocks = readiness.fileLocks.length > 0;
     if (fileLocks) {
-      await ctx.journal.update(record.id, { fileLocks });
+      await ctx.journal.update(record, { fileLocks });
       log.info({ locks: readiness.fileLocks.map((l) => `${l.process}: ${l.file}`) }, 'the processes hold file locks: checkpointing with --file-locks');
     }
 
@@ -126,7 +125,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     // Not for a container run with --rm: podman removes it, and the pages set aside in its
     // directory with it, once the checkpoint is exported; its rollback needs them in the archive.
     const first = await sender.again('checkpoint', () => sender.opener.connection('checkpoint', 0));
-    if (container.autoRemove) await ctx.journal.update(record.id, { autoRemove: true });
+    if (container.autoRemove) await ctx.journal.update(record, { autoRemove: true });
     const firstPages =
       archiveCompression === 'none' && !container.autoRemove
         ? await sender.again('pages', () => sender.opener.connection('pages', 0)).catch((error: unknown) => {
@@ -138,7 +137,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
         : undefined;
     const pagesDir = firstPages ? await containerDirectory(podman, container.id, { signal }) : undefined;
     if (pagesDir) {
-      await ctx.journal.update(record.id, { pagesDir });
+      await ctx.journal.update(record, { pagesDir });
       await requestPagesAside(pagesDir, record.id);
     }
     // Its systemd unit, if one runs it, must neither remove the checkpointed container nor start
@@ -148,7 +147,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     if (unitRefused) throw refusal(container.name, [unitRefused], { phase: 'checkpoint', host: ctx.host });
     if (unit) {
       const held = { name: unit.name, kind: UNIT_KIND.fromWire(unit.kind) ?? 'other', enabled: unit.enabled };
-      await ctx.journal.update(record.id, { unit: held });
+      await ctx.journal.update(record, { unit: held });
       await holdUnit(held);
       log.info({ unit: unit.name, kind: held.kind, enabled: unit.enabled }, 'held its systemd unit: it neither removes nor restarts the container until the move is settled');
     }
@@ -166,7 +165,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     ) : Promise.resolve();
     // Sealed once the last of whatever the restore needs is sent: the archive, and the pages beside it.
     const seal = new Seal(pagesDir ? ['checkpoint', 'pages'] : ['checkpoint'], async () => {
-      await ctx.journal.advance(record.id, 'sealed');
+      await ctx.journal.advance(record, 'sealed');
       log.info({}, 'everything the restore needs is sent but the ends of its streams: sealed');
     });
     const archive = new ArchiveStream({
@@ -191,12 +190,12 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     const dataSent = appeared.then(async () => {
       phase = 'transfer';
       log.info({ ms: Math.round((archive.appearedAt ?? started) - started) }, "CRIU's dump is done: streaming the export as podman writes it");
-      await ctx.journal.advance(record.id, 'transfer');
+      await ctx.journal.advance(record, 'transfer');
       emit({ dumped: { ms: Math.round((archive.appearedAt ?? started) - started) } });
       if (record.serviceAddress) {
         // The processes are gone: their flows cannot change any more. The destination takes the
         // address and recreates the flows before it restores.
-        const flows = await releaseServiceAddress(ctx.address, record.serviceAddress, container.ipAddresses, (kept) => ctx.journal.update(record.id, { flows: kept }));
+        const flows = await releaseServiceAddress(ctx.address, record.serviceAddress, container.ipAddresses, (kept) => ctx.journal.update(record, { flows: kept }));
         log.info({ address: record.serviceAddress, flows: flows.length }, 'gave up the service address');
         emit({ addressReleased: { address: record.serviceAddress, flows } });
       }
@@ -244,7 +243,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     // settled both hosts): then there is nothing left to mark sent.
     const now = ctx.journal.require(record.id).phase;
     if (now === 'rollback' || now === 'failed') throw new FerryError('CANCELLED', 'the migration was rolled back while the archive was on its way', { phase: 'transfer' });
-    await ctx.journal.advance(record.id, 'sent');
+    await ctx.journal.advance(record, 'sent');
     log.info({ checkpointMs, frozenMs: stats.frozenMs, runtimeMs: stats.runtimeMs, bytes: sent.bytes, transferMs: sent.ms }, 'checkpointed and sent');
   } catch (error) {
     sender.stop();

@@ -10,7 +10,7 @@ import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/fer
 import type { PortMapping__Output as PortMapping } from '../../proto/gen/ferry/v1/PortMapping.ts';
 import { reachedOn, silentTcpPorts } from '../../common/tcp.ts';
 import { removeNetworkLock, thawCgroup } from '../criu/leftovers.ts';
-import type { MigrationRecord } from '../journal.ts';
+import type { SourceRecord } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { restoreImport, restoreInPlace } from '../podman/restore.ts';
 import { putPagesBack } from './pages.ts';
@@ -32,7 +32,7 @@ export interface ResumeContext {
 }
 
 /** Resumes the migration's container here; resolves with what was done, once it answers. */
-export async function resumeOnSource(ctx: ResumeContext, record: MigrationRecord): Promise<string> {
+export async function resumeOnSource(ctx: ResumeContext, record: SourceRecord): Promise<string> {
   const { podman } = ctx;
   const current = record.autoRemove ? await removedByPodman(podman, record.containerId) : await findContainer(podman, record.containerId);
   if (!current) {
@@ -85,7 +85,7 @@ async function removedByPodman(podman: Podman, id: string): Promise<ContainerInf
 }
 
 /** The outcome, once the container's published ports answer on this host; NOT_ANSWERING otherwise. */
-async function answering(ctx: ResumeContext, record: MigrationRecord, ports: PortMapping[], outcome: string): Promise<string> {
+async function answering(ctx: ResumeContext, record: SourceRecord, ports: PortMapping[], outcome: string): Promise<string> {
   // A port bound to one address of this host is reached there; the others at the agent's address.
   const dead = await silentTcpPorts(ports, reachedOn(ctx.address), ANSWER_WITHIN_MS);
   if (dead.length) {

@@ -63,12 +63,12 @@ describe('archives at rest', () => {
   it('are removed at start when their migration is over or unknown; an open one keeps its archive', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-rest-'));
     const first = await openAgent('hostR', dir);
-    const base = { role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA', touched: true };
+    const base = { role: 'destination' as const, container: 'c', containerId: 'abc', peer: 'hostA' };
     await first.journal.create({ ...base, id: 'm-open', phase: 'preflight', archivePath: join(dir, 'archives', 'm-open.tar') });
-    await first.journal.advance('m-open', 'transfer');
+    await first.journal.advance(first.journal.require('m-open'), 'transfer');
     await first.journal.create({ ...base, id: 'm-over', phase: 'preflight', archivePath: join(dir, 'archives', 'm-over.tar') });
-    await first.journal.advance('m-over', 'rollback');
-    await first.journal.advance('m-over', 'failed');
+    await first.journal.advance(first.journal.require('m-over'), 'rollback');
+    await first.journal.advance(first.journal.require('m-over'), 'failed');
     for (const name of ['m-open.tar', 'm-over.tar', 'm-over.image.tar', 'm-ghost.tar']) writeFileSync(join(dir, 'archives', name), 'x');
     await openAgent('hostR', dir);
     expect(readdirSync(join(dir, 'archives'))).toEqual(['m-open.tar']);
@@ -80,10 +80,10 @@ describe('a receive prepared and abandoned before any of it arrived', () => {
   it('is replaced by the next prepare of the same container; one that began, or of another container, is kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-abandoned-'));
     const agent = await openAgent('hostR', dir);
-    const base = { role: 'destination' as const, peer: 'hostA', phase: 'preflight' as const, touched: false };
+    const base = { role: 'destination' as const, peer: 'hostA', phase: 'preflight' as const };
     await agent.journal.create({ ...base, id: 'm-left', container: 'c', containerId: 'abc', archivePath: join(dir, 'archives', 'm-left.tar') });
     await agent.journal.create({ ...base, id: 'm-began', container: 'd', containerId: 'def', archivePath: join(dir, 'archives', 'm-began.tar') });
-    await agent.journal.advance('m-began', 'transfer', { touched: true });
+    await agent.journal.advance(agent.journal.require('m-began'), 'transfer');
     await agent.journal.create({ ...base, id: 'm-other', container: 'e', containerId: 'ghi', archivePath: join(dir, 'archives', 'm-other.tar') });
     // Whether the new prepares pass their checks against the fake podman does not matter here;
     // podman knows no container of that name (the rollback looks).
@@ -146,15 +146,15 @@ describe('the agent API refuses bad input and changes nothing', () => {
   /** A destination's journal record in preflight, as a PrepareReceive leaves it. */
   const prepared = (id: string) =>
     service.journal.create({
-      id, role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA', touched: true,
+      id, role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA',
       archivePath: join(stateDir, 'archives', `${id}.tar`), phase: 'preflight',
     });
 
   it('a resumed archive stream that in fact arrived whole is answered "complete", not refused', async () => {
     await prepared('m-whole');
-    await service.journal.advance('m-whole', 'transfer');
-    await service.journal.advance('m-whole', 'received', { received: { bytes: 42, sha256: 'ab'.repeat(32) } });
-    await service.journal.advance('m-whole', 'restore');
+    await service.journal.advance(service.journal.require('m-whole'), 'transfer');
+    await service.journal.advance(service.journal.destination('m-whole'), 'received', { received: { bytes: 42, sha256: 'ab'.repeat(32) } });
+    await service.journal.advance(service.journal.require('m-whole'), 'restore');
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
       client.openStream({ migrationId: 'm-whole', kind: 'STREAM_KIND_CHECKPOINT', round: 0, resume: true, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
     );
@@ -166,8 +166,8 @@ describe('the agent API refuses bad input and changes nothing', () => {
 
   it('a restore asked of a migration this agent rolled back meanwhile is RESTORE_FAILED with why, not a bad request', async () => {
     await prepared('m-gone');
-    await service.journal.advance('m-gone', 'rollback');
-    await service.journal.advance('m-gone', 'failed', { outcome: 'the restore was cut off (agent restart)' });
+    await service.journal.advance(service.journal.require('m-gone'), 'rollback');
+    await service.journal.advance(service.journal.require('m-gone'), 'failed', { outcome: 'the restore was cut off (agent restart)' });
     const error = await unary('restore', { migrationId: 'm-gone' });
     expect(code(error)[1]).toBe('RESTORE_FAILED');
     expect(error.details).toContain('was rolled back on hostT before its restore finished: the restore was cut off (agent restart)');

@@ -139,11 +139,11 @@ describe('a durable write, cut by a power loss at any moment', () => {
     const real = mkdtempSync(join(tmpdir(), 'ferry-durable-'));
     const journal = new Journal(real);
     await journal.open();
-    await journal.create({ id: 'm-1', role: 'source', container: 'db', containerId: 'abc', peer: 'hostB', phase: 'checkpoint', archivePath: join(real, 'm-1.tar'), touched: true });
-    await journal.advance('m-1', 'transfer');
+    await journal.create({ id: 'm-1', role: 'source', container: 'db', containerId: 'abc', peer: 'hostB', phase: 'checkpoint', archivePath: join(real, 'm-1.tar') });
+    await journal.advance(journal.require('m-1'), 'transfer');
     const { readFileSync } = await import('node:fs');
     const old = readFileSync(join(real, 'migrations', 'm-1.json'), 'utf8');
-    await journal.advance('m-1', 'sealed');
+    await journal.advance(journal.require('m-1'), 'sealed');
     const sealed = readFileSync(join(real, 'migrations', 'm-1.json'), 'utf8');
     const states = await everyCrash((fs) => writeDurably(PATH, sealed, fs), { [PATH]: old }, DIR);
     for (const state of states) {

@@ -17,7 +17,7 @@ let server: grpc.Server;
 let service: AgentService;
 let agent: AgentConnection;
 
-const base = { container: 'redis1', containerId: 'abc123', peer: 'hostA', touched: true };
+const base = { container: 'redis1', containerId: 'abc123', peer: 'hostA' };
 
 beforeAll(async () => {
   const podman = new Podman({ binary: new URL('../fixtures/fake-podman', import.meta.url).pathname, globalArgs: [] });
@@ -37,12 +37,12 @@ describe('ListMigrations', () => {
   it('lists the journal newest first, with phase times, the reason of a failure, and the downtime a commit brought', async () => {
     const journal = service.journal;
     await journal.create({ ...base, role: 'destination', id: 'm-1-failed', phase: 'preflight', archivePath: join(stateDir, 'archives', 'm-1.tar') });
-    await journal.advance('m-1-failed', 'transfer');
-    await journal.advance('m-1-failed', 'rollback', { outcome: 'TRANSFER_FAILED: the link is down' });
-    await journal.advance('m-1-failed', 'failed', { outcome: 'nothing was restored here' });
+    await journal.advance(journal.require('m-1-failed'), 'transfer');
+    await journal.advance(journal.require('m-1-failed'), 'rollback', { outcome: 'TRANSFER_FAILED: the link is down' });
+    await journal.advance(journal.require('m-1-failed'), 'failed', { outcome: 'nothing was restored here' });
     await new Promise((r) => setTimeout(r, 5));
     await journal.create({ ...base, role: 'destination', id: 'm-2-moved', phase: 'preflight', archivePath: join(stateDir, 'archives', 'm-2.tar') });
-    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified'] as const) await journal.advance('m-2-moved', phase);
+    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified'] as const) await journal.advance(journal.require('m-2-moved'), phase);
     expect(await agent.commit('m-2-moved', { downtimeMs: 321 })).toBe('kept the restored container');
 
     const [moved, failed, ...rest] = await agent.migrations();
@@ -63,7 +63,7 @@ describe('ListMigrations', () => {
 
   it('a commit without a measured downtime journals none; one after a rollback journals nothing', async () => {
     await service.journal.create({ ...base, role: 'destination', id: 'm-3', phase: 'preflight', archivePath: join(stateDir, 'archives', 'm-3.tar') });
-    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified'] as const) await service.journal.advance('m-3', phase);
+    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified'] as const) await service.journal.advance(service.journal.require('m-3'), phase);
     await agent.commit('m-3');
     expect(service.journal.require('m-3').downtimeMs).toBeUndefined();
     await expect(agent.commit('m-1-failed', { downtimeMs: 5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });

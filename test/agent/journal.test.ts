@@ -20,7 +20,7 @@ describe('the agent journal', () => {
     const journal = new Journal(dir);
     await journal.open();
     await journal.create({ ...base, id: 'm-1', phase: 'checkpoint' });
-    await journal.advance('m-1', 'transfer');
+    await journal.advance(journal.require('m-1'), 'transfer');
     const onDisk = JSON.parse(readFileSync(join(dir, 'migrations', 'm-1.json'), 'utf8'));
     expect(onDisk.phase).toBe('transfer');
 
@@ -35,7 +35,7 @@ describe('the agent journal', () => {
     const journal = new Journal(dir);
     await journal.open();
     await journal.create({ ...base, id: 'm-2', phase: 'checkpoint' });
-    const updates = Array.from({ length: 20 }, (_, i) => journal.update('m-2', { container: `redis${i}` }));
+    const updates = Array.from({ length: 20 }, (_, i) => journal.update(journal.require('m-2'), { container: `redis${i}` }));
     await expect(Promise.all(updates)).resolves.toHaveLength(20);
     expect(JSON.parse(readFileSync(join(dir, 'migrations', 'm-2.json'), 'utf8')).container).toBe('redis19');
     await journal.forget('m-2');
@@ -49,24 +49,30 @@ describe('the agent journal', () => {
     // A journal begins where its role begins.
     await expect(journal.create({ ...base, id: 'm-0', phase: 'transfer' })).rejects.toThrow(/begins in phase checkpoint/);
     await journal.create({ ...base, id: 'm-2', phase: 'checkpoint' });
-    await expect(journal.advance('m-2', 'sent')).rejects.toBeInstanceOf(IllegalPhaseChange); // skips transfer and sealed
+    await expect(journal.advance(journal.require('m-2'), 'sent')).rejects.toBeInstanceOf(IllegalPhaseChange); // skips transfer and sealed
     expect(journal.require('m-2').phase).toBe('checkpoint');
-    await journal.advance('m-2', 'transfer');
-    await journal.advance('m-2', 'sealed');
-    await expect(journal.advance('m-2', 'restored')).rejects.toBeInstanceOf(IllegalPhaseChange); // a destination's phase
-    await journal.advance('m-2', 'rollback');
-    await journal.advance('m-2', 'failed');
-    await expect(journal.advance('m-2', 'commit')).rejects.toBeInstanceOf(IllegalPhaseChange);
+    await journal.advance(journal.require('m-2'), 'transfer');
+    await journal.advance(journal.require('m-2'), 'sealed');
+    await expect(journal.advance(journal.require('m-2'), 'restored')).rejects.toBeInstanceOf(IllegalPhaseChange); // a destination's phase
+    // Typed by role: a source's record does not even compile with a destination's phase or field.
+    // @ts-expect-error 'restored' is no phase of a source
+    await expect(journal.advance(journal.source('m-2'), 'restored')).rejects.toBeInstanceOf(IllegalPhaseChange);
+    // @ts-expect-error `received` is the destination's
+    await journal.update(journal.source('m-2'), { received: { bytes: 1, sha256: 'x' } });
+    await expect(async () => journal.destination('m-2')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await journal.advance(journal.require('m-2'), 'rollback');
+    await journal.advance(journal.require('m-2'), 'failed');
+    await expect(journal.advance(journal.require('m-2'), 'commit')).rejects.toBeInstanceOf(IllegalPhaseChange);
     expect(JSON.parse(readFileSync(join(dir, 'migrations', 'm-2.json'), 'utf8')).phase).toBe('failed');
     expect(journal.active()).toEqual([]);
 
     // A destination commits only from verified.
     await journal.create({ ...base, role: 'destination', id: 'm-3', phase: 'preflight' });
-    for (const phase of ['transfer', 'received', 'restore', 'restored'] as const) await journal.advance('m-3', phase);
-    await expect(journal.advance('m-3', 'commit')).rejects.toBeInstanceOf(IllegalPhaseChange);
-    await journal.advance('m-3', 'verified');
-    await journal.advance('m-3', 'commit');
-    await expect(journal.advance('m-3', 'rollback')).rejects.toBeInstanceOf(IllegalPhaseChange); // removal may have begun
+    for (const phase of ['transfer', 'received', 'restore', 'restored'] as const) await journal.advance(journal.require('m-3'), phase);
+    await expect(journal.advance(journal.require('m-3'), 'commit')).rejects.toBeInstanceOf(IllegalPhaseChange);
+    await journal.advance(journal.require('m-3'), 'verified');
+    await journal.advance(journal.require('m-3'), 'commit');
+    await expect(journal.advance(journal.require('m-3'), 'rollback')).rejects.toBeInstanceOf(IllegalPhaseChange); // removal may have begun
   });
 
   it('reads journals written before the phases were explicit', async () => {
@@ -78,10 +84,17 @@ describe('the agent journal', () => {
     write({ ...base, id: 'm-sending', phase: 'transfer' });
     write({ ...base, role: 'destination', id: 'm-restored', phase: 'verify' });
     write({ ...base, role: 'destination', id: 'm-received', phase: 'transfer', received: { bytes: 1, sha256: 'x' } });
+    // The flags that stood for a destination's transfer and its service address's sub-state.
+    write({ ...base, role: 'destination', id: 'm-touched', phase: 'preflight', touched: true });
+    write({ ...base, role: 'destination', id: 'm-untouched', phase: 'preflight', touched: false });
+    write({ ...base, role: 'destination', id: 'm-address', phase: 'restored', serviceAddress: '192.0.2.50', addressTaken: true });
     const journal = new Journal(dir);
     await journal.open();
-    const phases = Object.fromEntries(['m-sent', 'm-sealed', 'm-sending', 'm-restored', 'm-received'].map((id) => [id, journal.require(id).phase]));
-    expect(phases).toEqual({ 'm-sent': 'sent', 'm-sealed': 'sealed', 'm-sending': 'transfer', 'm-restored': 'restored', 'm-received': 'received' });
+    const ids = ['m-sent', 'm-sealed', 'm-sending', 'm-restored', 'm-received', 'm-touched', 'm-untouched'];
+    const phases = Object.fromEntries(ids.map((id) => [id, journal.require(id).phase]));
+    expect(phases).toEqual({ 'm-sent': 'sent', 'm-sealed': 'sealed', 'm-sending': 'transfer', 'm-restored': 'restored', 'm-received': 'received', 'm-touched': 'transfer', 'm-untouched': 'preflight' });
+    expect(journal.destination('m-address').address).toBe('taken');
+    expect(journal.require('m-touched')).not.toHaveProperty('touched');
   });
 
   it('stamps every phase it enters, keeps why a migration was rolled back, and lists newest first', async () => {
@@ -89,9 +102,9 @@ describe('the agent journal', () => {
     const journal = new Journal(dir);
     await journal.open();
     await journal.create({ ...base, id: 'm-a', phase: 'checkpoint' });
-    await journal.advance('m-a', 'transfer');
-    await journal.advance('m-a', 'rollback', { outcome: 'TRANSFER_FAILED: the link is down' });
-    await journal.advance('m-a', 'failed', { outcome: 'restored from local checkpoint' });
+    await journal.advance(journal.require('m-a'), 'transfer');
+    await journal.advance(journal.require('m-a'), 'rollback', { outcome: 'TRANSFER_FAILED: the link is down' });
+    await journal.advance(journal.require('m-a'), 'failed', { outcome: 'restored from local checkpoint' });
     const record = journal.require('m-a');
     expect(record.phases?.map((p) => p.phase)).toEqual(['checkpoint', 'transfer', 'rollback', 'failed']);
     const times = record.phases?.map((p) => Date.parse(p.at)) ?? [];
@@ -112,8 +125,8 @@ describe('the agent journal', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
     const finish = async (journal: Journal, id: string) => {
       await journal.create({ ...base, id, phase: 'checkpoint' });
-      await journal.advance(id, 'rollback', { outcome: 'CANCELLED: test' });
-      await journal.advance(id, 'failed', { outcome: 'resumed' });
+      await journal.advance(journal.require(id), 'rollback', { outcome: 'CANCELLED: test' });
+      await journal.advance(journal.require(id), 'failed', { outcome: 'resumed' });
       // Records are ordered by their millisecond timestamps: two finished in the same millisecond
       // would tie, and which of them is the newer is what this test asks.
       await new Promise((r) => setTimeout(r, 3));
@@ -140,7 +153,7 @@ describe('the agent journal', () => {
     writeFileSync(join(dir, 'migrations', 'm-old.json'), JSON.stringify(old));
     const journal = new Journal(dir);
     await journal.open();
-    await journal.advance('m-old', 'sealed');
+    await journal.advance(journal.require('m-old'), 'sealed');
     expect(journal.require('m-old').phases?.map((p) => p.phase)).toEqual(['sealed']);
   });
 

@@ -18,6 +18,7 @@ import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
 import { startServer } from '../../agent/server.ts';
 import { AgentService } from '../../agent/service.ts';
+import type { DestinationRecord } from '../../agent/record.ts';
 
 const pki = mkdtempSync(join(tmpdir(), 'ferry-pki-'));
 const otherPki = mkdtempSync(join(tmpdir(), 'ferry-pki-other-'));
@@ -104,7 +105,7 @@ describe('mutual TLS on the agent', () => {
     // A migration announced by the coordinator, naming hostB as the source: hostA gets nowhere.
     await service.journal.create({
       id: 'm-granted', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostB', phase: 'preflight',
-      archivePath: join(stateDir, 'archives', 'm-granted.tar'), touched: false,
+      archivePath: join(stateDir, 'archives', 'm-granted.tar'),
     });
     const impostor = await ask('hostA', 'm-granted');
     expect(impostor.code).toBe('UNAUTHORIZED');
@@ -113,9 +114,9 @@ describe('mutual TLS on the agent', () => {
     expect((await failure(as('hostA').rollback('m-granted', 'not mine'))).code).toBe('UNAUTHORIZED');
     await service.journal.forget('m-granted');
     // A migration is announced for a while only: past its time, even the named host is refused.
-    await service.journal.create({
+    await service.journal.create<DestinationRecord>({
       id: 'm-stale', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA', phase: 'preflight',
-      archivePath: join(stateDir, 'archives', 'm-stale.tar'), touched: false, expiresAt: new Date(Date.now() - 1000).toISOString(),
+      archivePath: join(stateDir, 'archives', 'm-stale.tar'), expiresAt: new Date(Date.now() - 1000).toISOString(),
     });
     const stale = await ask('hostA', 'm-stale');
     expect(stale.code).toBe('MIGRATION_UNKNOWN');
@@ -128,7 +129,7 @@ describe('mutual TLS on the agent', () => {
     const before = readdirSync(stateDir, { recursive: true }).map(String).sort();
     await service.journal.create({
       id: 'm-data', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostB', phase: 'preflight',
-      archivePath: join(stateDir, 'archives', 'm-data.tar'), touched: false,
+      archivePath: join(stateDir, 'archives', 'm-data.tar'),
     });
     const endpoint = { host: '127.0.0.1', port: service.dataPort, name: 'hostT' };
     const grantFor = async () => (await as('hostB').openStream({ migrationId: 'm-data', kind: 'STREAM_KIND_CHECKPOINT', round: 0, resume: false, totalBytes: -1 })).token;

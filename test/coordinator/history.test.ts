@@ -42,25 +42,25 @@ const pause = () => new Promise((r) => setTimeout(r, 5));
 async function migration(id: string, from: string, to: string, how: 'moved' | 'failed' | 'under way'): Promise<void> {
   const source = (agents[from] as { service: AgentService }).service.journal;
   const destination = (agents[to] as { service: AgentService }).service.journal;
-  const common = { container: `c-${id}`, containerId: `${id}-cid`, touched: true };
+  const common = { container: `c-${id}`, containerId: `${id}-cid` };
   await destination.create({ ...common, id, role: 'destination', peer: from, phase: 'preflight', archivePath: `/tmp/${id}.tar` });
   await source.create({ ...common, id, role: 'source', peer: to, phase: 'checkpoint', archivePath: `/tmp/${id}.tar` });
-  await source.advance(id, 'transfer');
-  await destination.advance(id, 'transfer');
+  await source.advance(source.require(id), 'transfer');
+  await destination.advance(destination.require(id), 'transfer');
   if (how === 'under way') return;
   if (how === 'failed') {
-    await destination.advance(id, 'rollback', { outcome: 'RESTORE_FAILED: port 6380 is taken' });
-    await destination.advance(id, 'failed', { outcome: 'removed the restored copy from the destination' });
-    await source.advance(id, 'rollback', { outcome: 'RESTORE_FAILED: port 6380 is taken' });
-    await source.advance(id, 'failed', { outcome: 'restored from local checkpoint' });
+    await destination.advance(destination.require(id), 'rollback', { outcome: 'RESTORE_FAILED: port 6380 is taken' });
+    await destination.advance(destination.require(id), 'failed', { outcome: 'removed the restored copy from the destination' });
+    await source.advance(source.require(id), 'rollback', { outcome: 'RESTORE_FAILED: port 6380 is taken' });
+    await source.advance(source.require(id), 'failed', { outcome: 'restored from local checkpoint' });
     return;
   }
-  for (const phase of ['received', 'restore', 'restored', 'verified', 'commit'] as const) await destination.advance(id, phase);
-  await destination.update(id, { downtimeMs: 250 });
-  await destination.advance(id, 'done', { outcome: 'kept the restored container' });
-  for (const phase of ['sealed', 'sent', 'commit'] as const) await source.advance(id, phase);
-  await source.update(id, { downtimeMs: 250 });
-  await source.advance(id, 'done', { outcome: 'removed the checkpointed source copy' });
+  for (const phase of ['received', 'restore', 'restored', 'verified', 'commit'] as const) await destination.advance(destination.require(id), phase);
+  await destination.update(destination.require(id), { downtimeMs: 250 });
+  await destination.advance(destination.require(id), 'done', { outcome: 'kept the restored container' });
+  for (const phase of ['sealed', 'sent', 'commit'] as const) await source.advance(source.require(id), phase);
+  await source.update(source.require(id), { downtimeMs: 250 });
+  await source.advance(source.require(id), 'done', { outcome: 'removed the checkpointed source copy' });
 }
 
 beforeAll(async () => {

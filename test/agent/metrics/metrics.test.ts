@@ -25,7 +25,7 @@ async function value(into: AgentMetrics, name: string, labels: Record<string, st
   return total;
 }
 
-const base = { role: 'destination' as const, container: 'redis1', containerId: 'abc', peer: 'hostA', archivePath: '/x.tar', touched: true };
+const base = { role: 'destination' as const, container: 'redis1', containerId: 'abc', peer: 'hostA', archivePath: '/x.tar' };
 
 describe('metrics of a migration', () => {
   it('a phase change observes how long the phase lasted; the end counts the migration, its failure code and its downtime', async () => {
@@ -53,9 +53,9 @@ describe('metrics of a migration', () => {
     const before = await value(metrics, 'ferry_migrations_total', { role: 'destination', result: 'done' });
     const phasesBefore = await value(metrics, 'ferry_phase_duration_seconds_count', { role: 'destination', phase: 'verified' });
     await journal.create({ ...base, id: 'm-metrics', phase: 'preflight' });
-    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified', 'commit'] as const) await journal.advance('m-metrics', phase);
-    await journal.update('m-metrics', { downtimeMs: 300 });
-    await journal.advance('m-metrics', 'done');
+    for (const phase of ['transfer', 'received', 'restore', 'restored', 'verified', 'commit'] as const) await journal.advance(journal.require('m-metrics'), phase);
+    await journal.update(journal.require('m-metrics'), { downtimeMs: 300 });
+    await journal.advance(journal.require('m-metrics'), 'done');
     expect(await value(metrics, 'ferry_migrations_total', { role: 'destination', result: 'done' })).toBe(before + 1);
     expect(await value(metrics, 'ferry_phase_duration_seconds_count', { role: 'destination', phase: 'verified' })).toBe(phasesBefore + 1);
   });

@@ -1,43 +1,21 @@
 // Recovery's decisions, branch by branch: a real journal, the peer and this agent's own commit and
 // rollback recorded instead of done. What each side may do follows from the phases in its journal.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Dialer } from '../../../common/dial.ts';
 import { describe, expect, it, vi } from 'vitest';
-import { Journal, type JournalPhase, type Role } from '../../../agent/journal.ts';
+import type { Journal, JournalPhase, Role } from '../../../agent/journal.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import type { Podman } from '../../../agent/podman/podman.ts';
 import { Reconciler, type PeerView, type Peers } from '../../../agent/settle/recovery.ts';
-
-const PATHS: Record<Role, JournalPhase[]> = {
-  source: ['checkpoint', 'transfer', 'sealed', 'sent'],
-  destination: ['preflight', 'transfer', 'received', 'restore', 'restored', 'verified'],
-};
+import { journalAt } from './journal-at.ts';
 
 /** One migration in `phase`, left untouched (stale unless `fresh`), and what recovery did about it. */
 async function settle(
   role: Role,
   phase: JournalPhase,
   peer: PeerView,
-  options: { deadPorts?: string[]; orphan?: boolean; fresh?: boolean; untouched?: boolean; expired?: boolean; meanwhile?: (journal: Journal) => Promise<void> } = {},
+  options: { deadPorts?: string[]; orphan?: boolean; fresh?: boolean; expired?: boolean; meanwhile?: (journal: Journal) => Promise<void> } = {},
 ) {
-  const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-recovery-')));
-  await journal.open();
-  const first = PATHS[role][0] as JournalPhase;
-  await journal.create({
-    id: 'm-1',
-    role,
-    container: 'redis',
-    containerId: 'abc',
-    peer: 'hostX',
-    peerAddress: '10.0.0.9:7070',
-    phase: first,
-    archivePath: '/nowhere.tar',
-    touched: !options.untouched,
-    expiresAt: new Date(Date.now() + (options.expired ? -1_000 : 600_000)).toISOString(),
-  });
-  for (const step of PATHS[role].slice(1, PATHS[role].indexOf(phase) + 1)) await journal.advance('m-1', step);
+  const { journal } = await journalAt(role, phase, { expired: options.expired });
   await new Promise((r) => setTimeout(r, 5));
   const did: string[] = [];
   const agent = {
@@ -131,16 +109,16 @@ describe('recovery at the destination', () => {
   it('a receive the source has not begun yet waits for its grant to expire', async () => {
     // The source journals a migration only once asked to checkpoint: until a stream came, not
     // knowing it is no sign that it gave up.
-    expect(await settle('destination', 'preflight', 'unknown', { untouched: true })).toEqual([]);
-    expect(await settle('destination', 'preflight', 'unknown', { untouched: true, expired: true })).toEqual(['rollback here']);
+    expect(await settle('destination', 'preflight', 'unknown', {})).toEqual([]);
+    expect(await settle('destination', 'preflight', 'unknown', { expired: true })).toEqual(['rollback here']);
   });
 
   it('does nothing when the migration moved on while its peer was asked', async () => {
-    const restoring = async (journal: Journal) => void (await journal.advance('m-1', 'restore'));
+    const restoring = async (journal: Journal) => void (await journal.advance(journal.require('m-1'), 'restore'));
     expect(await settle('destination', 'received', 'unknown', { meanwhile: restoring })).toEqual([]);
-    const touched = async (journal: Journal) => void (await journal.update('m-1', { touched: true }));
-    expect(await settle('destination', 'preflight', 'unknown', { untouched: true, expired: true, meanwhile: touched })).toEqual([]);
-    const committing = async (journal: Journal) => void (await journal.advance('m-1', 'commit'));
+    const arrived = async (journal: Journal) => void (await journal.advance(journal.require('m-1'), 'transfer'));
+    expect(await settle('destination', 'preflight', 'unknown', { expired: true, meanwhile: arrived })).toEqual([]);
+    const committing = async (journal: Journal) => void (await journal.advance(journal.require('m-1'), 'commit'));
     expect(await settle('source', 'sent', 'unknown', { meanwhile: committing })).toEqual([]);
   });
 
