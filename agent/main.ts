@@ -9,7 +9,7 @@ import { hostAddress } from '../common/tcp.ts';
 import { AddressKeeper } from './address/keeper.ts';
 import { installActionScript } from './criu/action-script.ts';
 import { DEFAULT_CRIU_SETTINGS, ensureCriuConfig } from './criu/config.ts';
-import { createLogger, type Level } from './log.ts';
+import { createLogger, type Level, type Logger } from './log.ts';
 import { Podman } from './podman/podman.ts';
 import { DEFAULT_RECOVERY, Reconciler } from './settle/recovery.ts';
 import { DataServer } from './dataplane/server.ts';
@@ -61,9 +61,8 @@ Usage: ferry-agent --name NAME --listen ADDR:PORT --state-dir DIR [options]
   -h, --help             this text
 `;
 
-async function main(): Promise<void> {
-  // bin/ferry-agent sets it for this process's allocator; podman and the rest it runs keep theirs.
-  delete process.env.MALLOC_ARENA_MAX;
+/** The command line, parsed and checked before anything is changed (--help: undefined). */
+function readOptions() {
   const { values } = parseArgs({
     options: {
       name: { type: 'string' },
@@ -91,66 +90,106 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (!values.name) throw new FerryError('BAD_REQUEST', '--name is required (see --help)');
-  const log = createLogger({ host: values.name }, { level: values['log-level'] as Level });
-  const tls = values.insecure ? undefined : await loadTls(values['tls-dir'], values.name);
-  if (!tls) log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
-  // A renewed certificate (ferry certs renew) is put in use without a restart (tls-reload.ts).
-  const reloader = tls ? new TlsReloader(tls, { dir: values['tls-dir'], name: values.name }, log) : undefined;
-  reloader?.start(TLS_RELOAD_MS);
-
+  if (values.help) return undefined;
+  const name = values.name;
+  if (!name) throw new FerryError('BAD_REQUEST', '--name is required (see --help)');
   const ghostLimit = Number(values['criu-ghost-limit']);
   if (!Number.isSafeInteger(ghostLimit) || ghostLimit < 1_048_576) {
     throw new FerryError('BAD_REQUEST', '--criu-ghost-limit must be a whole number of bytes, at least 1048576');
   }
-  const actionScript = await installActionScript(values['criu-config-dir']);
-  const changed = await ensureCriuConfig({ ...DEFAULT_CRIU_SETTINGS, ghostLimit, actionScript }, values['criu-config-dir']);
-  if (changed.length) log.info({ files: changed, ghostLimit }, 'CRIU configuration updated');
-
-  const globalArgs: string[] = [];
-  if (values['podman-root']) globalArgs.push('--root', values['podman-root']);
-  if (values['podman-runroot']) globalArgs.push('--runroot', values['podman-runroot']);
-  if (values['podman-tmpdir']) globalArgs.push('--tmpdir', values['podman-tmpdir']);
-  globalArgs.push('--runtime', values.runtime);
-
-  // Peers are dialed directly; over SSH, with this agent's own key, only when their port is shut.
-  const dialer = new Dialer({
-    tls,
-    tunnels: new SshTunnels({ knownHosts: values['known-hosts'], acceptNew: false }),
-    preferDirect: true,
-    identity: values['ssh-identity'],
-  });
-  const address = values.address ?? hostAddress(values.listen);
-  const service = new AgentService({
-    name: values.name,
-    listen: values.listen,
-    address,
-    dialer,
-    stateDir: values['state-dir'],
-    policyPath: values['policy-file'],
-    podman: new Podman({ binary: values.podman, globalArgs }),
-    log,
-    tls,
-  });
-  await service.open();
   const settleAfterMs = Number(values['settle-after-ms']);
   const drainMs = Number(values['stop-timeout-ms']);
   if (!Number.isSafeInteger(drainMs) || drainMs < 0) throw new FerryError('BAD_REQUEST', '--stop-timeout-ms must be a whole number of milliseconds');
   if (!Number.isSafeInteger(settleAfterMs) || settleAfterMs < 1000) throw new FerryError('BAD_REQUEST', '--settle-after-ms must be at least 1000');
+  const dataAt = parseListen(values['data-listen'] ?? dataListenFor(values.listen), '--data-listen');
+  const metricsAt = values['metrics-listen'] ? parseListen(values['metrics-listen'], '--metrics-listen') : undefined;
+  return { ...values, name, ghostLimit, settleAfterMs, drainMs, dataAt, metricsAt };
+}
+
+type Options = NonNullable<ReturnType<typeof readOptions>>;
+
+/** podman as this agent runs it: its storage where the options say, and runc (or another runtime). */
+function podmanOf(options: Options): Podman {
+  const globalArgs: string[] = [];
+  if (options['podman-root']) globalArgs.push('--root', options['podman-root']);
+  if (options['podman-runroot']) globalArgs.push('--runroot', options['podman-runroot']);
+  if (options['podman-tmpdir']) globalArgs.push('--tmpdir', options['podman-tmpdir']);
+  globalArgs.push('--runtime', options.runtime);
+  return new Podman({ binary: options.podman, globalArgs });
+}
+
+async function main(): Promise<void> {
+  // bin/ferry-agent sets it for this process's allocator; podman and the rest it runs keep theirs.
+  delete process.env.MALLOC_ARENA_MAX;
+  const options = readOptions();
+  if (!options) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const log = createLogger({ host: options.name }, { level: options['log-level'] as Level });
+  const tls = options.insecure ? undefined : await loadTls(options['tls-dir'], options.name);
+  if (!tls) log.warn({}, 'serving WITHOUT TLS (--insecure): anyone who reaches this port can control podman on this host');
+  // A renewed certificate (ferry certs renew) is put in use without a restart (tls-reload.ts).
+  const reloader = tls ? new TlsReloader(tls, { dir: options['tls-dir'], name: options.name }, log) : undefined;
+  reloader?.start(TLS_RELOAD_MS);
+
+  const actionScript = await installActionScript(options['criu-config-dir']);
+  const changed = await ensureCriuConfig({ ...DEFAULT_CRIU_SETTINGS, ghostLimit: options.ghostLimit, actionScript }, options['criu-config-dir']);
+  if (changed.length) log.info({ files: changed, ghostLimit: options.ghostLimit }, 'CRIU configuration updated');
+
+  // Peers are dialed directly; over SSH, with this agent's own key, only when their port is shut.
+  const dialer = new Dialer({
+    tls,
+    tunnels: new SshTunnels({ knownHosts: options['known-hosts'], acceptNew: false }),
+    preferDirect: true,
+    identity: options['ssh-identity'],
+  });
+  const address = options.address ?? hostAddress(options.listen);
+  const service = new AgentService({
+    name: options.name,
+    listen: options.listen,
+    address,
+    dialer,
+    stateDir: options['state-dir'],
+    policyPath: options['policy-file'],
+    podman: podmanOf(options),
+    log,
+    tls,
+  });
+  await service.open();
   const data = new DataServer({ tls, log, accept: (open, caller) => service.acceptStream(open, caller) });
   reloader?.onChange((files) => data.useTls(files));
-  const dataAt = parseListen(values['data-listen'] ?? dataListenFor(values.listen), '--data-listen');
-  service.dataPort = await data.listen(dataAt.host, dataAt.port);
+  service.dataPort = await data.listen(options.dataAt.host, options.dataAt.port);
   // Before the gRPC port, which tells the world the agent is up: a metrics port that cannot be bound stops the agent first.
-  const metricsAt = values['metrics-listen'] ? parseListen(values['metrics-listen'], '--metrics-listen') : undefined;
-  const metricsServer = metricsAt && (await serveAgentMetrics(service, metricsAt, log));
-  if (metricsServer) log.info({ metricsListen: values['metrics-listen'], port: metricsServer.port }, 'serving metrics');
+  const metricsServer = options.metricsAt && (await serveAgentMetrics(service, options.metricsAt, log));
+  if (metricsServer) log.info({ metricsListen: options['metrics-listen'], port: metricsServer.port }, 'serving metrics');
   const { server, port, health } = await startServer(service, log, reloader);
-  log.info({ listen: values.listen, port, dataPort: service.dataPort }, 'agent listening');
+  log.info({ listen: options.listen, port, dataPort: service.dataPort }, 'agent listening');
+  const background = startOwnWork(service, dialer, address, options.settleAfterMs, log);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    health.stopping(); // grpc.health.v1: NOT_SERVING from now on
+    log.info({ signal, drainMs: options.drainMs }, 'stopping: no new work; finishing or rolling back what is under way');
+    void drain(service, { timeoutMs: options.drainMs, log })
+      .then(() => {
+        background.stop();
+        return Promise.all([stopServer(server, 10_000), data.close(), dialer.close(), metricsServer?.close()]);
+      })
+      .then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * What the agent does on its own while it serves: settle the migrations nobody drives
+ * (settle/recovery.ts), keep service addresses where their containers run (address/keeper.ts),
+ * and bring back the containers parked before a reboot (park/park.ts).
+ */
+function startOwnWork(service: AgentService, dialer: Dialer, address: string, settleAfterMs: number, log: Logger): { stop: () => void } {
   const settling = {
     journal: service.journal,
     podman: service.config.podman,
@@ -164,30 +203,17 @@ async function main(): Promise<void> {
   reconciler.start();
   const addresses = new AddressKeeper({ podman: service.config.podman, hostIp: address, journal: service.journal, log });
   addresses.start();
-
-  // Containers parked before a reboot come back now (park/park.ts), while the agent serves.
   if (service.parked.unfinished().length) {
     void service.unpark([], (result) => log.info({ ...result }, 'unparked at start')).catch((error: unknown) => {
       log.error({ err: FerryError.from(error).message }, 'unparking at start failed; ferry unpark tries again');
     });
   }
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    health.stopping(); // grpc.health.v1: NOT_SERVING from now on
-    log.info({ signal, drainMs }, 'stopping: no new work; finishing or rolling back what is under way');
-    void drain(service, { timeoutMs: drainMs, log })
-      .then(() => {
-        reconciler.stop();
-        addresses.stop();
-        return Promise.all([stopServer(server, 10_000), data.close(), dialer.close(), metricsServer?.close()]);
-      })
-      .then(() => process.exit(0));
+  return {
+    stop: () => {
+      reconciler.stop();
+      addresses.stop();
+    },
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 /** host:port, [v6]:port. */
