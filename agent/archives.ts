@@ -1,7 +1,7 @@
 // The agent's archive folder at start: what the previous run of the agent left there.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { releaseOrphanedImport } from './destination/import-feed.ts';
+import { releaseOrphanedImport } from './destination/import-fifos.ts';
 import type { Logger } from './log.ts';
 
 /** An archive's file or folder name without what says which of a migration's files it is. */

@@ -9,12 +9,10 @@
 // cannot finish extracting, let alone start CRIU, on bytes that are not yet verified; podman
 // waits for it inside the header of one more, empty, entry (GATE_ENTRY), so that a pipe closed
 // early is an error to it rather than an end.
-import { constants, openSync } from 'node:fs';
 import { mkdir, open, rename, rm, symlink } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
 import { fileHeader } from '../transfer/tar-header.ts';
@@ -22,6 +20,7 @@ import { BLOCK, END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/t
 import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
 import type { Inbox, Relay } from './inbox.ts';
 import { PAGES_ENTRY } from './pages.ts';
+import { CONFIG_PASSES, GATE_ENTRY, openWriter, passFifo, writtenAll } from './import-fifos.ts';
 
 /** Why the archive cannot be fed while it arrives; the restore then imports the finished file. */
 export class NotStreamable extends Error {
@@ -29,16 +28,7 @@ export class NotStreamable extends Error {
 }
 
 const READ_BYTES = 1024 * 1024;
-const POLL_MS = 2;
-/** The passes that need only config.dump and spec.dump, before the one that extracts everything. */
-const CONFIG_PASSES = 2;
 const CONFIG_FILES = ['config.dump', 'spec.dump'];
-/**
- * An empty file that ends every streamed import, after the archive's own entries: podman waits
- * for the gate inside its header. It lands in the container's directory, which podman's export
- * does not take whole, so it never travels on.
- */
-export const GATE_ENTRY = 'ferry-gate';
 
 export interface FeedOptions {
   archivePath: string;
@@ -62,8 +52,11 @@ export class ImportFeeder {
   #mini: Buffer | undefined;
   /** How many of podman's opens have been served. */
   opens = 0;
-  /** Whether the end of the archive went to podman: from then on it may restore. */
-  released = false;
+  /**
+   * Where the feed stands: podman's config-only passes, its extraction with the archive's end
+   * held back, the end released (from then on podman may restore), all of it written.
+   */
+  stage: 'prepared' | 'config' | 'extracting' | 'released' | 'done' = 'prepared';
   /** Bytes podman took from the stream's memory rather than reading them back from the file. */
   relayedBytes = 0;
   /** The archive holds memory pages of its own (they did not come beside it). */
@@ -74,8 +67,13 @@ export class ImportFeeder {
     this.link = join(options.dir, 'archive.tar');
   }
 
+  /** Whether the end of the archive went to podman: from then on it may restore. */
+  get released(): boolean {
+    return this.stage === 'released' || this.stage === 'done';
+  }
+
   #fifo(n: number): string {
-    return join(this.#options.dir, `pass-${n}.fifo`);
+    return passFifo(this.#options.dir, n);
   }
 
   /**
@@ -166,11 +164,13 @@ export class ImportFeeder {
       const fifo = await openWriter(this.#fifo(pass), signal);
       await this.#point(this.#fifo(pass + 1));
       this.opens = pass;
+      this.stage = 'config';
       this.#options.note?.(`podman opened the archive (pass ${pass} of ${CONFIG_PASSES + 1}: config only)`);
       await pipeline([mini], fifo, { signal });
     }
     const fifo = await openWriter(this.#fifo(CONFIG_PASSES + 1), signal);
     this.opens = CONFIG_PASSES + 1;
+    this.stage = 'extracting';
     this.#options.note?.(`podman opened the archive (pass ${CONFIG_PASSES + 1} of ${CONFIG_PASSES + 1}: extraction)`, { written: this.#options.inbox.written });
     // No fourth pass is expected: an open now fails in podman instead of reading a stale archive.
     await rm(this.link, { force: true });
@@ -197,6 +197,9 @@ export class ImportFeeder {
    * Reading the file, two buffers take turns (a gigabyte of fresh buffers would cost a full
    * garbage collection every 64 MB); one is read into only once the socket's write callback said
    * the kernel has its last bytes, which is why this loop waits on writes itself.
+   * One function, over 80 lines: the loop, the relay and `consume` share where the feed stands
+   * (position, the held end, the pipe's failure), which must change in one place and one order
+   * whichever of them moves it; the gate step, which only reads it, is #releaseEnd.
    */
   async #feedArchive(fifo: Socket, gate: (archiveHasPages: boolean) => Promise<void>, signal: AbortSignal): Promise<void> {
     const inbox = this.#options.inbox;
@@ -289,21 +292,7 @@ export class ImportFeeder {
         if (!this.released && walker.zeroBlockAt !== undefined) {
           this.#options.note?.('podman has the archive up to its end marker, held back until the whole checks out', { bytes: walker.zeroBlockAt, written: inbox.written, relayed: this.relayedBytes });
           await Promise.all(writes);
-          // The wait happens inside a header, never at a block boundary: there, podman's tar
-          // reader would take the pipe's close (the import stopped, this agent killed) for the
-          // archive's end and restore what it has, an archive that never checked out, setting
-          // up the container's network before CRIU fails on it or podman is killed (an address
-          // left allocated for good). Mid-header, a close is an unexpected EOF: the extraction
-          // fails and nothing is set up.
-          const gateEntry = fileHeader(GATE_ENTRY, 0, Date.now());
-          await writtenAll(fifo, [gateEntry.subarray(0, BLOCK - 1)]);
-          await gate(this.archiveHasPages);
-          if (!inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
-          await writtenAll(fifo, [gateEntry.subarray(BLOCK - 1)]);
-          await this.#options.addEntries?.(this.archiveHasPages, (chunks) => writtenAll(fifo, chunks));
-          this.released = true;
-          this.#options.note?.('the archive checked out: podman gets its end and restores');
-          await writtenAll(fifo, held.splice(0));
+          await this.#releaseEnd(fifo, gate, held);
           continue;
         }
         if (!this.released && verified && position >= verified.bytes) {
@@ -317,6 +306,7 @@ export class ImportFeeder {
       }
       await Promise.all(writes);
       await new Promise<void>((resolve, reject) => fifo.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      this.stage = 'done';
       if (this.relayedBytes) this.#options.note?.('podman took part of the archive from the stream\'s memory', { fromFile: position - this.relayedBytes, relayed: this.relayedBytes });
     } finally {
       if (inbox.relay === relay) inbox.offerRelay(undefined);
@@ -324,62 +314,27 @@ export class ImportFeeder {
     }
   }
 
+  /**
+   * The gate, then the end of the archive. The wait happens inside a header, never at a block
+   * boundary: there, podman's tar reader would take the pipe's close (the import stopped, this
+   * agent killed) for the archive's end and restore what it has, an archive that never checked
+   * out, setting up the container's network before CRIU fails on it or podman is killed (an
+   * address left allocated for good). Mid-header, a close is an unexpected EOF: the extraction
+   * fails and nothing is set up.
+   */
+  async #releaseEnd(fifo: Socket, gate: (archiveHasPages: boolean) => Promise<void>, held: Buffer[]): Promise<void> {
+    const gateEntry = fileHeader(GATE_ENTRY, 0, Date.now());
+    await writtenAll(fifo, [gateEntry.subarray(0, BLOCK - 1)]);
+    await gate(this.archiveHasPages);
+    if (!this.#options.inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });
+    await writtenAll(fifo, [gateEntry.subarray(BLOCK - 1)]);
+    await this.#options.addEntries?.(this.archiveHasPages, (chunks) => writtenAll(fifo, chunks));
+    this.stage = 'released';
+    this.#options.note?.('the archive checked out: podman gets its end and restores');
+    await writtenAll(fifo, held.splice(0));
+  }
+
   async dispose(): Promise<void> {
     await rm(this.#options.dir, { recursive: true, force: true });
   }
-}
-
-/** Writes chunks in one go (corked: one writev) and resolves once the kernel has the last. */
-function writtenAll(socket: Socket, chunks: readonly Buffer[]): Promise<void> {
-  if (!chunks.length) return Promise.resolve();
-  socket.cork();
-  const last = chunks.length - 1;
-  const done = new Promise<void>((resolve, reject) => {
-    chunks.forEach((chunk, i) => socket.write(chunk, i === last ? (error?: Error | null) => (error ? reject(error) : resolve()) : undefined));
-  });
-  socket.uncork();
-  return done;
-}
-
-/**
- * Opens a FIFO for writing once podman opened it for reading. Non-blocking opens, polled, keep
- * the wait off libuv's thread pool and make it cancellable; the socket writes through the event loop.
- */
-async function openWriter(path: string, signal: AbortSignal): Promise<Socket> {
-  for (;;) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-      return new Socket({ fd, readable: false, writable: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
-    }
-    await sleep(POLL_MS, undefined, { signal });
-  }
-}
-
-/**
- * Frees a podman import that an earlier life of this agent was feeding: podman runs in a session
- * of its own (podman/podman.ts, detached), so it outlives an agent killed with its process group,
- * and one that was between two passes sits in open(2) on a FIFO that nobody will write, holding
- * its container's lock: every later podman command on that container (the recovery's inspect, the
- * rollback's rm) would wait behind it for ever. Each FIFO of `dir` that a reader waits on gets a
- * header cut short and its end, which podman's tar reader refuses as an unexpected EOF, so the
- * import fails and cleans up after itself as it does for any archive cut inside a header (what
- * test/e2e/cut-off.test.ts measures). Returns how many readers were released.
- */
-export async function releaseOrphanedImport(dir: string): Promise<number> {
-  let released = 0;
-  for (let n = 1; n <= CONFIG_PASSES + 1; n += 1) {
-    let fd: number;
-    try {
-      fd = openSync(join(dir, `pass-${n}.fifo`), constants.O_WRONLY | constants.O_NONBLOCK);
-    } catch {
-      continue; // ENXIO: nobody reads it; ENOENT: never made
-    }
-    const fifo = new Socket({ fd, readable: false, writable: true });
-    await new Promise<void>((resolve) => fifo.end(fileHeader(GATE_ENTRY, 0, Date.now()).subarray(0, BLOCK - 1), () => resolve()));
-    fifo.destroy();
-    released += 1;
-  }
-  return released;
 }
