@@ -12,7 +12,7 @@ import type { OpenStreamRequest__Output } from '../../proto/gen/ferry/v1/OpenStr
 import { DEFAULT_LIMITS, extractData } from '../data/extract.ts';
 import { stagingResolver } from '../data/staging.ts';
 import type { AcceptedStream, StreamOpen } from '../dataplane/server.ts';
-import type { Grants } from '../dataplane/grants.ts';
+import type { Grant, Grants } from '../dataplane/grants.ts';
 import { archiveArrived, type DestinationRecord, type MigrationRecord } from '../journal.ts';
 import { hashPrefix } from '../transfer/hash.ts';
 import { fileTarget, streamTarget } from '../transfer/targets.ts';
@@ -117,101 +117,105 @@ export async function acceptStream(ctx: StreamsContext, streamOpen: StreamOpen, 
     ctx.openStreams.delete(key);
     ctx.leave(record.id);
   };
-  const base = { kind: grant.kind, totalBytes: grant.totalBytes, release, signal: ctx.cancelled(record.id) };
   try {
-    switch (grant.kind) {
-      case 'checkpoint': {
-        await beginTransfer(ctx, record.id);
-        const inbox = ctx.inbox(record);
-        const from = grant.resumeFrom;
-        if (from > 0) {
-          const have = await sizeOf(record.archivePath);
-          if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
-          await truncate(record.archivePath, from);
-          ctx.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
-        }
-        inbox.wrote(from);
-        return {
-          ...base,
-          label: 'checkpoint',
-          target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) }),
-          resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
-          complete: async (archive) => {
-            await ctx.journal.advance(ctx.journal.destination(record.id), 'received', { received: archive });
-            inbox.verify(archive);
-          },
-        };
-      }
-      case 'pages': {
-        // Like the archive: a resumable 0600 file, kept up to where a broken stream left it.
-        const path = ctx.journal.destination(record.id).pagesPath;
-        if (!path) throw new FerryError('INTERNAL', `migration ${record.id} was granted pages without a place for them`, { phase: 'transfer' });
-        const from = grant.resumeFrom;
-        if (from > 0) {
-          const have = await sizeOf(path);
-          if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume the pages at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
-          await truncate(path, from);
-        }
-        const inbox = ctx.inbox(record);
-        return {
-          ...base,
-          label: 'pages',
-          target: await fileTarget(path, { resumable: true, resumeFrom: from }),
-          resume: from > 0 ? { offset: from, hash: await hashPrefix(path, from) } : undefined,
-          complete: async (pages) => {
-            await ctx.journal.update(record, { pagesReceived: pages });
-            inbox.pagesVerified(pages);
-          },
-        };
-      }
-      case 'image': {
-        const path = imagePath(ctx.archiveDir, record.id);
-        return {
-          ...base,
-          label: 'image',
-          target: await fileTarget(path),
-          complete: async () => {
-            try {
-              await ctx.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
-            } finally {
-              await rm(path, { force: true });
-            }
-          },
-        };
-      }
-      case 'data': {
-        await beginTransfer(ctx, record.id);
-        const paths = record.dataPaths ?? [];
-        const resolve = stagingResolver(paths, record.id);
-        // No more than the disk holds, whatever the headers claim.
-        const limits = { ...DEFAULT_LIMITS, maxBytes: await freeBytesFor(paths) };
-        return {
-          ...base,
-          label: `data round ${grant.round}`,
-          target: streamTarget((input) => extractData(input, resolve, limits)),
-          complete: async () => {
-            const now = ctx.journal.destination(record.id);
-            await ctx.journal.update(now, { dataRound: Math.max(now.dataRound ?? -1, grant.round) });
-            ctx.inbox(record).dataArrived(grant.round);
-          },
-        };
-      }
-      case 'probe':
-        // Only its pace matters (--compress auto): checked like any stream, then dropped.
-        return {
-          ...base,
-          label: 'probe',
-          target: streamTarget(async (input) => {
-            for await (const chunk of input) void chunk;
-          }),
-          complete: async () => undefined,
-        };
-    }
+    const landing = await LANDINGS[grant.kind](ctx, record, grant);
+    return { ...landing, kind: grant.kind, totalBytes: grant.totalBytes, release, signal: ctx.cancelled(record.id) };
   } catch (error) {
     release();
     throw error;
   }
 }
+
+/** Where a stream's bytes land, and what its end does: one kind of stream each. */
+type Landing = Omit<AcceptedStream, 'kind' | 'totalBytes' | 'release' | 'signal'>;
+
+const LANDINGS: Record<StreamKind, (ctx: StreamsContext, record: DestinationRecord, grant: Grant) => Promise<Landing>> = {
+  /** The archive: a resumable 0600 file, which podman's import reads as it lands (archive-sink.ts). */
+  async checkpoint(ctx, record, grant) {
+    await beginTransfer(ctx, record.id);
+    const inbox = ctx.inbox(record);
+    const from = grant.resumeFrom;
+    if (from > 0) {
+      const have = await sizeOf(record.archivePath);
+      if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
+      await truncate(record.archivePath, from);
+      ctx.log.info({ migrationId: record.id, from }, 'resuming the archive transfer');
+    }
+    inbox.wrote(from);
+    return {
+      label: 'checkpoint',
+      target: await fileTarget(record.archivePath, { resumable: true, resumeFrom: from, sink: (file, at) => new ArchiveSink(file, inbox, at) }),
+      resume: from > 0 ? { offset: from, hash: await hashPrefix(record.archivePath, from) } : undefined,
+      complete: async (archive) => {
+        await ctx.journal.advance(ctx.journal.destination(record.id), 'received', { received: archive });
+        inbox.verify(archive);
+      },
+    };
+  },
+  /** The memory pages beside the archive: like it, a resumable 0600 file, kept up to where a broken stream left it. */
+  async pages(ctx, record, grant) {
+    const path = ctx.journal.destination(record.id).pagesPath;
+    if (!path) throw new FerryError('INTERNAL', `migration ${record.id} was granted pages without a place for them`, { phase: 'transfer' });
+    const from = grant.resumeFrom;
+    if (from > 0) {
+      const have = await sizeOf(path);
+      if (from > have) throw new FerryError('INTEGRITY_MISMATCH', `cannot resume the pages at byte ${from}: only ${have} bytes arrived before`, { phase: 'transfer' });
+      await truncate(path, from);
+    }
+    const inbox = ctx.inbox(record);
+    return {
+      label: 'pages',
+      target: await fileTarget(path, { resumable: true, resumeFrom: from }),
+      resume: from > 0 ? { offset: from, hash: await hashPrefix(path, from) } : undefined,
+      complete: async (pages) => {
+        await ctx.journal.update(record, { pagesReceived: pages });
+        inbox.pagesVerified(pages);
+      },
+    };
+  },
+  /** The container's image, which this host lacked: loaded into podman once whole. */
+  async image(ctx, record) {
+    const path = imagePath(ctx.archiveDir, record.id);
+    return {
+      label: 'image',
+      target: await fileTarget(path),
+      complete: async () => {
+        try {
+          await ctx.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
+        } finally {
+          await rm(path, { force: true });
+        }
+      },
+    };
+  },
+  /** A round of bind-mounted data, extracted into staging beside each path. */
+  async data(ctx, record, grant) {
+    await beginTransfer(ctx, record.id);
+    const paths = record.dataPaths ?? [];
+    const resolve = stagingResolver(paths, record.id);
+    // No more than the disk holds, whatever the headers claim.
+    const limits = { ...DEFAULT_LIMITS, maxBytes: await freeBytesFor(paths) };
+    return {
+      label: `data round ${grant.round}`,
+      target: streamTarget((input) => extractData(input, resolve, limits)),
+      complete: async () => {
+        const now = ctx.journal.destination(record.id);
+        await ctx.journal.update(now, { dataRound: Math.max(now.dataRound ?? -1, grant.round) });
+        ctx.inbox(record).dataArrived(grant.round);
+      },
+    };
+  },
+  /** Only its pace matters (--compress auto): checked like any stream, then dropped. */
+  async probe() {
+    return {
+      label: 'probe',
+      target: streamTarget(async (input) => {
+        for await (const chunk of input) void chunk;
+      }),
+      complete: async () => undefined,
+    };
+  },
+};
 
 /** Free bytes on the filesystem of the first declared path's nearest existing parent. */
 async function freeBytesFor(paths: readonly string[]): Promise<number> {
