@@ -144,6 +144,19 @@ export class Pace {
 }
 
 /** One granted stream to a destination, opened and ready to send. */
+/** Where one send stands, shared by its loop, the replies and the watch. */
+interface Flow {
+  /** Bytes written, and acknowledged by the destination. */
+  offset: number;
+  acked: number;
+  lastAck: number;
+  lastFrame: number;
+  /** A ping is out, unanswered. */
+  pinged: boolean;
+  /** END went out. */
+  ended: boolean;
+}
+
 export class DataConnection {
   readonly endpoint: DataEndpoint;
   /** Where the destination wants the bytes to start: what it already holds of a resumed stream. */
@@ -193,37 +206,20 @@ export class DataConnection {
     }
   }
 
-  close(): void {
-    this.#socket.destroy();
-  }
-
-  /**
-   * Streams `source` (which starts at `resumeFrom`) and resolves with the destination's DONE:
-   * bytes and SHA-256 of the whole stream as it received and checked them.
-   */
-  async send(options: SendOptions): Promise<SendResult> {
+  /** The destination's replies: ACKs while the bytes flow, then DONE, or ERROR at any time. */
+  #replies(flow: Flow, options: SendOptions, local: AbortController): Promise<SendResult> {
     const started = performance.now();
     const socket = this.#socket;
     const name = this.endpoint.name;
-    const local = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
-    const hash = options.hash ?? createHash('sha256');
-    let offset = this.resumeFrom;
-    let acked = this.resumeFrom;
-    let lastAck = performance.now();
-    let lastFrame = performance.now();
-    let pinged = false;
-    let ended = false;
-    // Replies: ACKs while the bytes flow, then DONE, or ERROR at any time.
     const replies = new FrameDecoder();
     socket.pipe(replies);
-    const answer = new Promise<SendResult>((resolve, reject) => {
+    return new Promise<SendResult>((resolve, reject) => {
       replies.on('data', (frame: Frame) => {
         if (frame.type === 'ACK') {
-          acked = Math.max(acked, Number(frame.body.bytes ?? 0));
-          lastAck = performance.now();
-          pinged = false;
-          options.onProgress?.(acked);
+          flow.acked = Math.max(flow.acked, Number(frame.body.bytes ?? 0));
+          flow.lastAck = performance.now();
+          flow.pinged = false;
+          options.onProgress?.(flow.acked);
         } else if (frame.type === 'DONE') {
           resolve({ bytes: Number(frame.body.bytes ?? 0), sha256: typeof frame.body.sha256 === 'string' ? frame.body.sha256 : '', ms: Math.round(performance.now() - started) });
         } else if (frame.type === 'ERROR') {
@@ -235,20 +231,44 @@ export class DataConnection {
       replies.on('error', (error) => reject(failed(`the reply from ${name} is garbled: ${error.message}`, error)));
       socket.once('close', () => reject(failed(`the data connection to ${name} closed before it confirmed the stream`)));
     });
-    answer.catch(() => undefined); // looked at below, after the bytes went out (or failed to)
-    const watch = setInterval(() => {
+  }
+
+  /** Pings a quiet stream, and cuts one whose destination acknowledged nothing for the stall time. */
+  #watch(flow: Flow): NodeJS.Timeout {
+    const socket = this.#socket;
+    return setInterval(() => {
       const now = performance.now();
       // Frames are written whole between awaits, so a ping never lands inside one.
-      if (!ended && now - lastFrame >= PING_EVERY_MS && !pinged) {
+      if (!flow.ended && now - flow.lastFrame >= PING_EVERY_MS && !flow.pinged) {
         socket.write(pingFrame());
-        pinged = true;
-        lastFrame = now;
+        flow.pinged = true;
+        flow.lastFrame = now;
       }
-      const waiting = offset > acked || pinged;
-      if (waiting && now - lastAck > this.#stallMs) {
-        socket.destroy(failed(`${name} acknowledged nothing for ${Math.round(this.#stallMs / 1000)} s (link or agent down)`));
+      const waiting = flow.offset > flow.acked || flow.pinged;
+      if (waiting && now - flow.lastAck > this.#stallMs) {
+        socket.destroy(failed(`${this.endpoint.name} acknowledged nothing for ${Math.round(this.#stallMs / 1000)} s (link or agent down)`));
       }
     }, 500);
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  /**
+   * Streams `source` (which starts at `resumeFrom`) and resolves with the destination's DONE:
+   * bytes and SHA-256 of the whole stream as it received and checked them.
+   */
+  async send(options: SendOptions): Promise<SendResult> {
+    const socket = this.#socket;
+    const name = this.endpoint.name;
+    const local = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
+    const hash = options.hash ?? createHash('sha256');
+    const flow: Flow = { offset: this.resumeFrom, acked: this.resumeFrom, lastAck: performance.now(), lastFrame: performance.now(), pinged: false, ended: false };
+    const answer = this.#replies(flow, options, local);
+    answer.catch(() => undefined); // looked at below, after the bytes went out (or failed to)
+    const watch = this.#watch(flow);
     const cancelled = () => new FerryError('CANCELLED', 'the transfer was cancelled', { phase: 'transfer', host: name });
     // The connection may end while the loop waits for the source (a file podman is still
     // writing): that must end the wait too, or a dead destination would hold it forever.
@@ -263,6 +283,7 @@ export class DataConnection {
     // pooled buffer goes back to its pool only once the kernel took it (zero copy).
     const chunks = options.source[Symbol.asyncIterator]();
     try {
+      let offset = flow.offset;
       const pace = options.pace ?? (options.bytesPerSecond ? new Pace(options.bytesPerSecond) : undefined);
       for (;;) {
         const next = await Promise.race([chunks.next(), connectionEnded]);
@@ -286,14 +307,15 @@ export class DataConnection {
           room = socket.write(data, last && options.pool ? () => options.pool?.give(chunk) : undefined);
           offset += data.length;
         }
+        flow.offset = offset;
         const kind = this.#kind;
         if (kind) safely(() => metrics.bytesSent.inc({ kind }, chunk.length));
-        lastFrame = performance.now();
+        flow.lastFrame = performance.now();
         if (!room) await roomOrEnd(socket, signal);
       }
       if (signal.aborted) throw cancelled();
-      ended = true;
-      socket.write(endFrame(offset, hash.digest('hex')));
+      flow.ended = true;
+      socket.write(endFrame(flow.offset, hash.digest('hex')));
       // Our side is done; the reply comes on the other half of the connection.
       await new Promise<void>((resolve, reject) => socket.end((error?: Error | null) => (error ? reject(error) : resolve())));
       return await answer;
