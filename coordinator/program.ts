@@ -130,8 +130,18 @@ export function buildProgram(runner: Runner): Command {
     // A command's --help lists the options every command takes too.
     .configureHelp({ showGlobalOptions: true });
 
-  const globals = (command: Command) => command.optsWithGlobals<GlobalOptions & MigrationOpts>();
 
+  addMoveCommands(program, runner);
+  addFleetCommands(program, runner);
+  addSetupCommands(program, runner);
+  return program;
+}
+
+/** Every option a command takes, its own and the global ones. */
+const globals = (command: Command) => command.optsWithGlobals<GlobalOptions & MigrationOpts>();
+
+/** What moves containers: migrate and preflight, evacuate, return. */
+function addMoveCommands(program: Command, runner: Runner): void {
   // migrate and preflight: one container, the same options (preflight is a dry run of migrate).
   for (const [name, description, dryRun] of [
     ['migrate', 'move a running container, memory and TCP connections included', false],
@@ -164,6 +174,10 @@ export function buildProgram(runner: Runner): Command {
     { dryRun: true },
   ).action((host: string, _opts, command: Command) => runner.withFleet(globals(command), (fleet, io) => runReturn(fleet.inventory, fleet.dialer, values(globals(command)), [host], io)));
 
+}
+
+/** What looks after the fleet: cordon and uncordon, hosts, ps, history and status, park and unpark. */
+function addFleetCommands(program: Command, runner: Runner): void {
   program
     .command('cordon')
     .description('keep placement away from HOST: evacuate and return never pick it, and it refuses a migrate unless --force; kept by its agent')
@@ -215,6 +229,10 @@ export function buildProgram(runner: Runner): Command {
       );
   }
 
+}
+
+/** What sets a host up: its agent, the certificates, shell completion. */
+function addSetupCommands(program: Command, runner: Runner): void {
   program
     .command('agent')
     .description("set up HOST over SSH (install), or look after its agent's service (status, restart)")
@@ -259,5 +277,4 @@ export function buildProgram(runner: Runner): Command {
       }),
     );
 
-  return program;
 }
