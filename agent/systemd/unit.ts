@@ -12,7 +12,7 @@ import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/fer
 import type { SystemdUnit__Output as SystemdUnit } from '../../proto/gen/ferry/v1/SystemdUnit.ts';
 import { ERROR_CODES } from '../../common/errors.ts';
 import { UNIT_KIND, type UnitKind } from '../../common/wire.ts';
-import type { Finding } from '../criu/obstacles.ts';
+import type { Finding } from '../criu/judge.ts';
 import type { Podman } from '../podman/podman.ts';
 
 /** The label podman sets on a container a unit created: the unit's name. */

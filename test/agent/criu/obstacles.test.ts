@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { devParts, hostConfigView, judge, kernelDevParts, parseLocks, parseUnixSockets, type HostConfigView, type ProcessView } from '../../../agent/criu/obstacles.ts';
+import { devParts, hostConfigView, kernelDevParts, parseLocks, parseUnixSockets } from '../../../agent/criu/obstacles.ts';
+import { judge, type HostConfigView, type ProcessView } from '../../../agent/criu/judge.ts';
 import { criuCauseHint } from '../../../agent/criu/log.ts';
 import { fileLocksCheck, refusal } from '../../../common/readiness.ts';
 
