@@ -68,6 +68,15 @@ export async function destinationChecks(
       ? `image ${container.imageId.slice(0, 12)} present`
       : `${IMAGE_WILL_BE_SENT}: ${container.imageName || container.imageId} (${container.imageId.slice(0, 12)}) is not on ${name}`,
   });
+  checks.push(...(await dataChecks(name, dataPaths, replaceData)), ...(await networkChecks(host, container, newAddress)));
+  checks.push(...(await portChecks(host, container)));
+  return checks;
+}
+
+
+/** Each bind-mounted path: free here, or to be replaced (--replace-data). */
+async function dataChecks(name: string, dataPaths: readonly string[], replaceData: boolean): Promise<PreflightCheck[]> {
+  const checks: PreflightCheck[] = [];
   for (const path of dataPaths) {
     const state = await pathState(path);
     const ok = state !== 'occupied' || replaceData;
@@ -82,8 +91,16 @@ export async function destinationChecks(
           : `${path} is free`,
     });
   }
-  // --tcp-established keeps the container's IP: the destination needs its network, a subnet
-  // that holds the IP, and no container of its own on it.
+  return checks;
+}
+
+/**
+ * --tcp-established keeps the container's IP: the destination needs its network, a subnet that
+ * holds the IP, and no container of its own on it (or --new-address, and a new IP).
+ */
+async function networkChecks(host: DestinationHost, container: ContainerInfo, newAddress: boolean): Promise<PreflightCheck[]> {
+  const { podman, name } = host;
+  const checks: PreflightCheck[] = [];
   const [subnets, used] = await Promise.all([networkSubnets(podman), ipsInUse(podman)]);
   for (const network of container.networks) {
     const have = subnets.get(network);
@@ -117,6 +134,13 @@ export async function destinationChecks(
       });
     }
   }
+  return checks;
+}
+
+/** Each published port: neither published by a container here nor bound by a process. */
+async function portChecks(host: DestinationHost, container: ContainerInfo): Promise<PreflightCheck[]> {
+  const { podman, name } = host;
+  const checks: PreflightCheck[] = [];
   const published = (await listContainers(podman, false)).flatMap((c) => c.ports.map((p) => ({ ...p, owner: c.name })));
   for (const port of container.ports) {
     const owner = published.find((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
