@@ -8,6 +8,7 @@ import { COMPRESSION } from '../../common/wire.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { PrepareReceiveReply__Output } from '../../proto/gen/ferry/v1/PrepareReceiveReply.ts';
 import type { RestoreReply__Output } from '../../proto/gen/ferry/v1/RestoreReply.ts';
+import type { CheckpointAndSendRequest } from '../../proto/gen/ferry/v1/CheckpointAndSendRequest.ts';
 import { throwIfCancelled, type MigrationDriver } from './driver.ts';
 import { whileUnreachable } from './retry.ts';
 import { translateSourceEvent, type Moved } from './source-events.ts';
@@ -58,23 +59,7 @@ export async function moveAndRestore(m: MigrationDriver, container: ContainerInf
   let restoreFailure: FerryError | undefined;
   let answered: Promise<number | undefined> = Promise.resolve(undefined);
   try {
-    const events = m.source.checkpointAndSend(
-      {
-        migrationId: m.id,
-        container: container.id,
-        destinationHost: to.name,
-        destinationAddress: to.agent,
-        destinationSsh: to.ssh ? sshWire(to.ssh) : null,
-        compress: COMPRESSION.toWire(m.options.compress ?? 'auto'),
-        timeoutMs: m.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
-        sendImage: prepared.needsImage,
-        ignoreBindMounts: m.options.ignoreBindMounts ?? false,
-        noPresync: m.options.noPresync ?? false,
-        transferRetryMs: m.options.transferRetryMs ?? 0,
-        bwlimitBytesPerSec: m.options.bwlimitBytesPerSec ?? 0,
-      },
-      { signal: sourceSignal },
-    );
+    const events = m.source.checkpointAndSend(sendRequest(m, container, prepared), { signal: sourceSignal });
     for await (const event of events) {
       if (event.freezing) {
         streamingSince = performance.now();
@@ -121,6 +106,25 @@ export async function moveAndRestore(m: MigrationDriver, container: ContainerInf
     await restoring?.catch(() => undefined);
     throw restoreFailure ?? error;
   }
+}
+
+/** What the source is asked to do: freeze the container and send it, as the options say. */
+function sendRequest(m: MigrationDriver, container: ContainerInfo, prepared: PrepareReceiveReply__Output): CheckpointAndSendRequest {
+  const to = m.destination.host;
+  return {
+    migrationId: m.id,
+    container: container.id,
+    destinationHost: to.name,
+    destinationAddress: to.agent,
+    destinationSsh: to.ssh ? sshWire(to.ssh) : null,
+    compress: COMPRESSION.toWire(m.options.compress ?? 'auto'),
+    timeoutMs: m.options.checkpointTimeoutMs ?? DEFAULTS.checkpointTimeoutMs,
+    sendImage: prepared.needsImage,
+    ignoreBindMounts: m.options.ignoreBindMounts ?? false,
+    noPresync: m.options.noPresync ?? false,
+    transferRetryMs: m.options.transferRetryMs ?? 0,
+    bwlimitBytesPerSec: m.options.bwlimitBytesPerSec ?? 0,
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { fileLocksCheck, refusal } from '../../common/readiness.ts';
 import { FerryError } from '../../common/errors.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import type { PrepareReceiveReply__Output } from '../../proto/gen/ferry/v1/PrepareReceiveReply.ts';
+import type { PrepareReceiveRequest } from '../../proto/gen/ferry/v1/PrepareReceiveRequest.ts';
 import type { MigrationDriver } from './driver.ts';
 import { sshWire } from '../../common/dial.ts';
 import { deadPorts } from './verify.ts';
@@ -22,22 +23,7 @@ export async function preflight(m: Pick<MigrationDriver, 'id' | 'options' | 'sou
   const from = m.source.host;
   const to = m.destination.host;
   m.enter('preflight', from.name, `checking ${m.options.container} on ${from.name} and room for it on ${to.name}`);
-  const [sourceInfo, destinationInfo] = await Promise.all([
-    m.source.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); }),
-    m.destination.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); }),
-  ]);
-  for (const [info, host] of [[sourceInfo, from.name], [destinationInfo, to.name]] as const) {
-    if (!info.criuCheckOk) {
-      throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
-    }
-  }
-  const versions = versionsCheck(from.name, sourceInfo, to.name, destinationInfo);
-  if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
-    throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
-      phase: 'preflight',
-      hint: 'Run both agents with the same --runtime (runc on these machines).',
-    });
-  }
+  const { sourceInfo, versions } = await bothHosts(m);
   const container = await m.source.inspect(m.options.container, { signal, examine: true }).catch((e: unknown) => {
     throw FerryError.from(e).at('preflight', from.name);
   });
@@ -62,26 +48,7 @@ export async function preflight(m: Pick<MigrationDriver, 'id' | 'options' | 'sou
     });
   }
   const prepared = await m.destination
-    .prepareReceive(
-      {
-        migrationId: m.id,
-        sourceHost: from.name,
-        container,
-        ttlMs: 30 * 60_000,
-        replaceData: m.options.replaceData ?? false,
-        ignoreBindMounts: m.options.ignoreBindMounts ?? false,
-        sourceCpuinfo: sourceInfo.cpuinfo,
-        sourceAddress: from.agent,
-        sourceSsh: from.ssh ? sshWire(from.ssh) : null,
-        sourceHostAddress: from.address,
-        archiveBytesEstimate: Number(container.estimatedBytes),
-        dryRun: m.options.dryRun ?? false,
-        newAddress: m.options.newAddress ?? false,
-        allowCordoned: m.options.force ?? false,
-        evacuatedFrom: m.options.evacuatedFrom ?? '',
-      },
-      { signal },
-    )
+    .prepareReceive(receiveRequest(m, container, sourceInfo.cpuinfo), { signal })
     .catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); });
   m.emit({
     kind: 'checks',
@@ -104,4 +71,51 @@ export async function preflight(m: Pick<MigrationDriver, 'id' | 'options' | 'sou
     return undefined;
   }
   return { container, prepared };
+}
+
+
+/** Both agents answer, CRIU works on both, and they run the same OCI runtime. */
+async function bothHosts(m: Pick<MigrationDriver, 'options' | 'source' | 'destination'>) {
+  const { signal } = m.options;
+  const from = m.source.host;
+  const to = m.destination.host;
+  const [sourceInfo, destinationInfo] = await Promise.all([
+    m.source.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', from.name); }),
+    m.destination.info({ signal }).catch((e: unknown) => { throw FerryError.from(e).at('preflight', to.name); }),
+  ]);
+  for (const [info, host] of [[sourceInfo, from.name], [destinationInfo, to.name]] as const) {
+    if (!info.criuCheckOk) {
+      throw new FerryError('CRIU_UNAVAILABLE', `criu check fails on ${host}: ${info.criuCheckOutput}`, { phase: 'preflight', host });
+    }
+  }
+  const versions = versionsCheck(from.name, sourceInfo, to.name, destinationInfo);
+  if (sourceInfo.ociRuntime !== destinationInfo.ociRuntime) {
+    throw new FerryError('PREFLIGHT_FAILED', `OCI runtimes differ: ${from.name} uses ${sourceInfo.ociRuntime}, ${to.name} uses ${destinationInfo.ociRuntime}`, {
+      phase: 'preflight',
+      hint: 'Run both agents with the same --runtime (runc on these machines).',
+    });
+  }
+  return { sourceInfo, versions };
+}
+
+/** What the destination is asked to check and, unless this is a dry run, to expect. */
+function receiveRequest(m: Pick<MigrationDriver, 'id' | 'options' | 'source'>, container: ContainerInfo, sourceCpuinfo: Buffer): PrepareReceiveRequest {
+  const from = m.source.host;
+  return {
+    migrationId: m.id,
+    sourceHost: from.name,
+    container,
+    ttlMs: 30 * 60_000,
+    replaceData: m.options.replaceData ?? false,
+    ignoreBindMounts: m.options.ignoreBindMounts ?? false,
+    sourceCpuinfo,
+    sourceAddress: from.agent,
+    sourceSsh: from.ssh ? sshWire(from.ssh) : null,
+    sourceHostAddress: from.address,
+    archiveBytesEstimate: Number(container.estimatedBytes),
+    dryRun: m.options.dryRun ?? false,
+    newAddress: m.options.newAddress ?? false,
+    allowCordoned: m.options.force ?? false,
+    evacuatedFrom: m.options.evacuatedFrom ?? '',
+  };
 }
