@@ -129,105 +129,122 @@ export interface EvacuationPlan {
 }
 
 /** Runs the moves, at most `parallel` at once, the biggest first; resolves once every one has ended. */
-export async function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation): Promise<EvacuationResult[]> {
-  const { from, signal } = plan;
-  const action = plan.action;
-  // The biggest first: they take longest, and need the most room while the most is left.
-  const queue = [...plan.containers].sort((a, b) => b.estimatedBytes - a.estimatedBytes);
-  const results = new Map<string, EvacuationResult>();
-  const inFlight = new Map<string, InFlightView>();
-  const progress = () => {
-    const ended = [...results.values()];
-    emit({
+export function runEvacuation(plan: EvacuationPlan, emit: EmitEvacuation): Promise<EvacuationResult[]> {
+  return new Evacuation(plan, emit).run();
+}
+
+class Evacuation {
+  readonly #plan: EvacuationPlan;
+  readonly #emit: EmitEvacuation;
+  /** How each container's move ended, by name. */
+  readonly #results = new Map<string, EvacuationResult>();
+  /** The moves under way, as the progress events show them. */
+  readonly #inFlight = new Map<string, InFlightView>();
+
+  constructor(plan: EvacuationPlan, emit: EmitEvacuation) {
+    this.#plan = plan;
+    this.#emit = emit;
+  }
+
+  async run(): Promise<EvacuationResult[]> {
+    const plan = this.#plan;
+    const signal = plan.signal;
+    // The biggest first: they take longest, and need the most room while the most is left.
+    const queue = [...plan.containers].sort((a, b) => b.estimatedBytes - a.estimatedBytes);
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        if (signal?.aborted) {
+          this.#results.set(next.name, { container: next.name, from: next.from, to: '', result: 'not-started', refusedBy: [] });
+          continue;
+        }
+        this.#results.set(next.name, { from: next.from, ...(await this.#moveOne(next)) });
+        this.#progress();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(plan.parallel, queue.length)) }, worker));
+
+    // In the source's order, as it listed them; what the plan skipped after them.
+    const skipped = plan.skipped ?? [];
+    const ordered = [...plan.containers.map((c) => this.#results.get(c.name) as EvacuationResult), ...skipped];
+    this.#emit({
+      kind: 'evacuated',
+      action: plan.action,
+      host: plan.from,
+      total: ordered.length - skipped.length,
+      moved: ordered.filter((r) => r.result === 'moved' || r.result === 'checked').length,
+      failed: ordered.filter((r) => r.result === 'failed' || r.result === 'rollback-failed').length,
+      notStarted: ordered.filter((r) => r.result === 'not-started').length,
+      skipped: skipped.length || undefined,
+      interrupted: signal?.aborted ?? false,
+      results: ordered,
+    });
+    return ordered;
+  }
+
+  #progress(): void {
+    const ended = [...this.#results.values()];
+    this.#emit({
       kind: 'evacuation-progress',
-      action,
-      host: from,
-      total: plan.containers.length,
+      action: this.#plan.action,
+      host: this.#plan.from,
+      total: this.#plan.containers.length,
       moved: ended.filter((r) => r.result === 'moved' || r.result === 'checked').length,
       failed: ended.filter((r) => r.result === 'failed' || r.result === 'rollback-failed').length,
-      inFlight: [...inFlight.values()].map((v) => ({ ...v })),
+      inFlight: [...this.#inFlight.values()].map((v) => ({ ...v })),
     });
-  };
+  }
 
-  const moveOne = async (container: Evacuee): Promise<EvacuationResult> => {
-    const source = container.from ?? from;
+  /** One container to the best destination left; one that refuses at preflight sends it to the next. */
+  async #moveOne(container: Evacuee): Promise<EvacuationResult> {
+    const source = container.from ?? this.#plan.from;
     const refused = new Set<string>();
     const refusedBy: string[] = [];
     for (;;) {
-      const choice = plan.placement.choose(container.estimatedBytes, refused);
-      const host = choice && plan.hosts.get(choice.name);
+      const choice = this.#plan.placement.choose(container.estimatedBytes, refused);
+      const host = choice && this.#plan.hosts.get(choice.name);
       if (!choice || !host) {
         const error = new FerryError('PREFLIGHT_FAILED', `no destination is left for ${container.name}`, {
           phase: 'preflight',
-          details: plan.placement.explain(container.estimatedBytes, refused),
+          details: this.#plan.placement.explain(container.estimatedBytes, refused),
           hint: 'Free memory or disk on a destination, or add one to --to; ferry hosts shows their free disk.',
         });
         return { container: container.name, to: refusedBy.at(-1) ?? '', result: 'failed', refusedBy, error };
       }
-      emit({ kind: 'placed', container: container.name, host: host.name, roomBytes: choice.roomBytes, estimatedBytes: container.estimatedBytes });
+      this.#emit({ kind: 'placed', container: container.name, host: host.name, roomBytes: choice.roomBytes, estimatedBytes: container.estimatedBytes });
       const view: InFlightView = { container: container.name, to: host.name, phase: 'preflight', bytes: 0, totalBytes: -1 };
-      inFlight.set(container.name, view);
-      progress();
+      this.#inFlight.set(container.name, view);
+      this.#progress();
       try {
-        const summary = await plan.move(container, host, (event) => {
+        const summary = await this.#plan.move(container, host, (event) => {
           if (event.kind === 'phase') {
             view.phase = event.phase;
-            progress();
+            this.#progress();
           } else if (event.kind === 'progress') {
             view.bytes = event.bytes;
             view.totalBytes = event.totalBytes;
           }
           // A destination that refused at preflight is said as such below, not as a failed move.
-          if (event.kind === 'failed' && refusedByDestination(event.error, source) && !signal?.aborted) return;
-          emit({ kind: 'migration', container: container.name, event });
+          if (event.kind === 'failed' && refusedByDestination(event.error, source) && !this.#plan.signal?.aborted) return;
+          this.#emit({ kind: 'migration', container: container.name, event });
         });
         return summary
           ? { container: container.name, to: host.name, result: 'moved', downtimeMs: summary.downtimeMs, refusedBy }
           : { container: container.name, to: host.name, result: 'checked', refusedBy };
       } catch (error) {
-        plan.placement.release(host.name, container.estimatedBytes);
+        this.#plan.placement.release(host.name, container.estimatedBytes);
         const failure = FerryError.from(error);
-        if (refusedByDestination(failure, source) && !signal?.aborted) {
+        if (refusedByDestination(failure, source) && !this.#plan.signal?.aborted) {
           refused.add(host.name);
           refusedBy.push(host.name);
-          const next = plan.placement.peek(container.estimatedBytes, refused);
-          emit({ kind: 'refused', container: container.name, host: host.name, error: failure, next: next?.name ?? '' });
+          const next = this.#plan.placement.peek(container.estimatedBytes, refused);
+          this.#emit({ kind: 'refused', container: container.name, host: host.name, error: failure, next: next?.name ?? '' });
           if (next) continue;
           return { container: container.name, to: host.name, result: 'failed', refusedBy, error: failure };
         }
         return { container: container.name, to: host.name, result: failure.code === 'ROLLBACK_FAILED' ? 'rollback-failed' : 'failed', refusedBy, error: failure };
       } finally {
-        inFlight.delete(container.name);
+        this.#inFlight.delete(container.name);
       }
     }
-  };
-
-  const worker = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      if (signal?.aborted) {
-        results.set(next.name, { container: next.name, from: next.from, to: '', result: 'not-started', refusedBy: [] });
-        continue;
-      }
-      results.set(next.name, { from: next.from, ...(await moveOne(next)) });
-      progress();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(plan.parallel, queue.length)) }, worker));
-
-  // In the source's order, as it listed them; what the plan skipped after them.
-  const skipped = plan.skipped ?? [];
-  const ordered = [...plan.containers.map((c) => results.get(c.name) as EvacuationResult), ...skipped];
-  emit({
-    kind: 'evacuated',
-    action,
-    host: from,
-    total: ordered.length - skipped.length,
-    moved: ordered.filter((r) => r.result === 'moved' || r.result === 'checked').length,
-    failed: ordered.filter((r) => r.result === 'failed' || r.result === 'rollback-failed').length,
-    notStarted: ordered.filter((r) => r.result === 'not-started').length,
-    skipped: skipped.length || undefined,
-    interrupted: signal?.aborted ?? false,
-    results: ordered,
-  });
-  return ordered;
+  }
 }
