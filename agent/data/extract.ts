@@ -123,7 +123,7 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
   };
 
   try {
-    await applyEntries();
+    await applyEntries(extract, { place, stats, directories, limits });
   } catch (error) {
     extract.destroy(error as Error);
     await feeding.catch(() => undefined);
@@ -137,60 +137,79 @@ export async function extractData(input: AsyncIterable<Buffer>, resolve: Resolve
     await utimes(target, mtime, mtime);
   }
   return stats;
+}
 
-  async function applyEntries(): Promise<void> {
-    for await (const entry of extract) {
-      const header = entry.header;
-      const target = await place(header.name);
-      const pax = header.pax as Record<string, string> | null | undefined;
-      stats.entries += 1;
-      if (stats.entries > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} data entries`);
-      if (header.type === 'file' && stats.bytes + header.size > limits.maxBytes) {
-        throw refuse(`data entry ${header.name} would take the data past ${limits.maxBytes} bytes (its header says ${header.size})`);
-      }
-      if (pax?.[PAX_REMOVE] === '1') {
-        await rm(target, { recursive: true, force: true });
-        stats.removed += 1;
-        entry.resume();
-        continue;
-      }
-      await mkdir(dirname(target), { recursive: true });
-      const mtime = mtimeOf(header);
-      switch (header.type) {
-        case 'directory': {
-          const existing = await lstat(target).catch(() => undefined);
-          if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
-          await mkdir(target, { recursive: true });
-          directories.push({ target, header });
-          entry.resume();
-          break;
-        }
-        case 'file': {
-          await rm(target, { recursive: true, force: true });
-          stats.bytes += await writeSparse(target, entry as unknown as AsyncIterable<Buffer>, header.size, header.mode);
-          await chown(target, header.uid, header.gid);
-          await chmod(target, header.mode);
-          await utimes(target, mtime, mtime);
-          break;
-        }
-        case 'symlink': {
-          await rm(target, { recursive: true, force: true });
-          await symlink(header.linkname, target);
-          await lchown(target, header.uid, header.gid);
-          await lutimes(target, mtime, mtime);
-          entry.resume();
-          break;
-        }
-        case 'link': {
-          const existing = await place(header.linkname);
-          await rm(target, { recursive: true, force: true });
-          await link(existing, target);
-          entry.resume();
-          break;
-        }
-        default:
-          throw refuse(`data entry ${header.name} is a ${header.type}; only files, directories and links are accepted`);
-      }
+/** One entry as the extractor gives it: its header, and its bytes as a stream. */
+type Entry = tar.Extract extends AsyncIterable<infer E> ? E : never;
+
+/** Where applyEntries puts what arrives, and what it counts. */
+interface Applying {
+  place: (name: string) => Promise<string>;
+  stats: ExtractStats;
+  /** Directories get their owner, mode and times last, once nothing more is written in them. */
+  directories: Array<{ target: string; header: tar.Header }>;
+  limits: ExtractLimits;
+}
+
+/** Each entry in turn: checked against the limits, then removed (a deletion) or written. */
+async function applyEntries(extract: tar.Extract, { place, stats, directories, limits }: Applying): Promise<void> {
+  for await (const entry of extract) {
+    const header = entry.header;
+    const target = await place(header.name);
+    const pax = header.pax as Record<string, string> | null | undefined;
+    stats.entries += 1;
+    if (stats.entries > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} data entries`);
+    if (header.type === 'file' && stats.bytes + header.size > limits.maxBytes) {
+      throw refuse(`data entry ${header.name} would take the data past ${limits.maxBytes} bytes (its header says ${header.size})`);
     }
+    if (pax?.[PAX_REMOVE] === '1') {
+      await rm(target, { recursive: true, force: true });
+      stats.removed += 1;
+      entry.resume();
+      continue;
+    }
+    await writeEntry(entry, target, { place, stats, directories, limits });
+  }
+}
+
+/** One file, directory or link, as its header says. */
+async function writeEntry(entry: Entry, target: string, { place, stats, directories }: Applying): Promise<void> {
+  const header = entry.header;
+  await mkdir(dirname(target), { recursive: true });
+  const mtime = mtimeOf(header);
+  switch (header.type) {
+    case 'directory': {
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
+      await mkdir(target, { recursive: true });
+      directories.push({ target, header });
+      entry.resume();
+      break;
+    }
+    case 'file': {
+      await rm(target, { recursive: true, force: true });
+      stats.bytes += await writeSparse(target, entry as unknown as AsyncIterable<Buffer>, header.size, header.mode);
+      await chown(target, header.uid, header.gid);
+      await chmod(target, header.mode);
+      await utimes(target, mtime, mtime);
+      break;
+    }
+    case 'symlink': {
+      await rm(target, { recursive: true, force: true });
+      await symlink(header.linkname, target);
+      await lchown(target, header.uid, header.gid);
+      await lutimes(target, mtime, mtime);
+      entry.resume();
+      break;
+    }
+    case 'link': {
+      const existing = await place(header.linkname);
+      await rm(target, { recursive: true, force: true });
+      await link(existing, target);
+      entry.resume();
+      break;
+    }
+    default:
+      throw refuse(`data entry ${header.name} is a ${header.type}; only files, directories and links are accepted`);
   }
 }
