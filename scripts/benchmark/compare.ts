@@ -250,86 +250,98 @@ export async function compare(labInfo: Lab, sizes: number[]): Promise<void> {
   await startRedis('hostA', NAME, PORT);
   await ferryMigrate(labInfo.inventory, 'hostA', 'hostB', NAME);
   await ferryMigrate(labInfo.inventory, 'hostB', 'hostA', NAME);
-  const rows: string[] = [];
-  const timelines: string[] = [];
-  const summary: string[] = [];
-  const rollbacks: string[] = [];
-  const skipped: string[] = [];
-  for (const size of sizes) {
-    const room = roomFor(size);
-    if (!room.ok) {
-      const why = `${size} MB skipped: ${room.needMiB} MiB of memory needed (the Redis, its archive, the restored copy), ${room.freeMiB} MiB available`;
-      console.log(why);
-      skipped.push(why);
-      continue;
-    }
-    // Both orders, so that no way of moving always gets the machine in the same state. Each order
-    // starts from a freshly filled Redis: a first move can cost more (CRIU once froze a 1 GB Redis
-    // just filled for 3.8 s and the same Redis, restored, for 0.7 s), and the first move of a
-    // container is the one a user makes.
-    const runs: Run[] = [];
-    let rss = '';
-    for (const order of [WAYS, [...WAYS].reverse()]) {
-      await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);
-      await lab('podman', 'hostB', 'rm', '-f', '-t', '0', '--ignore', NAME);
-      await startRedis('hostA', NAME, PORT);
-      await fillRedis(labInfo.ip.hostA ?? '', PORT, size);
-      rss = await redisRss(labInfo.ip.hostA ?? '', PORT);
-      let here = 'hostA';
-      for (const way of order) {
-        const there = here === 'hostA' ? 'hostB' : 'hostA';
-        const run = { ...(await measure(labInfo, way.how, here, there, way.extra)), label: way.label };
-        runs.push(run);
-        here = there;
-        const t = run.timeline ?? {};
-        timelines.push(
-          `| ${size} MB | ${run.label} ${run.from} -> ${run.to} | ${ms(t.dumped)} | ${ms(t.checkpointed)} | ${ms(t.arrived)} | ${ms(t.restoreStarted)} | ${ms(t.restored)} | ${ms(t.answered)} |`,
-        );
-        if (run.how === 'ferry') {
-          rows.push(
-            `| ${size} MB (RSS ${rss}) | ${run.label} ${run.from} -> ${run.to} | ${run.outageMs.toFixed(0)} ms | ${run.floorMs.toFixed(0)} ms | **${ratio(run.outageMs, run.floorMs)}** | ${ms(run.reportedMs)} ` +
-              `| ${mib(run.archiveBytes ?? 0)} MiB | ${run.streamMiBps?.toFixed(0)} MiB/s${run.streamed ? '' : ' (file import)'} | ${mib(run.relayedBytes ?? 0)} MiB | ${Object.values(run.peakRssMiB ?? {}).join(' / ')} MiB | ${run.compression ?? ''} |`,
-          );
-        } else {
-          rows.push(`| ${size} MB (RSS ${rss}) | manual ${run.from} -> ${run.to} | ${run.outageMs.toFixed(0)} ms | ${run.floorMs.toFixed(0)} ms | **${ratio(run.outageMs, run.floorMs)}** | | | | | | |`);
-        }
-      }
-    }
-    // The Redis is where the last move left it: interrupt one more move from there.
-    const last = runs.at(-1);
-    const rollback = await rollbackRun(labInfo, last?.to ?? 'hostA', last?.from ?? 'hostB');
-    rollbacks.push(
-      `| ${size} MB | ${rollback.gapMs.toFixed(0)} ms | ${ms(rollback.backMs)} | ${ms(rollback.podmanMs)} | ${ms(rollback.runcMs)} | **${ratio(rollback.backMs, rollback.runcMs)}** | ${rollback.outcome} |`,
-    );
-    const outages = (label: string) => runs.filter((r) => r.label === label).map((r) => r.outageMs);
-    const auto = mean(outages('ferry auto'));
-    const none = mean(outages('ferry none'));
-    const manual = mean(outages('manual'));
-    const floors = runs.filter((r) => r.how === 'ferry').map((r) => r.floorMs);
-    const peak = Math.max(...runs.flatMap((r) => Object.values(r.peakRssMiB ?? {})));
-    summary.push(
-      `| ${size} MB | ${auto.toFixed(0)} ms | ${none.toFixed(0)} ms | **${ratio(auto, none)}** | ${manual.toFixed(0)} ms | **${ratio(auto, manual)}** / **${ratio(none, manual)}** ` +
-        `| ${mean(floors).toFixed(0)} ms | **${ratio(Math.min(auto, none), mean(floors))}** | ${peak} MiB |`,
-    );
+  const tables: Tables = { rows: [], timelines: [], summary: [], rollbacks: [], skipped: [] };
+  for (const size of sizes) await compareAt(labInfo, size, tables);
+  printTables(tables);
+}
+
+/** The rows compare prints, gathered size by size. */
+interface Tables {
+  rows: string[];
+  timelines: string[];
+  summary: string[];
+  rollbacks: string[];
+  skipped: string[];
+}
+
+/** One size: both orders of the three ways of moving, then a rollback after the freeze. */
+async function compareAt(labInfo: Lab, size: number, tables: Tables): Promise<void> {
+  const room = roomFor(size);
+  if (!room.ok) {
+    const why = `${size} MB skipped: ${room.needMiB} MiB of memory needed (the Redis, its archive, the restored copy), ${room.freeMiB} MiB available`;
+    console.log(why);
+    tables.skipped.push(why);
+    return;
+  }
+  // Both orders, so that no way of moving always gets the machine in the same state. Each order
+  // starts from a freshly filled Redis: a first move can cost more (CRIU once froze a 1 GB Redis
+  // just filled for 3.8 s and the same Redis, restored, for 0.7 s), and the first move of a
+  // container is the one a user makes.
+  const runs: Run[] = [];
+  let rss = '';
+  for (const order of [WAYS, [...WAYS].reverse()]) {
     await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);
     await lab('podman', 'hostB', 'rm', '-f', '-t', '0', '--ignore', NAME);
+    await startRedis('hostA', NAME, PORT);
+    await fillRedis(labInfo.ip.hostA ?? '', PORT, size);
+    rss = await redisRss(labInfo.ip.hostA ?? '', PORT);
+    let here = 'hostA';
+    for (const way of order) {
+      const there = here === 'hostA' ? 'hostB' : 'hostA';
+      const run = { ...(await measure(labInfo, way.how, here, there, way.extra)), label: way.label };
+      runs.push(run);
+      here = there;
+      const t = run.timeline ?? {};
+      tables.timelines.push(
+        `| ${size} MB | ${run.label} ${run.from} -> ${run.to} | ${ms(t.dumped)} | ${ms(t.checkpointed)} | ${ms(t.arrived)} | ${ms(t.restoreStarted)} | ${ms(t.restored)} | ${ms(t.answered)} |`,
+      );
+      if (run.how === 'ferry') {
+        tables.rows.push(
+          `| ${size} MB (RSS ${rss}) | ${run.label} ${run.from} -> ${run.to} | ${run.outageMs.toFixed(0)} ms | ${run.floorMs.toFixed(0)} ms | **${ratio(run.outageMs, run.floorMs)}** | ${ms(run.reportedMs)} ` +
+            `| ${mib(run.archiveBytes ?? 0)} MiB | ${run.streamMiBps?.toFixed(0)} MiB/s${run.streamed ? '' : ' (file import)'} | ${mib(run.relayedBytes ?? 0)} MiB | ${Object.values(run.peakRssMiB ?? {}).join(' / ')} MiB | ${run.compression ?? ''} |`,
+        );
+      } else {
+        tables.rows.push(`| ${size} MB (RSS ${rss}) | manual ${run.from} -> ${run.to} | ${run.outageMs.toFixed(0)} ms | ${run.floorMs.toFixed(0)} ms | **${ratio(run.outageMs, run.floorMs)}** | | | | | | |`);
+      }
+    }
   }
+  // The Redis is where the last move left it: interrupt one more move from there.
+  const last = runs.at(-1);
+  const rollback = await rollbackRun(labInfo, last?.to ?? 'hostA', last?.from ?? 'hostB');
+  tables.rollbacks.push(
+    `| ${size} MB | ${rollback.gapMs.toFixed(0)} ms | ${ms(rollback.backMs)} | ${ms(rollback.podmanMs)} | ${ms(rollback.runcMs)} | **${ratio(rollback.backMs, rollback.runcMs)}** | ${rollback.outcome} |`,
+  );
+  const outages = (label: string) => runs.filter((r) => r.label === label).map((r) => r.outageMs);
+  const auto = mean(outages('ferry auto'));
+  const none = mean(outages('ferry none'));
+  const manual = mean(outages('manual'));
+  const floors = runs.filter((r) => r.how === 'ferry').map((r) => r.floorMs);
+  const peak = Math.max(...runs.flatMap((r) => Object.values(r.peakRssMiB ?? {})));
+  tables.summary.push(
+    `| ${size} MB | ${auto.toFixed(0)} ms | ${none.toFixed(0)} ms | **${ratio(auto, none)}** | ${manual.toFixed(0)} ms | **${ratio(auto, manual)}** / **${ratio(none, manual)}** ` +
+      `| ${mean(floors).toFixed(0)} ms | **${ratio(Math.min(auto, none), mean(floors))}** | ${peak} MiB |`,
+  );
+  await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);
+  await lab('podman', 'hostB', 'rm', '-f', '-t', '0', '--ignore', NAME);
+}
+
+function printTables(tables: Tables): void {
   console.log('\n| Redis data | move | client outage | floor (runc ckpt + restore) | outage / floor | ferry\'s own downtime | archive | archive stream | relayed to podman | agent peak RSS (A / B) | --compress auto chose |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of rows) console.log(row);
+  for (const row of tables.rows) console.log(row);
   console.log("\nTimelines, ms from the source's last answer (ferry: its --json events; manual: each command's end):\n");
   console.log("| Redis data | move | CRIU's dump done | podman's checkpoint done | archive at the destination, checked | runc's restore begins | podman's restore done | first answer |");
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of timelines) console.log(row);
+  for (const row of tables.timelines) console.log(row);
   console.log('\nBoth orders together (means):\n');
   console.log('| Redis data | ferry auto | ferry none | auto / none | manual | ferry / manual (auto / none) | ferry floor | best ferry / floor | agent peak RSS, either agent |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of summary) console.log(row);
+  for (const row of tables.summary) console.log(row);
   console.log('\nA rollback after the freeze (Ctrl-C right after CRIU\'s dump; the source restores from the checkpoint on its own disk):\n');
   console.log("| Redis data | client's gap on the source | Ctrl-C to the first answer | podman's restore | runc's restore | Ctrl-C to answer / runc's restore | the source's rollback |");
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of rollbacks) console.log(row);
-  for (const why of skipped) console.log(`\n${why}`);
+  for (const row of tables.rollbacks) console.log(row);
+  for (const why of tables.skipped) console.log(`\n${why}`);
   console.log('\nclient outage: a Redis PING every 10 ms to both hosts; the gap between the source\'s last answer and the destination\'s first.');
   console.log('floor: runc\'s checkpoint plus runc\'s restore of the same move, from podman --print-stats.');
 }
