@@ -34,7 +34,7 @@ describe('FerryError', () => {
 });
 
 describe('docs/errors.md', () => {
-  it('lists exactly the codes in common/errors.ts, with their meaning and fix', () => {
+  it('lists exactly the codes in common/error-codes.ts, with their meaning and fix', () => {
     const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     expect(docs).toBe(renderErrorTable());
     for (const code of Object.keys(ERROR_CODES)) expect(docs).toContain(`| \`${code}\` |`);
