@@ -8,6 +8,7 @@ import type { Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import { Periodic } from '../periodic.ts';
 import type { Podman } from '../podman/podman.ts';
+import { StateStamp } from '../podman/state-stamp.ts';
 import { addressState, announce, release, take } from './ip.ts';
 
 export interface KeeperOptions {
@@ -26,6 +27,9 @@ interface Labelled {
   address: string;
 }
 
+/** However quiet podman is, the addresses are looked at this often. */
+const FULL_ROUND_MS = 30_000;
+
 export class AddressKeeper {
   readonly #options: KeeperOptions;
   readonly #log: Logger;
@@ -33,13 +37,22 @@ export class AddressKeeper {
   readonly #held = new Set<string>();
   readonly #complained = new Set<string>();
   readonly #periodic: Periodic;
+  /** podman's state as of the last round: a round with nothing changed looks no further (podman/state-stamp.ts). */
+  readonly #stamp: StateStamp;
+  /** When the last full round ran: one runs every FULL_ROUND_MS whatever the stamp says. */
+  #lastFull = 0;
   #first = true;
 
   constructor(options: KeeperOptions) {
     this.#options = options;
     this.#log = options.log.child({ component: 'addresses' });
+    this.#stamp = new StateStamp(options.podman);
     this.#periodic = new Periodic(
-      () => this.#keep().catch((error: unknown) => this.#log.warn({ err: FerryError.from(error).message }, 'could not check the service addresses')),
+      () =>
+        this.#keepIfChanged().catch((error: unknown) => {
+          this.#stamp.reset(); // looked at again next round
+          this.#log.warn({ err: FerryError.from(error).message }, 'could not check the service addresses');
+        }),
       options.intervalMs ?? 2_000,
     );
   }
@@ -55,6 +68,19 @@ export class AddressKeeper {
   /** One round now, unless one is under way. */
   tick(): Promise<void> {
     return this.#periodic.run();
+  }
+
+  /**
+   * A round looks at the containers only when podman's state changed, or a migration here began
+   * or ended (its containers are the migration's meanwhile), or FULL_ROUND_MS passed: an address
+   * someone removed by hand comes back within that.
+   */
+  async #keepIfChanged(): Promise<void> {
+    const moving = this.#options.journal.active().map((r) => r.id).join(',');
+    const due = Date.now() - this.#lastFull >= FULL_ROUND_MS;
+    if (!(await this.#stamp.changed(moving)) && !due) return;
+    this.#lastFull = Date.now();
+    await this.#keep();
   }
 
   async #keep(): Promise<void> {
