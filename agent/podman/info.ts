@@ -1,5 +1,6 @@
 // Versions and readiness of this host's podman, runc and CRIU.
 import { execa } from 'execa';
+import { FerryError } from '../../common/errors.ts';
 import type { Podman } from './podman.ts';
 
 export interface HostInfo {
@@ -64,7 +65,8 @@ function runtimeOf(podman: Podman): Promise<RuntimeSaid> {
   if (!said) {
     said = podman
       .run(['info', '--format', '{{json .Host.OCIRuntime}}'], { timeoutMs: 30_000 })
-      .then((out) => JSON.parse(out) as NonNullable<RuntimeSaid>)
+      // One line of JSON, the last (see parseStore for what may come before it).
+      .then((out) => JSON.parse(out.trim().split('\n').at(-1) ?? '') as NonNullable<RuntimeSaid>)
       .catch(() => {
         runtimes.delete(podman);
         return undefined;
@@ -90,14 +92,23 @@ export interface PodmanStore {
 
 const stores = new WeakMap<Podman, Promise<PodmanStore>>();
 
+/**
+ * The answer is the last line: the first command of podman 5 over a store podman 4.3 made says
+ * on stdout, before it, that it moved the old database ("Old database has been ..."), and a store
+ * read from that line would be kept for the agent's life.
+ */
+export function parseStore(out: string): PodmanStore {
+  const last = out.trim().split('\n').at(-1) ?? '';
+  const [graphRoot = '', driver = '', runRoot = ''] = last.trim().split(/\s+/);
+  if (!graphRoot.startsWith('/') || !runRoot.startsWith('/')) throw new FerryError('PODMAN_FAILED', `podman info did not say where its storage is: ${out.trim().slice(0, 200)}`);
+  return { graphRoot, driver, runRoot };
+}
+
 /** This podman's storage (asked once per Podman). */
 export function podmanStore(podman: Podman): Promise<PodmanStore> {
   let store = stores.get(podman);
   if (!store) {
-    store = podman.run(['info', '--format', '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} {{.Store.RunRoot}}'], { timeoutMs: 30_000 }).then((out) => {
-      const [graphRoot = '', driver = '', runRoot = ''] = out.trim().split(/\s+/);
-      return { graphRoot, driver, runRoot };
-    });
+    store = podman.run(['info', '--format', '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} {{.Store.RunRoot}}'], { timeoutMs: 30_000 }).then(parseStore);
     store.catch(() => stores.delete(podman));
     stores.set(podman, store);
   }
