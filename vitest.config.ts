@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The e2e files that run on a lab of their own process (project e2e-faults): the two that kill
- * agents and cut links, the longest of the shared kind, so that neither process waits on the other.
+ * The e2e files that run on a lab of their own process (project e2e-faults): those that kill
+ * agents and cut links, the longest of the shared kind, so that neither process waits on the
+ * other (settle.test.ts waits out the coordinator's 30 s of patience with an agent that is gone).
  */
-const FAULTS = ['test/e2e/faults.test.ts', 'test/e2e/cut-off.test.ts'];
+const FAULTS = ['test/e2e/faults.test.ts', 'test/e2e/cut-off.test.ts', 'test/e2e/settle.test.ts'];
 
 /**
  * Files with labs of their own that run in the shared lab's process (one file at a time, like
