@@ -179,9 +179,11 @@ const LANDINGS: Record<StreamKind, (ctx: StreamsContext, record: DestinationReco
     return {
       label: 'image',
       target: await fileTarget(path),
-      complete: async () => {
+      complete: async (received) => {
         try {
           await ctx.podman.run(['load', '--input', path], { timeoutMs: 10 * 60_000 });
+        } catch (error) {
+          throw await imageRefused(ctx, record, path, received, error);
         } finally {
           await rm(path, { force: true });
         }
@@ -216,6 +218,22 @@ const LANDINGS: Record<StreamKind, (ctx: StreamsContext, record: DestinationReco
     };
   },
 };
+
+/**
+ * `podman load` refused an image whose stream checked out. Seen twice in this project's CI under
+ * heavy load ("invalid tar header", "Some layer tarfiles are missing"), cause not pinned down:
+ * whether the file on disk is still the bytes that were checked goes to the log, and the error
+ * is a retryable one, so that the source sends the image again from a fresh `podman save`.
+ */
+async function imageRefused(ctx: StreamsContext, record: DestinationRecord, path: string, received: { bytes: number; sha256: string }, error: unknown): Promise<FerryError> {
+  const failure = FerryError.from(error);
+  const size = await sizeOf(path);
+  const onDisk = size === received.bytes ? (await hashPrefix(path, size)).digest('hex') : `${size} bytes`;
+  const same = onDisk === received.sha256;
+  ctx.log.warn({ migrationId: record.id, bytes: received.bytes, sha256: received.sha256, onDisk, err: failure.message }, 'podman load refused the image that arrived; asking for it again');
+  const file = same ? 'the file holds exactly the bytes that were sent' : 'the file is not the bytes that were sent';
+  return new FerryError('TRANSFER_FAILED', `podman load refused the image (${file}): ${failure.message}`, { phase: 'transfer', host: ctx.host, cause: error, details: failure.details });
+}
 
 /** Free bytes on the filesystem of the first declared path's nearest existing parent. */
 async function freeBytesFor(paths: readonly string[]): Promise<number> {

@@ -14,6 +14,7 @@ import { silentLogger } from '../../agent/log.ts';
 import { Podman } from '../../agent/podman/podman.ts';
 import { startServer } from '../../agent/server.ts';
 import { AgentService } from '../../agent/service.ts';
+import type { DestinationRecord } from '../../agent/record.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'ferry-api-'));
 let server: grpc.Server;
@@ -181,6 +182,29 @@ describe('the agent API refuses bad input and changes nothing', () => {
       expect((error as FerryError).code).toBe('GRANT_INVALID');
     }
     expect(files()).toEqual(before);
+  });
+
+  it("an image podman cannot load is refused as a transfer to send again, saying the file is the bytes that were sent", async () => {
+    await service.journal.create<DestinationRecord>({
+      id: 'm-image', role: 'destination', container: 'c', containerId: 'abc', peer: 'hostA',
+      archivePath: join(stateDir, 'archives', 'm-image.tar'), phase: 'preflight', needsImage: true,
+    });
+    const grant = await new Promise<{ token: string }>((resolve, reject) =>
+      client.openStream({ migrationId: 'm-image', kind: 'STREAM_KIND_IMAGE', round: 0, totalBytes: -1 }, (e, r) => (e ? reject(e) : resolve(r as never))),
+    );
+    process.env.FAKE_PODMAN_EXIT = '125';
+    process.env.FAKE_PODMAN_STDERR = 'Error: payload does not match any of the supported image formats';
+    try {
+      const connection = await DataConnection.open({ host: '127.0.0.1', port: dataPort, name: 'hostT' }, undefined, grant.token);
+      const error = await connection.send({ source: (async function* () { yield Buffer.from('not an image archive'); })() }).then(() => undefined, (e: unknown) => e);
+      expect(error).toMatchObject({ code: 'TRANSFER_FAILED', retryable: true });
+      expect((error as FerryError).message).toContain('podman load refused the image (the file holds exactly the bytes that were sent)');
+    } finally {
+      delete process.env.FAKE_PODMAN_EXIT;
+      delete process.env.FAKE_PODMAN_STDERR;
+    }
+    expect(files().filter((f) => f.includes('m-image.image'))).toEqual([]); // the file went
+    await service.journal.forget('m-image');
   });
 
   it('a checkpoint request with a bad compression or this host as destination', async () => {
