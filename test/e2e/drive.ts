@@ -6,9 +6,10 @@ import { hostIp, inventoryPath, lab, redisCli, removeEverywhere, ROOT, runningOn
 /** Fills Redis with `mb` MB of incompressible values plus a counter key to check afterwards. */
 export async function fillBig(ip: string, port: number, mb: number): Promise<void> {
   const count = mb * 64;
-  const script = `for i in range(${count}): print('SET big:%d %s' % (i, __import__('os').urandom(8192).hex()))`;
-  const commands = await execa('python3', ['-c', script], { maxBuffer: 4 * mb * 1024 * 1024 });
-  await execa('redis-cli', ['-h', ip, '-p', String(port), '--pipe'], { input: String(commands.stdout).replace(/\n/g, '\r\n') + '\r\n' });
+  // Straight from python into redis-cli: the commands (twice `mb` of hex) never pass through this
+  // process, which would hold them as strings and copy them twice.
+  const script = `import os, sys\nfor i in range(${count}): sys.stdout.write('SET big:%d %s\\r\\n' % (i, os.urandom(8192).hex()))`;
+  await execa('sh', ['-c', 'python3 -c "$0" | redis-cli -h "$1" -p "$2" --pipe', script, ip, String(port)]);
   await redisCli(ip, port, ['set', 'marker', 'still-here']);
 }
 
