@@ -13,9 +13,20 @@
 # conmon starts `podman container cleanup` as containers die, and those may write there once more:
 # the caller repeats this until the runtime directories stay empty.
 reboot_wipe() {
-  local h=$1 s mntns netns pid b i
+  local h=$1 s mntns netns pid b i id
   s=$(host_state "$h"); mntns=$(host_mntns "$h"); netns=$(host_netns "$h")
+  # A power cut takes everything at once: the agent goes first, so that it never sees a process
+  # of its host die and acts on it (a hook that failed, a container that exited).
+  agent_stop "$h" --kill >/dev/null 2>&1 || true
   for pid in $(pids_in_ns mnt "$mntns") $(pids_in_ns net "$netns"); do kill -KILL "$pid" 2>/dev/null || true; done
+  # Then the containers. Their processes have namespaces of their own, not the host's, so they
+  # are found by their cgroups, named after the containers runc runs in this host (its /run/runc
+  # is the host's runc/ dir); left alive, each would outlive the lab.
+  for id in $(ls "$s/runc" 2>/dev/null); do
+    for pid in $(cat /sys/fs/cgroup/*/libpod_parent/libpod-"$id"/cgroup.procs /sys/fs/cgroup/libpod_parent/libpod-"$id"/cgroup.procs 2>/dev/null | sort -u); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
   for ((i = 0; i < 50; i++)); do
     [[ -z $(pids_in_ns mnt "$mntns")$(pids_in_ns net "$netns") ]] && break
     sleep 0.1
