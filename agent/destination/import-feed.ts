@@ -15,12 +15,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../common/errors.ts';
-import { fileHeader } from '../transfer/tar-header.ts';
 import { BLOCK, END_MARKER_BYTES, TarWalker, type TarEntry } from '../transfer/tar-walk.ts';
 import { checkArchiveEntry, refusedArchive } from './archive-policy.ts';
 import type { Inbox, Relay } from './inbox.ts';
 import { PAGES_ENTRY } from './pages.ts';
-import { CONFIG_PASSES, GATE_ENTRY, openWriter, passFifo, writtenAll } from './import-fifos.ts';
+import { CONFIG_PASSES, gateHeader, openWriter, passFifo, writtenAll } from './import-fifos.ts';
 
 /** Why the archive cannot be fed while it arrives; the restore then imports the finished file. */
 export class NotStreamable extends Error {
@@ -323,7 +322,7 @@ export class ImportFeeder {
    * fails and nothing is set up.
    */
   async #releaseEnd(fifo: Socket, gate: (archiveHasPages: boolean) => Promise<void>, held: Buffer[]): Promise<void> {
-    const gateEntry = fileHeader(GATE_ENTRY, 0, Date.now());
+    const gateEntry = gateHeader();
     await writtenAll(fifo, [gateEntry.subarray(0, BLOCK - 1)]);
     await gate(this.archiveHasPages);
     if (!this.#options.inbox.verified) throw new FerryError('INTERNAL', 'the gate opened on an archive that has not checked out', { phase: 'restore' });

@@ -17,6 +17,11 @@ export const CONFIG_PASSES = 2;
  */
 export const GATE_ENTRY = 'ferry-gate';
 
+/** The gate entry's tar header; podman is held by being given all of it but its last byte. */
+export function gateHeader(): Buffer {
+  return fileHeader(GATE_ENTRY, 0, Date.now());
+}
+
 const POLL_MS = 2;
 
 /** The FIFO podman's pass `n` reads, in the feed's private directory. */
@@ -72,7 +77,7 @@ export async function releaseOrphanedImport(dir: string): Promise<number> {
       continue; // ENXIO: nobody reads it; ENOENT: never made
     }
     const fifo = new Socket({ fd, readable: false, writable: true });
-    await new Promise<void>((resolve) => fifo.end(fileHeader(GATE_ENTRY, 0, Date.now()).subarray(0, BLOCK - 1), () => resolve()));
+    await new Promise<void>((resolve) => fifo.end(gateHeader().subarray(0, BLOCK - 1), () => resolve()));
     fifo.destroy();
     released += 1;
   }

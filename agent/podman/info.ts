@@ -65,8 +65,8 @@ function runtimeOf(podman: Podman): Promise<RuntimeSaid> {
   if (!said) {
     said = podman
       .run(['info', '--format', '{{json .Host.OCIRuntime}}'], { timeoutMs: 30_000 })
-      // One line of JSON, the last (see parseStore for what may come before it).
-      .then((out) => JSON.parse(out.trim().split('\n').at(-1) ?? '') as NonNullable<RuntimeSaid>)
+      // One line of JSON.
+      .then((out) => JSON.parse(lastLine(out)) as NonNullable<RuntimeSaid>)
       .catch(() => {
         runtimes.delete(podman);
         return undefined;
@@ -92,14 +92,18 @@ export interface PodmanStore {
 
 const stores = new WeakMap<Podman, Promise<PodmanStore>>();
 
+/** The answer of a `podman info --format`: its last line (see parseStore for what may come before). */
+function lastLine(out: string): string {
+  return (out.trim().split('\n').at(-1) ?? '').trim();
+}
+
 /**
  * The answer is the last line: the first command of podman 5 over a store podman 4.3 made says
  * on stdout, before it, that it moved the old database ("Old database has been ..."), and a store
  * read from that line would be kept for the agent's life.
  */
 export function parseStore(out: string): PodmanStore {
-  const last = out.trim().split('\n').at(-1) ?? '';
-  const [graphRoot = '', driver = '', runRoot = ''] = last.trim().split(/\s+/);
+  const [graphRoot = '', driver = '', runRoot = ''] = lastLine(out).split(/\s+/);
   if (!graphRoot.startsWith('/') || !runRoot.startsWith('/')) throw new FerryError('PODMAN_FAILED', `podman info did not say where its storage is: ${out.trim().slice(0, 200)}`);
   return { graphRoot, driver, runRoot };
 }

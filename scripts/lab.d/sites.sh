@@ -69,8 +69,7 @@ sites_resolve() {
 
 site_check_subnet_free() {
   local dev other
-  dev=$(ip -o -4 addr show 2>/dev/null |
-        awk -v p="$site2_subnet." -v br="$site2_bridge" '{split($4, a, "/"); if (index(a[1], p) == 1 && $2 != br) print $2}' | head -1)
+  dev=$(subnet_user "$site2_subnet" "$site2_bridge")
   [[ -z $dev ]] || die "subnet $site2_subnet.0/24 is already used by interface $dev; pick another FERRY_LAB_SITE2_SUBNET"
   for other in "$base"/*/lab.env; do
     [[ -f $other && $other != "$lab_env" ]] || continue

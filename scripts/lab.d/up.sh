@@ -18,8 +18,7 @@ EOF
 check_subnet_free() {
   local dev other
   # Another interface holding an address in our /24 means another lab (or network) is there.
-  dev=$(ip -o -4 addr show 2>/dev/null |
-        awk -v p="$subnet." -v br="$bridge" '{split($4, a, "/"); if (index(a[1], p) == 1 && $2 != br) print $2}' | head -1)
+  dev=$(subnet_user "$subnet" "$bridge")
   [[ -z $dev ]] || die "subnet $subnet.0/24 is already used by interface $dev; pick another FERRY_LAB_SUBNET"
   for other in "$base"/*/lab.env; do
     [[ -f $other && $other != "$lab_env" ]] || continue
