@@ -24,8 +24,14 @@ const PIECE_BYTES = 1024 * 1024;
  */
 const PROBE_PIECES = 8;
 const PROBE_MS = 1_000;
-/** How fast the destination's podman extracts an archive it imports whole (measured here: 0.3-0.6 GB/s). */
-const EXTRACT_BYTES_PER_SECOND = 400 * 1024 * 1024;
+/**
+ * How fast the destination's podman imports an archive it must take whole, in bytes of memory:
+ * 0.3-0.6 GB/s on one machine, but 82 MiB/s on another of the same kind (a 1 GB Redis: 543 MiB
+ * of zstd took 16 s from its arrival to runc's restore), where auto, reckoning with the first
+ * figure, chose zstd on the LAN and the move's outage went from 13 s to 40 s. The slower figure:
+ * a wrong none costs a slow link some seconds, a wrong zstd costs a LAN the whole import.
+ */
+const EXTRACT_BYTES_PER_SECOND = 80 * 1024 * 1024;
 /**
  * zstd must save this much: a close call is not worth losing the import that overlaps the
  * transfer, and a short probe, partly in TCP's slow start, rates a long link a little low.
