@@ -180,8 +180,8 @@ export async function* followPages(options: FollowPagesOptions): AsyncGenerator<
   }
 }
 
-/** A file's bytes from `at` to `size`, into pooled buffers. */
-async function* readRange(path: string, at: number, size: number, pool: BufferPool | undefined, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+/** A file's bytes from `at` to `size`, into pooled buffers (the bench's link reads its files with it too). */
+export async function* readRange(path: string, at: number, size: number, pool: BufferPool | undefined, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const file = await open(path, 'r');
   try {
     for (let offset = at; offset < size; ) {

@@ -10,7 +10,7 @@
 //                                               plain TCP, a file to a file: the manual pipeline's pipe
 // Options: --pki DIR (the lab's CA), --me NAME, --peer NAME. Prints one JSON line: {bytes, ms}.
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { connect as netConnect, createServer as netServer } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { DataConnection } from '../../agent/dataplane/client.ts';
 import { DataServer } from '../../agent/dataplane/server.ts';
 import { BufferPool } from '../../agent/dataplane/pool.ts';
+import { readRange } from '../../agent/source/pages.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { fileTarget } from '../../agent/transfer/targets.ts';
 
@@ -32,21 +33,8 @@ const tls = () => {
 };
 const report = (bytes: number, started: number) => process.stdout.write(`${JSON.stringify({ bytes, ms: Math.round(performance.now() - started) })}\n`);
 
-/** Up to `limit` bytes of a file, read into the pool's buffers; each goes back once written. */
-async function* pooledReads(pool: BufferPool, file: string, limit: number): AsyncGenerator<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    for (let read = 0; read < limit; ) {
-      const buffer = await pool.take();
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, limit - read), null);
-      if (!bytesRead) return pool.give(buffer);
-      read += bytesRead;
-      yield buffer.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
-}
+/** The bytes a sender reads from FILE: MIB of them when given (FILE may be /dev/zero), else the whole file. */
+const sizeOf = async (file: string, mib?: string) => (mib ? Number(mib) * 1024 * 1024 : (await stat(file)).size);
 
 /** Serves one connection, then exits. */
 function once(server: { listen(port: number, host: string, done: () => void): unknown; close(): unknown }, port: string): void {
@@ -79,7 +67,7 @@ switch (mode) {
         // The same pooled reads as the data plane's sender below: the two differ by the link's
         // protocol only.
         const pool = new BufferPool(1024 * 1024, 4);
-        for await (const chunk of pooledReads(pool, file, Infinity)) {
+        for await (const chunk of readRange(file, 0, await sizeOf(file), pool, undefined)) {
           if (!socket.write(chunk, () => pool.give(chunk))) await new Promise((r) => socket.once('drain', r));
         }
         socket.end();
@@ -127,7 +115,7 @@ switch (mode) {
     // turns, not a fresh buffer per read (on a machine whose page faults are dear, fresh buffers
     // alone cost the sender 3 s of system time a GiB).
     const pool = new BufferPool(1024 * 1024, 4);
-    await connection.send({ source: pooledReads(pool, file ?? '', mib ? Number(mib) * 1024 * 1024 : Infinity), pool });
+    await connection.send({ source: readRange(file ?? '', 0, await sizeOf(file ?? '', mib), pool, undefined), pool });
     break;
   }
   case 'pipe-recv': {
