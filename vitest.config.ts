@@ -35,6 +35,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
+          // Each file's temporary folders, in one folder that goes when the file is done.
+          setupFiles: ['test/unit-tmpdir.ts'],
           testTimeout: 30_000,
         },
       },

@@ -3,7 +3,7 @@
 // while the same capture does see it in a plaintext Redis reply (so the capture works). Afterwards
 // no archive, staging path or temporary file of the migration is left on either host.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -15,7 +15,8 @@ const PORT = 6385;
 
 /** Captures whole packets on the lab bridge while `work` runs; returns the capture's bytes. */
 async function capture(filter: string, work: () => Promise<unknown>): Promise<Buffer> {
-  const file = join(mkdtempSync(join(tmpdir(), 'ferry-cap-')), 'cap.pcap');
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cap-'));
+  const file = join(dir, 'cap.pcap');
   // --immediate-mode: with block buffering, packets still in the ring when tcpdump stops are lost.
   const tcpdump = execa('tcpdump', ['-i', `${LAB}-br`, '--immediate-mode', '-s', '0', '-U', '-w', file, filter], { reject: false });
   await new Promise((r) => setTimeout(r, 1_000)); // tcpdump is listening by now
@@ -26,7 +27,11 @@ async function capture(filter: string, work: () => Promise<unknown>): Promise<Bu
     tcpdump.kill('SIGINT');
     await tcpdump;
   }
-  return readFileSync(file);
+  try {
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 afterAll(async () => {
