@@ -60,8 +60,16 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
     if (!path.startsWith('/') || path.split('/').includes('..')) throw new FerryError('BAD_REQUEST', `bind-mount path "${path}" is not absolute and clean`);
   }
   const host = { name: ctx.host, podman: ctx.podman, info: ctx.info, active: ctx.journal.active() };
-  const checks = [cordonCheck(ctx, request.allowCordoned), ...(await destinationChecks(host, container, dataPaths, request.replaceData, request.newAddress))];
   const serviceAddress = serviceAddressOf(container.labels);
+  const unit = container.unit && !container.unit.refusal ? container.unit : undefined;
+  // Independent of each other, and each waits on processes (podman, criu): asked at once.
+  const [destination, address, cpu, unitPlace] = await Promise.all([
+    destinationChecks(host, container, dataPaths, request.replaceData, request.newAddress),
+    addressChecks(serviceAddress, ctx.address, request.sourceHostAddress || hostAddress(request.sourceAddress)),
+    request.sourceCpuinfo?.length ? cpuinfoCheck(request.sourceCpuinfo) : undefined,
+    unit ? unitPlaceCheck(unit) : undefined,
+  ]);
+  const checks = [cordonCheck(ctx, request.allowCordoned), ...destination];
   // Only where this host cannot hold the container's IP: elsewhere --new-address changes nothing.
   const newAddress = needsNewAddress(checks);
   if (newAddress && serviceAddress) {
@@ -74,13 +82,9 @@ export async function prepareReceive(ctx: PrepareContext, request: PrepareReceiv
       detail: `${container.name} declares the service address ${serviceAddress} (io.ferry.service-address), whose clients keep their connections only with the container's IP; --new-address would close them. Move it to a host whose container network holds ${container.ipAddresses.join(', ')}, or remove the label`,
     });
   }
-  checks.push(...(await addressChecks(serviceAddress, ctx.address, request.sourceHostAddress || hostAddress(request.sourceAddress))));
-  if (request.sourceCpuinfo?.length) {
-    const cpu = await cpuinfoCheck(request.sourceCpuinfo);
-    checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
-  }
-  const unit = container.unit && !container.unit.refusal ? container.unit : undefined;
-  if (unit) checks.push(await unitPlaceCheck(unit));
+  checks.push(...address);
+  if (cpu) checks.push({ name: 'cpu', ok: cpu.ok, detail: cpu.ok ? cpu.detail : `CPU of ${ctx.host} lacks features of ${request.sourceHost}'s: ${cpu.detail}` });
+  if (unitPlace) checks.push(unitPlace);
   const fs = await statfs(ctx.archiveDir);
   const free = fs.bavail * fs.bsize;
   const needed = Math.max(0, request.archiveBytesEstimate ?? 0);

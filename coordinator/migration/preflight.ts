@@ -23,10 +23,13 @@ export async function preflight(m: Pick<MigrationDriver, 'id' | 'options' | 'sou
   const from = m.source.host;
   const to = m.destination.host;
   m.enter('preflight', from.name, `checking ${m.options.container} on ${from.name} and room for it on ${to.name}`);
-  const { sourceInfo, versions } = await bothHosts(m);
-  const container = await m.source.inspect(m.options.container, { signal, examine: true }).catch((e: unknown) => {
-    throw FerryError.from(e).at('preflight', from.name);
-  });
+  // The hosts and the container are looked at together (each answer waits on podman or CRIU);
+  // a failure of the hosts' checks is still the one reported when both fail.
+  const [hosts, inspected] = await Promise.allSettled([bothHosts(m), m.source.inspect(m.options.container, { signal, examine: true })]);
+  if (hosts.status === 'rejected') throw hosts.reason;
+  const { sourceInfo, versions } = hosts.value;
+  if (inspected.status === 'rejected') throw FerryError.from(inspected.reason).at('preflight', from.name);
+  const container = inspected.value;
   if (container.state !== 'running') {
     throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state} on ${from.name}, not running`, {
       phase: 'preflight',
