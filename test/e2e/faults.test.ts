@@ -2,7 +2,7 @@
 // by checking that the container runs on exactly one host, with its data. The data plane moves
 // the archive at link speed, so the tests that strike during the transfer cap its rate
 // (--bwlimit): the fault then lands in a transfer that lasts seconds, not milliseconds.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { Transform } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -74,7 +74,14 @@ async function corruptingRelay(after: number): Promise<{ inventory: string; corr
   (inventory.hosts.hostB as { agent: string }).agent = `${relayHost}:17070`;
   const path = join(tmpdir(), `ferry-relay-inventory-${process.pid}.json`);
   writeFileSync(path, JSON.stringify(inventory));
-  return { inventory: path, corrupted: () => flipped, close: () => servers.forEach((s) => s.close()) };
+  return {
+    inventory: path,
+    corrupted: () => flipped,
+    close: () => {
+      servers.forEach((s) => s.close());
+      rmSync(path, { force: true });
+    },
+  };
 }
 
 /** Cuts a lab host off the bridge for a while (its veth in the root namespace goes down). */
