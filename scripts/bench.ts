@@ -1,7 +1,7 @@
 // npm run bench: Ferry's speed and memory, measured in a lab of its own (FERRY_LAB=ferrybench on
 // 172.31.79.0/24), made and removed here. Every figure that has a baseline is printed beside it,
 // from the same run: these machines are shared and noisy, so ratios say more than seconds.
-//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|rollout|all] [--sizes 64,256,1024,4096] [--mb 200]
+//   npm run bench -- [--scenario compare|redis|data|held|wan|evacuate|rollout|cpu|all] [--sizes 64,256,1024,4096] [--mb 200]
 //                    [--data-mb 1024] [--compress none|zstd] [--keep]
 // compare (the default): client-observed downtime of `ferry migrate` against the manual podman
 // pipeline, the floor of each move, the link's own rate and the agents' peak memory; see
@@ -13,6 +13,9 @@
 // a lab of three hosts (scripts/benchmark/evacuate.ts). rollout: a rolling upgrade of three hosts
 // from podman 4.3 to 5.8, two Redis of --mb (64 unless given) per host, each stage's time and each
 // container's downtimes (scripts/benchmark/rollout.ts); not part of all (it upgrades the lab's hosts).
+// cpu: a Redis of --mb (1024 unless given) moves there and back while every process's CPU time is
+// sampled: each phase's CPU seconds by agent thread, CRIU, podman and the kernel, beside what the
+// cores could give (scripts/benchmark/cpu.ts); not part of all.
 import { parseArgs } from 'node:util';
 import { compare } from './benchmark/compare.ts';
 import { labDown, labUp } from './benchmark/lab.ts';
@@ -21,6 +24,7 @@ import { wan } from './benchmark/wan.ts';
 import { dataMoves, redisMoves } from './benchmark/moves.ts';
 import { evacuations } from './benchmark/evacuate.ts';
 import { rollout } from './benchmark/rollout.ts';
+import { cpuMoves } from './benchmark/cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +37,8 @@ const { values } = parseArgs({
   },
 });
 const scenario = values.scenario ?? 'compare';
-if (!['compare', 'redis', 'data', 'held', 'wan', 'evacuate', 'rollout', 'all'].includes(scenario)) {
-  console.error(`--scenario must be compare, redis, data, held, wan, evacuate, rollout or all, not "${scenario}"`);
+if (!['compare', 'redis', 'data', 'held', 'wan', 'evacuate', 'rollout', 'cpu', 'all'].includes(scenario)) {
+  console.error(`--scenario must be compare, redis, data, held, wan, evacuate, rollout, cpu or all, not "${scenario}"`);
   process.exit(2);
 }
 const sizes = (values.sizes ?? '').split(',').map(Number);
@@ -55,6 +59,7 @@ try {
   if (scenario === 'wan' || scenario === 'all') await wan(labInfo, mb);
   if (scenario === 'evacuate' || scenario === 'all') await evacuations(labInfo, Number(values.mb ?? '64'));
   if (scenario === 'rollout') await rollout(labInfo, Number(values.mb ?? '64'));
+  if (scenario === 'cpu') await cpuMoves(labInfo, Number(values.mb ?? '1024'));
 } finally {
   if (!values.keep) await labDown();
 }
