@@ -15,7 +15,7 @@
 // skipped, with a message.
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { env, fillRedis, ferryMigrate, lab, mib, NODE, ratio, redisRss, ROOT, sampleRss, spawnIn, startRedis, type Lab } from './lab.ts';
+import { env, fillRedis, ferryMigrate, freshMemoryLine, lab, mib, NODE, ratio, redisRss, ROOT, sampleRss, spawnIn, startRedis, type Lab } from './lab.ts';
 import { longestGapMs, outageMs, outageStart, startProbe, type Answers } from './probe.ts';
 
 export const NAME = 'bench-cmp';
@@ -243,6 +243,7 @@ export async function compare(labInfo: Lab, sizes: number[]): Promise<void> {
   console.log('| --- | --- | --- | --- |');
   console.log(`| memory to nowhere (the link) | ${link.tls.toFixed(0)} MiB/s | ${link.plane.toFixed(0)} MiB/s | **${ratio(link.plane, link.tls)}** |`);
   console.log(`| file to file (link and disks) | ${disks.tls.toFixed(0)} MiB/s | ${disks.plane.toFixed(0)} MiB/s | **${ratio(disks.plane, disks.tls)}** |`);
+  console.log(`\n${await freshMemoryLine()}`);
   // One move there and back, unmeasured, with an empty Redis: the agents' first migration (code
   // compiled, connections made) is not any way of moving's to pay for.
   await lab('podman', 'hostA', 'rm', '-f', '-t', '0', '--ignore', NAME);

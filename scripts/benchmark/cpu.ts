@@ -8,7 +8,7 @@
 // and the rows say by whom. In the lab both hosts share the machine's cores.
 import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fillRedis, ferryMigrate, lab, startRedis, type Lab } from './lab.ts';
+import { fillRedis, ferryMigrate, freshMemoryLine, lab, startRedis, type Lab } from './lab.ts';
 
 const NAME = 'bench-cpu';
 const PORT = 6393;
@@ -112,6 +112,7 @@ export async function cpuMoves(labInfo: Lab, megabytes: number): Promise<void> {
     await fillRedis(labInfo.ip.hostA ?? '', PORT, megabytes);
     const cores = availableParallelism();
     console.log(`\n== cpu: where the CPU goes while ${megabytes} MB of Redis moves (--compress none); ${cores} cores, shared by both lab hosts; CPU seconds`);
+    console.log(await freshMemoryLine());
     for (const [from, to] of [['hostA', 'hostB'], ['hostB', 'hostA']] as const) {
       const sampler = sampleCpu(labInfo.agents);
       const events = await ferryMigrate(labInfo.inventory, from, to, NAME, ['--compress', 'none']).finally(() => sampler.stop());

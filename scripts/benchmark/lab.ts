@@ -35,6 +35,29 @@ export async function spawnIn(host: string, args: string[], ready = 'listening')
   return { ended };
 }
 
+/**
+ * What fresh memory costs on this machine: ms to write 256 MiB that no process has touched yet,
+ * then to write it again, scaled to a GiB. On the machines of this project (VMs) memory new to a
+ * process is dear: a GiB of first touches took 3.9-5 s, the same bytes again 50 ms; and writing a
+ * 1 GiB file took 2.0-2.4 s of system time when the machine's memory had sat free a while, 0.16 s
+ * right after another such file was deleted. Every move pays it where its pages land in new
+ * memory: CRIU's restore, and the destination's page cache under the pages file. Run in a process
+ * of its own, so that the bench's own memory stays as it was.
+ */
+export async function freshMemory(): Promise<{ firstMsPerGiB: number; againMsPerGiB: number }> {
+  const script = `const b = Buffer.allocUnsafeSlow(256 << 20); let t = performance.now(); b.fill(1); const first = performance.now() - t;
+t = performance.now(); b.fill(2); console.log(JSON.stringify({ first, again: performance.now() - t }));`;
+  const { stdout } = await execa(NODE, ['-e', script]);
+  const { first, again } = JSON.parse(String(stdout)) as { first: number; again: number };
+  return { firstMsPerGiB: first * 4, againMsPerGiB: again * 4 };
+}
+
+/** One line saying what fresh memory costs here, for a scenario's header. */
+export async function freshMemoryLine(): Promise<string> {
+  const m = await freshMemory();
+  return `fresh memory on this machine: ${(m.firstMsPerGiB / 1000).toFixed(1)} s to touch a GiB first, ${m.againMsPerGiB.toFixed(0)} ms to write it again (CRIU's restore and the destination's page cache pay the first)`;
+}
+
 export interface Lab {
   inventory: string;
   /** In an SSH-only lab: the key and known_hosts the lab made, for scp between its hosts. */
