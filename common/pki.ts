@@ -2,8 +2,8 @@
 // and addresses as SANs) and one for the coordinator. The role is the certificate's OU, and the
 // host name its CN: agents authorize callers by them.
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { FerryError } from './errors.ts';
 
@@ -44,7 +44,9 @@ export const DEFAULT_PKI_DIR = '/etc/ferry/pki';
 async function openssl(args: string[], cwd: string): Promise<void> {
   const r = await execa('openssl', args, { cwd, reject: false, all: true, stdin: 'ignore' });
   if (r.failed) {
-    throw new FerryError('INTERNAL', `openssl ${args[0]} failed: ${String(r.all).trim().split('\n').slice(-3).join(' ')}`);
+    throw new FerryError('INTERNAL', `openssl ${args[0]} failed: ${String(r.all).trim().split('\n').slice(-3).join(' ')}`, {
+      hint: "openssl's own words are above. Check that the CA's folder holds ca.pem and ca.key, readable, and can be written to.",
+    });
   }
 }
 
@@ -75,8 +77,13 @@ export interface IssueOptions {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-/** Issues NAME.pem and NAME.key in `dir`, signed by the CA there. */
-export async function issue(dir: string, name: string, options: IssueOptions): Promise<string> {
+/** Issues NAME.pem and NAME.key in `folder`, signed by the CA there. */
+export async function issue(folder: string, name: string, options: IssueOptions): Promise<string> {
+  // openssl runs in a work folder of its own: every path it is given must hold from there.
+  const dir = resolve(folder);
+  await access(join(dir, 'ca.key')).catch((cause: unknown) => {
+    throw new FerryError('BAD_REQUEST', `no CA in ${dir}: it has no ca.key`, { cause, hint: `Make the fleet's CA there first (ferry certs init --dir ${folder}), or name the folder that has it with --dir.` });
+  });
   if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
   if (!ROLES.includes(options.role)) throw new FerryError('BAD_REQUEST', `role must be agent or coordinator, not "${options.role}"`);
   const sans = [...(options.dns ?? []).map((d) => `DNS:${d}`), ...(options.ips ?? []).map((ip) => `IP:${ip}`)];
@@ -188,7 +195,8 @@ export async function revokedIn(dir: string): Promise<Set<string>> {
  * (revoked.txt, openssl's index format) and crl.pem, signed by the CA, is made again from it.
  * Copy crl.pem beside ca.pem on every host and coordinator: they read it within 30 s.
  */
-export async function revoke(dir: string, name: string): Promise<{ serial: string; crl: string; count: number }> {
+export async function revoke(folder: string, name: string): Promise<{ serial: string; crl: string; count: number }> {
+  const dir = resolve(folder); // openssl runs in a work folder of its own, as in issue()
   if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
   const pem = await readFile(join(dir, `${name}.pem`)).catch((cause: unknown) => {
     throw new FerryError('BAD_REQUEST', `no certificate ${name}.pem in ${dir} to revoke`, { cause });

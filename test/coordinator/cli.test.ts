@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,8 +13,8 @@ writeFileSync(
   JSON.stringify({ hosts: { hostA: { address: '127.0.0.1', agent: '127.0.0.1:1' }, hostB: { address: '127.0.0.1', agent: '127.0.0.2:1' } } }),
 );
 
-async function ferry(args: string[], name = 'ferry') {
-  const r = await execa(bin(name), args, { reject: false, env: { FERRY_INVENTORY: inventory } });
+async function ferry(args: string[], name = 'ferry', cwd?: string) {
+  const r = await execa(bin(name), args, { reject: false, env: { FERRY_INVENTORY: inventory }, cwd });
   return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
 }
 
@@ -82,5 +82,24 @@ describe('ferry CLI: bad input gets a clear error and changes nothing', () => {
   it('rejects a bad --compress before contacting anyone', async () => {
     const r = await ferry(['migrate', '--from', 'hostA', '--to', 'hostB', '--compress', 'lz4', 'c']);
     expect(r).toMatchObject({ code: 2, err: expect.stringContaining("option '--compress <alg>' argument 'lz4' is invalid. Allowed choices are auto, none, zstd, gzip.") });
+  });
+});
+
+describe('ferry certs', () => {
+  it('takes a --dir relative to where it is run: init, issue, renew and revoke', async () => {
+    const where = mkdtempSync(join(tmpdir(), 'ferry-certs-cwd-'));
+    // Before there is a CA: a clear error that says what to do, and nothing written.
+    const early = await ferry(['certs', 'issue', 'hostR', '--role', 'agent', '--dir', 'pki'], 'ferry', where);
+    expect(early).toMatchObject({ code: 2, err: expect.stringContaining(`error BAD_REQUEST: no CA in ${join(where, 'pki')}`) });
+    expect(early.err).toContain('ferry certs init --dir pki');
+    expect(readdirSync(where)).toEqual([]);
+    expect(await ferry(['certs', 'init', '--dir', 'pki'], 'ferry', where)).toMatchObject({ code: 0 });
+    const issued = await ferry(['certs', 'issue', 'hostR', '--role', 'agent', '--dir', 'pki'], 'ferry', where);
+    expect(issued.err).toBe('');
+    expect(issued.code).toBe(0);
+    expect(readdirSync(join(where, 'pki')).sort()).toEqual(['ca.key', 'ca.pem', 'hostR.key', 'hostR.pem']);
+    expect(await ferry(['certs', 'renew', 'hostR', '--dir', 'pki'], 'ferry', where)).toMatchObject({ code: 0, err: '' });
+    expect(await ferry(['certs', 'revoke', 'hostR', '--dir', 'pki'], 'ferry', where)).toMatchObject({ code: 0, err: '' });
+    expect(readdirSync(join(where, 'pki'))).toContain('crl.pem');
   });
 });
