@@ -2,6 +2,7 @@
 // commands as a host, start and fill Redis, read the agents' memory, run the CLI.
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { execa } from 'execa';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -132,7 +133,7 @@ export async function fillRedis(ip: string, port: number, megabytes: number, val
   for (let i = 0; i < count; i += 1) {
     const value = compressible ? `order ${i} status shipped `.repeat(valueBytes).slice(0, valueBytes) : randomBytes(valueBytes / 2).toString('hex');
     const line = `*3\r\n$3\r\nSET\r\n$${`k:${i}`.length}\r\nk:${i}\r\n$${value.length}\r\n${value}\r\n`;
-    if (!child.stdin!.write(line)) await new Promise((r) => child.stdin!.once('drain', r));
+    if (!child.stdin!.write(line)) await once(child.stdin!, 'drain'); // rejects if redis-cli goes away
   }
   child.stdin!.end();
   await child;

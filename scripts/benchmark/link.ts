@@ -11,6 +11,7 @@
 // Options: --pki DIR (the lab's CA), --me NAME, --peer NAME. Prints one JSON line: {bytes, ms}.
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { once as emitted } from 'node:events';
 import { connect as netConnect, createServer as netServer } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { pipeline } from 'node:stream/promises';
@@ -68,13 +69,13 @@ switch (mode) {
         // protocol only.
         const pool = new BufferPool(1024 * 1024, 4);
         for await (const chunk of readRange(file, 0, await sizeOf(file), pool, undefined)) {
-          if (!socket.write(chunk, () => pool.give(chunk))) await new Promise((r) => socket.once('drain', r));
+          if (!socket.write(chunk, () => pool.give(chunk))) await emitted(socket, 'drain'); // rejects if the socket fails instead
         }
         socket.end();
         return;
       }
       const chunk = Buffer.alloc(1024 * 1024, 0x5a);
-      for (let i = 0; i < Number(mib); i += 1) if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+      for (let i = 0; i < Number(mib); i += 1) if (!socket.write(chunk)) await emitted(socket, 'drain');
       socket.end();
     };
     const socket = tlsConnect({ ...tls(), host, port: Number(port), servername: values.peer }, () => {
