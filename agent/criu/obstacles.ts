@@ -236,12 +236,15 @@ async function sharedNamespaces(config: HostConfigView): Promise<HostConfigView>
   };
 }
 
-/** Reads the running container's processes and judges them (judge.ts). */
-export async function examine(podman: Podman, container: string, options: RunOptions = {}): Promise<Readiness> {
-  const raw = await podman.runJson<RawInspect[]>(['container', 'inspect', container], options);
-  const inspected = hostConfigView(raw[0] ?? {});
-  if (!inspected.pid) return { fileLocks: [], obstacles: [] };
-  const config = await sharedNamespaces(inspected);
+/**
+ * Reads the running container's processes and judges them (judge.ts). `inspected`: podman's
+ * inspect of it, when the caller has just made one.
+ */
+export async function examine(podman: Podman, container: string, options: RunOptions = {}, inspected?: object): Promise<Readiness> {
+  const raw = (inspected as RawInspect | undefined) ?? (await podman.runJson<RawInspect[]>(['container', 'inspect', container], options))[0];
+  const asPodmanSays = hostConfigView(raw ?? {});
+  if (!asPodmanSays.pid) return { fileLocks: [], obstacles: [] };
+  const config = await sharedNamespaces(asPodmanSays);
   const processes = (await Promise.all((await processTree(config.pid)).map(processView))).filter((p): p is ProcessView => p !== undefined);
   const [locks, external, watches] = await Promise.all([
     heldLocks(processes),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
 import { examine as examineContainer } from '../criu/obstacles.ts';
 import { bindMountPaths } from '../data/bind-mounts.ts';
-import { containerDirectory, inspectContainer } from '../podman/inspect.ts';
+import { containerDirectory, inspectWhole } from '../podman/inspect.ts';
 import type { Podman } from '../podman/podman.ts';
 import { cgroupMemoryBytes, dataBytes } from '../podman/size.ts';
 import { containerUnit, unitObstacle } from '../systemd/unit.ts';
@@ -14,14 +14,16 @@ import { requireText } from '../validate.ts';
 /** `examine`: also read its processes for what would stop CRIU (criu/obstacles.ts), as a preflight does. */
 export async function inspectForMove(podman: Podman, container: string, examine: boolean): Promise<ContainerInfo> {
   requireText(container, 'container');
-  const info = await inspectContainer(podman, container);
+  // One inspect serves all below: what the processes are (examine) and where podman keeps the container.
+  const { info, raw } = await inspectWhole(podman, container);
+  const directory = raw.StaticDir?.startsWith('/') ? Promise.resolve(raw.StaticDir) : containerDirectory(podman, info.id);
   const [memory, data, readiness, unit, runtimeSpec] = await Promise.all([
     cgroupMemoryBytes(info.cgroupPath),
     dataBytes(bindMountPaths(info)),
-    examine && info.state === 'running' ? examineContainer(podman, info.id) : Promise.resolve(null),
+    examine && info.state === 'running' ? examineContainer(podman, info.id, {}, raw) : Promise.resolve(null),
     containerUnit(podman, info),
     // What runc runs it with: the destination's admission policy judges it in the preflight.
-    containerDirectory(podman, info.id).then((dir) => readFile(join(dir, 'config.json')), () => Buffer.alloc(0)),
+    directory.then((dir) => readFile(join(dir, 'config.json')), () => Buffer.alloc(0)),
   ]);
   const refused = unitObstacle(unit);
   if (readiness && refused) readiness.obstacles.push(refused);
