@@ -145,8 +145,12 @@ export async function inspectWhole(podman: Podman, container: string, options: R
 }
 
 /** Like inspectContainer, but undefined when there is no such container. */
-/** podman's own directory of the container (its userdata: the checkpoint directory's parent). */
-export async function containerDirectory(podman: Podman, container: string, options: RunOptions = {}): Promise<string> {
+/**
+ * podman's own directory of the container (its userdata: the checkpoint directory's parent).
+ * `known`: what an inspect of it already said (its StaticDir), which never changes for a container.
+ */
+export async function containerDirectory(podman: Podman, container: string, options: RunOptions = {}, known?: string): Promise<string> {
+  if (known?.startsWith('/')) return known;
   const dir = (await podman.run(['container', 'inspect', '--format', '{{.StaticDir}}', container], options)).trim();
   if (!dir.startsWith('/')) throw new FerryError('INTERNAL', `podman gave no directory for container ${container} (${JSON.stringify(dir)})`);
   return dir;

@@ -18,7 +18,7 @@ import { checkpoint, type CheckpointStats } from '../podman/checkpoint.ts';
 import { examine } from '../criu/obstacles.ts';
 import { refusal } from '../../common/readiness.ts';
 import { runHook } from '../podman/hooks.ts';
-import { containerDirectory, inspectContainer } from '../podman/inspect.ts';
+import { containerDirectory, inspectWhole } from '../podman/inspect.ts';
 import { COMPRESSION, COMPRESSIONS, UNIT_KIND, type ArchiveCompression, type Compression } from '../../common/wire.ts';
 import type { DataConnection } from '../dataplane/client.ts';
 import type { ContainerInfo__Output as ContainerInfo } from '../../proto/gen/ferry/v1/ContainerInfo.ts';
@@ -51,6 +51,8 @@ interface Send {
   ctx: SourceContext;
   request: CheckpointAndSendRequest;
   container: ContainerInfo;
+  /** podman's directory of the container, as its inspect said. */
+  staticDir: string | undefined;
   record: SourceRecord;
   sender: Sender;
   log: Logger;
@@ -73,7 +75,7 @@ interface Ready {
 
 export async function checkpointAndSend(ctx: SourceContext, request: CheckpointAndSendRequest, emit: Emit, signal: AbortSignal): Promise<void> {
   const compress = checkRequest(ctx, request);
-  const container = await inspectContainer(ctx.podman, request.container, { signal });
+  const { info: container, raw: inspected } = await inspectWhole(ctx.podman, request.container, { signal });
   if (container.state !== 'running') {
     throw new FerryError('CONTAINER_NOT_RUNNING', `container ${container.name} is ${container.state}, not running`, { phase: 'checkpoint' });
   }
@@ -110,7 +112,7 @@ export async function checkpointAndSend(ctx: SourceContext, request: CheckpointA
     log,
     emit,
   });
-  const send: Send = { ctx, request, container, record, sender, log, emit, signal };
+  const send: Send = { ctx, request, container, staticDir: inspected.StaticDir, record, sender, log, emit, signal };
   const progress: Progress = { phase: 'checkpoint', dumping: undefined };
   try {
     const ready = await beforeFreeze(send, compress);
@@ -195,7 +197,7 @@ async function beforeFreeze(send: Send, compress: Compression): Promise<Ready> {
           return undefined;
         })
       : undefined;
-  const pagesDir = firstPages ? await containerDirectory(podman, container.id, { signal }) : undefined;
+  const pagesDir = firstPages ? await containerDirectory(podman, container.id, { signal }, send.staticDir) : undefined;
   if (pagesDir) {
     await ctx.journal.update(record, { pagesDir });
     await requestPagesAside(pagesDir, record.id);

@@ -16,14 +16,13 @@ export async function inspectForMove(podman: Podman, container: string, examine:
   requireText(container, 'container');
   // One inspect serves all below: what the processes are (examine) and where podman keeps the container.
   const { info, raw } = await inspectWhole(podman, container);
-  const directory = raw.StaticDir?.startsWith('/') ? Promise.resolve(raw.StaticDir) : containerDirectory(podman, info.id);
   const [memory, data, readiness, unit, runtimeSpec] = await Promise.all([
     cgroupMemoryBytes(info.cgroupPath),
     dataBytes(bindMountPaths(info)),
     examine && info.state === 'running' ? examineContainer(podman, info.id, {}, raw) : Promise.resolve(null),
     containerUnit(podman, info),
     // What runc runs it with: the destination's admission policy judges it in the preflight.
-    directory.then((dir) => readFile(join(dir, 'config.json')), () => Buffer.alloc(0)),
+    containerDirectory(podman, info.id, {}, raw.StaticDir).then((dir) => readFile(join(dir, 'config.json')), () => Buffer.alloc(0)),
   ]);
   const refused = unitObstacle(unit);
   if (readiness && refused) readiness.obstacles.push(refused);
