@@ -81,11 +81,11 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export async function issue(folder: string, name: string, options: IssueOptions): Promise<string> {
   // openssl runs in a work folder of its own: every path it is given must hold from there.
   const dir = resolve(folder);
+  if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
+  if (!ROLES.includes(options.role)) throw new FerryError('BAD_REQUEST', `role must be agent or coordinator, not "${options.role}"`);
   await access(join(dir, 'ca.key')).catch((cause: unknown) => {
     throw new FerryError('BAD_REQUEST', `no CA in ${dir}: it has no ca.key`, { cause, hint: `Make the fleet's CA there first (ferry certs init --dir ${folder}), or name the folder that has it with --dir.` });
   });
-  if (!NAME.test(name)) throw new FerryError('BAD_REQUEST', `"${name}" is not a valid certificate name`);
-  if (!ROLES.includes(options.role)) throw new FerryError('BAD_REQUEST', `role must be agent or coordinator, not "${options.role}"`);
   const sans = [...(options.dns ?? []).map((d) => `DNS:${d}`), ...(options.ips ?? []).map((ip) => `IP:${ip}`)];
   if (options.role === 'agent' && !sans.length) sans.push(`DNS:${name}`);
   const work = join(dir, `.issue-${name}`);

@@ -12,6 +12,8 @@ export interface RawInspect {
   Id: string;
   Name: string;
   Image: string;
+  /** podman's own directory of the container (containerDirectory). */
+  StaticDir?: string;
   ImageName?: string;
   OCIRuntime?: string;
   State?: { Status?: string; CgroupPath?: string };
@@ -129,7 +131,7 @@ export async function inspectContainer(podman: Podman, container: string, option
  * out: its processes' PID, its directory) beside what Ferry makes of it. One podman call where a
  * preflight made three: each costs a podman start, 0.1 s of CPU here.
  */
-export async function inspectWhole(podman: Podman, container: string, options: RunOptions = {}): Promise<{ info: ContainerInfo; raw: RawInspect & { StaticDir?: string } }> {
+export async function inspectWhole(podman: Podman, container: string, options: RunOptions = {}): Promise<{ info: ContainerInfo; raw: RawInspect }> {
   let raw: RawInspect[];
   try {
     raw = await podman.runJson<RawInspect[]>(['container', 'inspect', container], options);
@@ -144,7 +146,6 @@ export async function inspectWhole(podman: Podman, container: string, options: R
   return { info: parseInspect(first), raw: first };
 }
 
-/** Like inspectContainer, but undefined when there is no such container. */
 /**
  * podman's own directory of the container (its userdata: the checkpoint directory's parent).
  * `known`: what an inspect of it already said (its StaticDir), which never changes for a container.
@@ -156,6 +157,7 @@ export async function containerDirectory(podman: Podman, container: string, opti
   return dir;
 }
 
+/** Like inspectContainer, but undefined when there is no such container. */
 export async function findContainer(podman: Podman, container: string, options: RunOptions = {}): Promise<ContainerInfo | undefined> {
   try {
     return await inspectContainer(podman, container, options);
