@@ -119,7 +119,15 @@ export function sampleRss(agents: Record<string, number>): { stop(): Record<stri
 export async function startRedis(host: string, name: string, port: number): Promise<void> {
   await lab('podman', host, 'run', '-d', '--name', name, '-p', `${port}:6379`, 'localhost/ferry-lab/redis:latest',
     'redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no');
-  await new Promise((r) => setTimeout(r, 500));
+  // Until it answers at its published port: a fixed wait once left the filler "No route to host"
+  // (a container that had just been removed and started again, its address not yet reachable).
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const pong = await execa(`${ROOT}scripts/lab`, ['exec', host, 'redis-cli', '-p', String(port), 'ping'], { env, reject: false });
+    if (String(pong.stdout).trim() === 'PONG') return;
+    if (Date.now() > deadline) throw new Error(`${name} on ${host} does not answer at port ${port}: ${String(pong.stderr).trim()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**
