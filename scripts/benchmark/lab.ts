@@ -39,7 +39,7 @@ export async function spawnIn(host: string, args: string[], ready = 'listening')
 /**
  * What fresh memory costs on this machine: ms to write 256 MiB that no process has touched yet,
  * then to write it again, scaled to a GiB. On the machines of this project (VMs) memory new to a
- * process is dear: a GiB of first touches took 3.9-5 s, the same bytes again 50 ms; and writing a
+ * process is dear: a GiB of first touches took 3 to 5 s, the same bytes again 50 ms; and writing a
  * 1 GiB file took 2.0-2.4 s of system time when the machine's memory had sat free a while, 0.16 s
  * right after another such file was deleted. Every move pays it where its pages land in new
  * memory: CRIU's restore, and the destination's page cache under the pages file. Run in a process
